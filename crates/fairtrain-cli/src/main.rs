@@ -1,0 +1,40 @@
+//! The `fairtrain` command line.
+
+mod args;
+mod output;
+mod progress;
+mod report;
+mod settings;
+mod train_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Train neural networks under fairness constraints.
+#[derive(Debug, Parser)]
+#[command(name = "fairtrain", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model with a fairness constraint and report per-group results
+    Train(Box<args::TrainArgs>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train_cmd::run(*args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

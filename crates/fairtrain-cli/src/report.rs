@@ -1,0 +1,139 @@
+//! What a run writes to `metrics.json` and prints at the end.
+
+use std::fmt::Write as _;
+
+use fairtrain::evaluation::SplitReport;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+/// `metrics.json`, schema version 1.
+#[derive(Debug, Serialize)]
+pub struct Metrics {
+    pub schema_version: u32,
+    pub fairtrain_version: &'static str,
+    pub status: &'static str,
+    pub algorithm: String,
+    pub preset: String,
+    pub dataset: String,
+    pub group: Vec<String>,
+    pub seed: u64,
+    pub iterations: u64,
+    /// Passes of the objective sampler over the training rows.
+    pub epochs: u64,
+    /// Seconds in the training loop only (steps and history logging).
+    pub wall_seconds: f64,
+    /// Seconds of the whole command up to writing this file.
+    pub total_seconds: f64,
+    pub iterations_per_second: f64,
+    /// Peak resident memory of the process so far, in MB (Linux only).
+    pub peak_rss_mb: Option<f64>,
+    pub stop_reason: fairtrain::train::StopReason,
+    /// Iterates averaged into the returned model (0: the last iterate).
+    pub averaged_iterates: u64,
+    pub threads: usize,
+    /// Instruction set of the model's kernels.
+    pub kernels: &'static str,
+    pub n_params: usize,
+    /// Final multiplier of each scalar constraint (empty for methods without).
+    pub multipliers: Named,
+    pub data: DataSummary,
+    pub train: SplitReport,
+    pub test: SplitReport,
+}
+
+/// What was loaded.
+#[derive(Debug, Serialize)]
+pub struct DataSummary {
+    pub train_rows: usize,
+    pub test_rows: usize,
+    pub inputs: usize,
+    pub positive_label: String,
+    pub rows_dropped: usize,
+    pub sha256: Vec<String>,
+}
+
+/// Named values, serialized as a JSON object in order.
+#[derive(Debug, Default)]
+pub struct Named(pub Vec<(String, f64)>);
+
+impl Serialize for Named {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Peak resident set size of this process in MB, from `/proc/self/status`
+/// (`None` where that file does not exist).
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".into(),
+    }
+}
+
+/// The per-group table of both splits and the constraint verdicts.
+pub fn render(train: &SplitReport, test: &SplitReport) -> String {
+    let width = train.groups.0.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(5).max(5);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<6} {:<width$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6}",
+        "split", "group", "n", "loss", "accuracy", "pos.rate", "TPR", "FPR"
+    );
+    for (split, report) in [("train", train), ("test", test)] {
+        for (name, g) in &report.groups.0 {
+            let _ = writeln!(
+                out,
+                "{:<6} {:<width$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6}",
+                split,
+                name,
+                g.n,
+                num(g.loss, 4),
+                num(g.accuracy, 4),
+                num(g.positive_rate, 4),
+                num(g.tpr, 3),
+                num(g.fpr, 3),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{:<6} {:<width$} {:>7} {:>7} {:>8}   DP gap {}, EOpp gap {}, EO gap {}",
+            split,
+            "(all)",
+            report.groups.0.iter().map(|(_, g)| g.n).sum::<u64>(),
+            num(report.objective, 4),
+            num(report.accuracy, 4),
+            num(report.dp_gap, 3),
+            num(report.eopp_gap, 3),
+            num(report.eo_gap, 3),
+        );
+    }
+    let _ = writeln!(out);
+    for (split, report) in [("train", train), ("test", test)] {
+        for c in &report.constraints {
+            let verdict = if c.satisfied {
+                "satisfied".to_string()
+            } else {
+                let excess = c.value.map(|v| (v - c.bound).abs());
+                format!("VIOLATED by {}", num(excess, 4))
+            };
+            let sense = match c.sense {
+                fairtrain::constraints::Sense::AtMost => "<=",
+                fairtrain::constraints::Sense::AtLeast => ">=",
+            };
+            let _ = writeln!(out, "{:<6} {} = {} ({sense} {}): {verdict}", split, c.name, num(c.value, 4), c.bound,);
+        }
+    }
+    out
+}

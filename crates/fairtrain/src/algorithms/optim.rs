@@ -1,0 +1,303 @@
+//! Primal optimizers over flat parameter vectors. Each `step` consumes the
+//! gradient: it applies it and leaves `grad` zeroed for the next
+//! accumulation, in the same pass over memory. The update loops run with the
+//! CPU's vector instructions ([`crate::simd`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::simd::{dispatched, fmadd, isa};
+
+#[inline(always)]
+fn sgd_impl<const FMA: bool>(x: &mut [f32], g: &mut [f32], lr: f32) {
+    for (x, g) in x.iter_mut().zip(g.iter_mut()) {
+        *x = fmadd::<FMA>(-lr, *g, *x);
+        *g = 0.0;
+    }
+}
+
+#[inline(always)]
+fn momentum_impl<const FMA: bool>(x: &mut [f32], g: &mut [f32], v: &mut [f32], lr: f32, m: f32) {
+    for ((x, g), v) in x.iter_mut().zip(g.iter_mut()).zip(v.iter_mut()) {
+        *v = fmadd::<FMA>(m, *v, *g);
+        *x = fmadd::<FMA>(-lr, *v, *x);
+        *g = 0.0;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn adam_impl<const FMA: bool>(
+    x: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    b1: f32,
+    b2: f32,
+    step: f32,
+    c2_sqrt: f32,
+    eps: f32,
+) {
+    for (((x, g), m), v) in x.iter_mut().zip(g.iter_mut()).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = fmadd::<FMA>(b1, *m, (1.0 - b1) * *g);
+        *v = fmadd::<FMA>(b2, *v, (1.0 - b2) * *g * *g);
+        *x -= step * *m / (v.sqrt() / c2_sqrt + eps);
+        *g = 0.0;
+    }
+}
+
+#[inline(always)]
+fn moreau_apply_impl<const FMA: bool>(x: &[f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32) {
+    for ((&x, g), z) in x.iter().zip(g.iter_mut()).zip(z.iter_mut()) {
+        let d = x - *z;
+        *g = fmadd::<FMA>(mu, d, *g);
+        *z = fmadd::<FMA>(beta, d, *z);
+    }
+}
+
+#[inline(always)]
+fn moreau_sgd_impl<const FMA: bool>(x: &mut [f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32, lr: f32) {
+    for ((x, g), z) in x.iter_mut().zip(g.iter_mut()).zip(z.iter_mut()) {
+        let d = *x - *z;
+        *z = fmadd::<FMA>(beta, d, *z);
+        *x = fmadd::<FMA>(-lr, fmadd::<FMA>(mu, d, *g), *x);
+        *g = 0.0;
+    }
+}
+
+dispatched! {
+    /// `x -= lr g; g = 0`
+    fn sgd_update(x: &mut [f32], g: &mut [f32], lr: f32) => sgd_impl;
+}
+dispatched! {
+    /// Heavy-ball momentum step.
+    fn momentum_update(x: &mut [f32], g: &mut [f32], v: &mut [f32], lr: f32, m: f32) => momentum_impl;
+}
+dispatched! {
+    /// Adam step (bias corrections folded into `step` and `c2_sqrt`).
+    fn adam_update(x: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], b1: f32, b2: f32, step: f32, c2_sqrt: f32, eps: f32) => adam_impl;
+}
+dispatched! {
+    /// Moreau proximal term and anchor update.
+    fn moreau_apply(x: &[f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32) => moreau_apply_impl;
+}
+dispatched! {
+    /// Moreau term, anchor update and SGD step in one pass.
+    fn moreau_sgd_update(x: &mut [f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32, lr: f32) => moreau_sgd_impl;
+}
+
+/// An optimizer of the parameters (the primal variables).
+pub trait PrimalOptimizer {
+    /// Applies `grad` to `params` and zeroes `grad`.
+    fn step(&mut self, params: &mut [f32], grad: &mut [f32]);
+    /// The current step size (for logs).
+    fn learning_rate(&self) -> f32;
+}
+
+/// Which primal optimizer to use.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrimalKind {
+    /// Stochastic gradient descent (optionally with heavy-ball momentum).
+    Sgd,
+    /// Adam.
+    Adam,
+}
+
+/// Stochastic gradient descent with optional heavy-ball momentum:
+/// `v <- m v + g`, `x <- x - lr v`.
+///
+/// ```
+/// use fairtrain::algorithms::optim::{PrimalOptimizer, Sgd};
+/// let mut sgd = Sgd::new(0.1, 0.0);
+/// let (mut x, mut g) = (vec![1.0f32], vec![2.0f32]);
+/// sgd.step(&mut x, &mut g);
+/// assert!((x[0] - 0.8).abs() < 1e-7);
+/// assert_eq!(g[0], 0.0);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sgd {
+    /// Step size.
+    pub lr: f32,
+    /// Momentum (0: none).
+    pub momentum: f32,
+    velocity: Vec<f32>,
+}
+
+impl Sgd {
+    /// SGD with step size `lr` and `momentum`.
+    pub fn new(lr: f32, momentum: f32) -> Self {
+        Sgd { lr, momentum, velocity: Vec::new() }
+    }
+}
+
+impl PrimalOptimizer for Sgd {
+    fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        if self.momentum == 0.0 {
+            sgd_update(isa(), params, grad, self.lr);
+        } else {
+            if self.velocity.len() != params.len() {
+                self.velocity = vec![0.0; params.len()];
+            }
+            momentum_update(isa(), params, grad, &mut self.velocity, self.lr, self.momentum);
+        }
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.lr
+    }
+}
+
+/// Adam (Kingma & Ba) with bias correction, as PyTorch's default.
+#[derive(Debug, Clone)]
+pub struct Adam {
+    /// Step size.
+    pub lr: f32,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Denominator guard.
+    pub eps: f32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: i32,
+}
+
+impl Adam {
+    /// Adam with step size `lr` and PyTorch's defaults otherwise.
+    pub fn new(lr: f32) -> Self {
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, m: Vec::new(), v: Vec::new(), t: 0 }
+    }
+}
+
+impl PrimalOptimizer for Adam {
+    fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        if self.m.len() != params.len() {
+            self.m = vec![0.0; params.len()];
+            self.v = vec![0.0; params.len()];
+            self.t = 0;
+        }
+        self.t = self.t.saturating_add(1);
+        let (b1, b2) = (self.beta1, self.beta2);
+        let c1 = 1.0 - b1.powi(self.t);
+        let c2 = 1.0 - b2.powi(self.t);
+        let (step, c2_sqrt) = (self.lr / c1, c2.sqrt());
+        adam_update(isa(), params, grad, &mut self.m, &mut self.v, b1, b2, step, c2_sqrt, self.eps);
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.lr
+    }
+}
+
+/// Moreau-envelope smoothing of the primal step (SSL-ALM's "smoothed"
+/// part): adds `mu (x - z)` to the gradient and moves the anchor `z` toward
+/// the pre-step parameters, `z <- z + beta (x - z)`.
+#[derive(Debug, Clone)]
+pub struct MoreauEnvelope {
+    /// Proximal weight.
+    pub mu: f32,
+    /// Anchor rate.
+    pub beta: f32,
+    anchor: Vec<f32>,
+}
+
+impl MoreauEnvelope {
+    /// Smoothing with weight `mu` and anchor rate `beta`.
+    pub fn new(mu: f32, beta: f32) -> Self {
+        MoreauEnvelope { mu, beta, anchor: Vec::new() }
+    }
+
+    /// Adds the proximal term to `grad` and updates the anchor (which starts
+    /// at the first parameters seen).
+    pub fn apply(&mut self, params: &[f32], grad: &mut [f32]) {
+        if self.anchor.len() != params.len() {
+            self.anchor = params.to_vec();
+        }
+        moreau_apply(isa(), params, grad, &mut self.anchor, self.mu, self.beta);
+    }
+
+    /// `apply` followed by an SGD step with step size `lr`, in one pass
+    /// over memory (the SSL-ALM primal step); zeroes `grad`.
+    pub fn sgd_step(&mut self, params: &mut [f32], grad: &mut [f32], lr: f32) {
+        if self.anchor.len() != params.len() {
+            self.anchor = params.to_vec();
+        }
+        moreau_sgd_update(isa(), params, grad, &mut self.anchor, self.mu, self.beta, lr);
+    }
+
+    /// The anchor.
+    pub fn anchor(&self) -> &[f32] {
+        &self.anchor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adam_first_step_is_lr_times_sign() {
+        let mut adam = Adam::new(0.01);
+        let mut x = vec![1.0f32, -2.0];
+        let mut g = vec![3.0f32, -0.5];
+        adam.step(&mut x, &mut g);
+        assert!((x[0] - 0.99).abs() < 1e-6 && (x[1] + 1.99).abs() < 1e-6);
+        assert_eq!(g, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn sgd_momentum_accumulates() {
+        let mut sgd = Sgd::new(0.1, 0.5);
+        let mut x = vec![0.0f32];
+        for _ in 0..2 {
+            let mut g = vec![1.0f32];
+            sgd.step(&mut x, &mut g);
+        }
+        // v1 = 1, v2 = 1.5: x = -0.1 - 0.15
+        assert!((x[0] + 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn moreau_adds_proximal_term_and_moves_anchor() {
+        let mut m = MoreauEnvelope::new(2.0, 0.5);
+        let mut g = vec![0.0f32];
+        m.apply(&[1.0], &mut g); // anchor starts at x
+        assert_eq!(g[0], 0.0);
+        let mut g = vec![1.0f32];
+        m.apply(&[3.0], &mut g);
+        assert!((g[0] - 5.0).abs() < 1e-6); // 1 + 2 * (3 - 1)
+        assert!((m.anchor()[0] - 2.0).abs() < 1e-6); // 1 + 0.5 * 2
+    }
+
+    #[test]
+    fn fused_sgd_step_equals_apply_then_sgd() {
+        let (x0, g0) = (vec![1.0f32, -2.0, 0.5], vec![0.3f32, 0.1, -0.7]);
+        let mut a = MoreauEnvelope::new(2.0, 0.5);
+        let mut b = a.clone();
+        let (mut xa, mut ga) = (x0.clone(), g0.clone());
+        let (mut xb, mut gb) = (x0.clone(), g0.clone());
+        for _ in 0..3 {
+            a.apply(&xa, &mut ga);
+            Sgd::new(0.1, 0.0).step(&mut xa, &mut ga);
+            b.sgd_step(&mut xb, &mut gb, 0.1);
+            ga.copy_from_slice(&g0);
+            gb.copy_from_slice(&g0);
+        }
+        for (p, q) in xa.iter().zip(&xb) {
+            assert!((p - q).abs() < 1e-6);
+        }
+        assert_eq!(a.anchor(), b.anchor());
+    }
+
+    #[test]
+    fn adam_minimizes_a_quadratic() {
+        let mut adam = Adam::new(0.05);
+        let mut x = vec![3.0f32, -2.0];
+        for _ in 0..2_000 {
+            let mut g: Vec<f32> = x.iter().map(|v| 2.0 * (v - 1.0)).collect();
+            adam.step(&mut x, &mut g);
+        }
+        assert!(x.iter().all(|v| (v - 1.0).abs() < 1e-3), "{x:?}");
+    }
+}

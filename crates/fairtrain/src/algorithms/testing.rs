@@ -1,0 +1,74 @@
+//! Test problems with known constrained optima.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::error::Result;
+use crate::problem::{Estimate, Problem, Request};
+
+/// `min E[(x - a)^2 + xi x]  s.t.  E[x - b + zeta] <= 0` in one dimension,
+/// with Gaussian noise `xi`, `zeta` of standard deviation `noise`. For
+/// `b < a` the optimum is `x = b` with multiplier `2 (a - b)`.
+pub(crate) struct QuadraticProblem {
+    x: Vec<f32>,
+    a: f32,
+    b: f32,
+    normal: Normal<f32>,
+    rng: ChaCha8Rng,
+    xi: f32,
+    estimate: Estimate,
+    names: Vec<String>,
+}
+
+impl QuadraticProblem {
+    pub(crate) fn new(a: f32, b: f32, noise: f32, seed: u64) -> Self {
+        QuadraticProblem {
+            x: vec![0.0],
+            a,
+            b,
+            normal: Normal::new(0.0, noise).unwrap(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            xi: 0.0,
+            estimate: Estimate { objective: 0.0, constraints: vec![0.0] },
+            names: vec!["x <= b".into()],
+        }
+    }
+}
+
+impl Problem for QuadraticProblem {
+    fn num_params(&self) -> usize {
+        1
+    }
+    fn num_constraints(&self) -> usize {
+        1
+    }
+    fn constraint_names(&self) -> &[String] {
+        &self.names
+    }
+    fn params(&self) -> &[f32] {
+        &self.x
+    }
+    fn params_mut(&mut self) -> &mut [f32] {
+        &mut self.x
+    }
+    fn estimate(&mut self, request: Request) -> Result<()> {
+        let x = self.x[0];
+        if request.objective() {
+            self.xi = self.normal.sample(&mut self.rng);
+            self.estimate.objective = (x - self.a).powi(2) + self.xi * x;
+        }
+        if request.constraints() {
+            let zeta = self.normal.sample(&mut self.rng);
+            self.estimate.constraints[0] = x - self.b + zeta;
+        }
+        Ok(())
+    }
+    fn last_estimate(&self) -> &Estimate {
+        &self.estimate
+    }
+    fn add_gradient(&mut self, w0: f32, w: &[f32], grad: &mut [f32]) -> Result<()> {
+        grad[0] += w0 * (2.0 * (self.x[0] - self.a) + self.xi) + w[0];
+        Ok(())
+    }
+}

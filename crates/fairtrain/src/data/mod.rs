@@ -1,0 +1,238 @@
+//! Data: reading tables, encoding them into model inputs, the built-in data
+//! sets, and minibatch sampling.
+//!
+//! A [`Dataset`] stores each row as a few standardized numeric values plus,
+//! for each categorical column, the index of its one-hot input (at most one
+//! input per categorical column is non-zero). Models read rows in this form,
+//! so a one-hot encoded row costs as many operations as it has non-zeros
+//! rather than as many as it has inputs.
+
+pub mod adult;
+pub mod encode;
+pub mod sampler;
+pub mod source;
+pub mod synthetic;
+pub mod table;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+pub use encode::{Encoded, GroupColumn, MissingPolicy, PrepReport, Split, TableSpec};
+pub use sampler::EpochSampler;
+pub use source::{DataSource, LoadOptions, load};
+
+/// Marks a categorical cell with no one-hot input (a category not seen in
+/// the training data); such a cell contributes nothing to the input.
+pub const NO_INPUT: u32 = u32::MAX;
+
+/// A categorical feature: its one-hot inputs are `offset..offset + categories.len()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalFeature {
+    /// Column name.
+    pub name: String,
+    /// Categories seen in the training data, in input order.
+    pub categories: Vec<String>,
+    /// Index of the first one-hot input.
+    pub offset: u32,
+}
+
+/// How table columns map to model inputs: numeric features first (inputs
+/// `0..numeric.len()`, standardized with training statistics), then the
+/// one-hot blocks of the categorical features.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeatureLayout {
+    /// Numeric feature names, in input order.
+    pub numeric: Vec<String>,
+    /// Training mean of each numeric feature.
+    pub means: Vec<f64>,
+    /// Training standard deviation (population) of each numeric feature; 1 for constant columns.
+    pub stds: Vec<f64>,
+    /// Categorical features, in input order.
+    pub categorical: Vec<CategoricalFeature>,
+}
+
+impl FeatureLayout {
+    /// Total number of model inputs (numeric plus one-hot).
+    pub fn n_inputs(&self) -> usize {
+        self.numeric.len() + self.categorical.iter().map(|c| c.categories.len()).sum::<usize>()
+    }
+
+    /// Name of every model input, e.g. `age` or `sex=Female`.
+    pub fn input_names(&self) -> Vec<String> {
+        let mut names = self.numeric.clone();
+        for c in &self.categorical {
+            names.extend(c.categories.iter().map(|v| format!("{}={}", c.name, v)));
+        }
+        names
+    }
+}
+
+/// An encoded data set: inputs, binary labels and group membership.
+///
+/// ```
+/// use fairtrain::data::Dataset;
+/// // Three rows with two numeric features, two groups.
+/// let data = Dataset::from_dense(
+///     vec![0.0, 1.0, 1.0, 0.5, -1.0, 2.0],
+///     2,
+///     vec![1.0, 0.0, 1.0],
+///     vec![0, 1, 1],
+///     vec!["a".into(), "b".into()],
+/// )
+/// .unwrap();
+/// assert_eq!(data.n_rows(), 3);
+/// assert_eq!(data.group_counts(), vec![1, 2]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    layout: Arc<FeatureLayout>,
+    group_names: Arc<Vec<String>>,
+    dense: Vec<f32>,
+    cats: Vec<u32>,
+    labels: Vec<f32>,
+    groups: Vec<u32>,
+}
+
+impl Dataset {
+    /// Builds a data set from parts. `dense` is row-major with
+    /// `layout.numeric.len()` values per row and `cats` row-major with
+    /// `layout.categorical.len()` input indices per row (or [`NO_INPUT`]).
+    pub fn new(
+        layout: Arc<FeatureLayout>,
+        group_names: Arc<Vec<String>>,
+        dense: Vec<f32>,
+        cats: Vec<u32>,
+        labels: Vec<f32>,
+        groups: Vec<u32>,
+    ) -> Result<Self> {
+        let n = labels.len();
+        let n_dense = layout.numeric.len();
+        let n_cat = layout.categorical.len();
+        if dense.len() != n * n_dense || cats.len() != n * n_cat || groups.len() != n {
+            return Err(Error::Data(format!(
+                "inconsistent data set: {n} labels, {} numeric values ({n_dense} per row), \
+                 {} categorical values ({n_cat} per row), {} group entries",
+                dense.len(),
+                cats.len(),
+                groups.len()
+            )));
+        }
+        if let Some(v) = dense.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Data(format!("data set holds a non-finite feature value ({v})")));
+        }
+        if let Some(&l) = labels.iter().find(|&&l| l != 0.0 && l != 1.0) {
+            return Err(Error::Data(format!("labels must be 0 or 1, found {l}")));
+        }
+        if let Some(&g) = groups.iter().find(|&&g| g as usize >= group_names.len()) {
+            return Err(Error::Data(format!("group index {g} out of range for {} groups", group_names.len())));
+        }
+        let n_inputs = layout.n_inputs() as u32;
+        if let Some(&c) = cats.iter().find(|&&c| c != NO_INPUT && (c < n_dense as u32 || c >= n_inputs)) {
+            return Err(Error::Data(format!(
+                "categorical input index {c} outside the one-hot range {n_dense}..{n_inputs}"
+            )));
+        }
+        Ok(Dataset { layout, group_names, dense, cats, labels, groups })
+    }
+
+    /// A data set of dense numeric features only (row-major, `n_features`
+    /// per row), taken as they are (no standardization).
+    pub fn from_dense(
+        features: Vec<f32>,
+        n_features: usize,
+        labels: Vec<f32>,
+        groups: Vec<u32>,
+        group_names: Vec<String>,
+    ) -> Result<Self> {
+        let layout = FeatureLayout {
+            numeric: (0..n_features).map(|i| format!("x{i}")).collect(),
+            means: vec![0.0; n_features],
+            stds: vec![1.0; n_features],
+            categorical: Vec::new(),
+        };
+        Dataset::new(Arc::new(layout), Arc::new(group_names), features, Vec::new(), labels, groups)
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Number of model inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.layout.n_inputs()
+    }
+
+    /// The feature layout (shared by the splits of one data set).
+    pub fn layout(&self) -> &Arc<FeatureLayout> {
+        &self.layout
+    }
+
+    /// Numeric inputs of row `i`.
+    #[inline]
+    pub fn dense_row(&self, i: usize) -> &[f32] {
+        let d = self.layout.numeric.len();
+        &self.dense[i * d..(i + 1) * d]
+    }
+
+    /// One-hot input indices of row `i` (one per categorical feature, or [`NO_INPUT`]).
+    #[inline]
+    pub fn cat_row(&self, i: usize) -> &[u32] {
+        let c = self.layout.categorical.len();
+        &self.cats[i * c..(i + 1) * c]
+    }
+
+    /// Binary labels (0 or 1).
+    pub fn labels(&self) -> &[f32] {
+        &self.labels
+    }
+
+    /// Group index of every row.
+    pub fn groups(&self) -> &[u32] {
+        &self.groups
+    }
+
+    /// Group names; group `g` is `group_names()[g]`.
+    pub fn group_names(&self) -> &[String] {
+        &self.group_names
+    }
+
+    /// Shared handle on the group names.
+    pub fn group_names_arc(&self) -> &Arc<Vec<String>> {
+        &self.group_names
+    }
+
+    /// Number of groups.
+    pub fn n_groups(&self) -> usize {
+        self.group_names.len()
+    }
+
+    /// Number of rows in each group.
+    pub fn group_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.n_groups()];
+        for &g in &self.groups {
+            counts[g as usize] += 1;
+        }
+        counts
+    }
+
+    /// The rows of group `g`, in order.
+    pub fn group_rows(&self, g: usize) -> Vec<u32> {
+        (0..self.n_rows() as u32).filter(|&i| self.groups[i as usize] as usize == g).collect()
+    }
+
+    /// The input vector of row `i` as a dense vector (for inspection and for
+    /// backends that take dense inputs).
+    pub fn dense_input(&self, i: usize) -> Vec<f32> {
+        let mut x = vec![0.0; self.n_inputs()];
+        let d = self.dense_row(i);
+        x[..d.len()].copy_from_slice(d);
+        for &c in self.cat_row(i) {
+            if c != NO_INPUT {
+                x[c as usize] = 1.0;
+            }
+        }
+        x
+    }
+}

@@ -1,0 +1,175 @@
+//! A synthetic data set with a known group disparity, generated in code
+//! (nothing to download), for tests and a fast demo.
+//!
+//! Two groups, `A` (the majority, 70%) and `B`. Four Gaussian features and
+//! one categorical `region` feature drive a logistic label model; in group
+//! `B` the regions are distributed differently and the label depends more
+//! weakly on the features (its logit is scaled down and shifted). So a
+//! classifier fitted to all rows has a clearly higher loss, a lower positive
+//! rate and a lower TPR on `B`: loss parity, demographic parity, equal
+//! opportunity and equalized odds all bind.
+//!
+//! The tables go through the same encoding as a user's CSV file.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use super::encode::{GroupColumn, MissingPolicy, TableSpec};
+use super::table::RawTable;
+
+/// Parameters of the generator. [`SyntheticSpec::default`] is the
+/// `synthetic` built-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticSpec {
+    /// Training rows.
+    pub n_train: usize,
+    /// Test rows.
+    pub n_test: usize,
+    /// Probability that a row belongs to group `B`.
+    pub minority_fraction: f64,
+    /// Factor applied to group `B`'s logit (< 1: noisier labels).
+    pub minority_signal: f64,
+    /// Added to group `B`'s logit (< 0: lower base rate).
+    pub minority_shift: f64,
+    /// Seed of the generator (the data, not the training).
+    pub seed: u64,
+}
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            n_train: 30_000,
+            n_test: 20_000,
+            minority_fraction: 0.3,
+            minority_signal: 0.5,
+            minority_shift: -1.0,
+            seed: 20_240_615,
+        }
+    }
+}
+
+/// Column names of the generated tables.
+pub const COLUMNS: [&str; 7] = ["x1", "x2", "x3", "x4", "region", "group", "y"];
+
+const REGIONS: [&str; 3] = ["north", "south", "east"];
+
+impl SyntheticSpec {
+    /// Generates the train and test tables.
+    pub fn tables(&self) -> (RawTable, RawTable) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let train = self.table(&mut rng, self.n_train, "synthetic (train)");
+        let test = self.table(&mut rng, self.n_test, "synthetic (test)");
+        (train, test)
+    }
+
+    fn table(&self, rng: &mut ChaCha8Rng, n: usize, source: &str) -> RawTable {
+        let names = COLUMNS.iter().map(|s| s.to_string()).collect();
+        let mut table = RawTable::with_names(source, names);
+        let mut cells: Vec<String> = Vec::with_capacity(COLUMNS.len());
+        for row in 0..n {
+            let minority = rng.random::<f64>() < self.minority_fraction;
+            let mut x = [0f64; 4];
+            for v in &mut x {
+                *v = rng.sample(StandardNormal);
+            }
+            let region_probs: [f64; 3] = if minority { [0.2, 0.3, 0.5] } else { [0.5, 0.3, 0.2] };
+            let u: f64 = rng.random();
+            let region = if u < region_probs[0] {
+                0
+            } else if u < region_probs[0] + region_probs[1] {
+                1
+            } else {
+                2
+            };
+            let region_effect = [0.4, 0.0, -0.4][region];
+            let mut logit = 1.6 * x[0] - 1.2 * x[1] + 0.8 * x[2] + 0.3 * x[3] + region_effect - 0.3;
+            if minority {
+                logit = self.minority_signal * logit + self.minority_shift;
+            }
+            let p = 1.0 / (1.0 + (-logit).exp());
+            let y = rng.random::<f64>() < p;
+            cells.clear();
+            cells.extend(x.iter().map(|v| format!("{:.5}", v)));
+            cells.push(REGIONS[region].to_string());
+            cells.push(if minority { "B" } else { "A" }.to_string());
+            cells.push(if y { "1" } else { "0" }.to_string());
+            // Line numbers as if the table were a CSV file with a header.
+            table.push_row(row as u64 + 2, cells.iter().map(String::as_str));
+        }
+        table
+    }
+}
+
+/// How the synthetic tables are encoded: target `y`, groups from `group`.
+pub fn spec(missing: MissingPolicy, keep_group_feature: bool) -> TableSpec {
+    TableSpec {
+        target: "y".into(),
+        positive: Some("1".into()),
+        groups: vec![GroupColumn::plain("group")],
+        drop: vec![],
+        categorical: vec![],
+        missing,
+        keep_group_feature,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::encode::{Split, encode};
+
+    #[test]
+    fn deterministic_and_disparate() {
+        let s = SyntheticSpec::default();
+        let (a, _) = s.tables();
+        let (b, _) = s.tables();
+        assert_eq!(a.columns[0].values, b.columns[0].values);
+        let (train, test) = s.tables();
+        let e = encode(train, Split::Table(test), &spec(MissingPolicy::Drop, false)).unwrap();
+        assert_eq!((e.train.n_rows(), e.test.n_rows()), (30_000, 20_000));
+        assert_eq!(e.train.group_names(), ["A", "B"]);
+        let counts = e.train.group_counts();
+        assert!((8_700..9_300).contains(&counts[1]), "{counts:?}");
+        // Group B has a lower base rate...
+        let rate = |g: u32| {
+            let rows: Vec<usize> = (0..e.train.n_rows()).filter(|&i| e.train.groups()[i] == g).collect();
+            rows.iter().map(|&i| e.train.labels()[i]).sum::<f32>() / rows.len() as f32
+        };
+        assert!(rate(0) - rate(1) > 0.05, "{} vs {}", rate(0), rate(1));
+        // ...and noisier labels: the true model's mean loss is higher there.
+        // Recompute the Bayes loss from the generating logits.
+        let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
+        let mut bayes = [(0.0f64, 0usize); 2];
+        for _ in 0..s.n_train {
+            let minority = rng.random::<f64>() < s.minority_fraction;
+            let mut x = [0f64; 4];
+            for v in &mut x {
+                *v = rng.sample(StandardNormal);
+            }
+            let u: f64 = rng.random();
+            let probs: [f64; 3] = if minority { [0.2, 0.3, 0.5] } else { [0.5, 0.3, 0.2] };
+            let region = if u < probs[0] {
+                0
+            } else if u < probs[0] + probs[1] {
+                1
+            } else {
+                2
+            };
+            let mut logit = 1.6 * x[0] - 1.2 * x[1] + 0.8 * x[2] + 0.3 * x[3] + [0.4, 0.0, -0.4][region] - 0.3;
+            if minority {
+                logit = s.minority_signal * logit + s.minority_shift;
+            }
+            let p = 1.0 / (1.0 + (-logit).exp());
+            let y = rng.random::<f64>() < p;
+            let loss = if y { -p.ln() } else { -(1.0 - p).ln() };
+            let g = minority as usize;
+            bayes[g].0 += loss;
+            bayes[g].1 += 1;
+        }
+        let (la, lb) = (bayes[0].0 / bayes[0].1 as f64, bayes[1].0 / bayes[1].1 as f64);
+        assert!(lb - la > 0.05, "Bayes losses {la} vs {lb}");
+        // 4 numeric inputs + 3 regions.
+        assert_eq!(e.train.n_inputs(), 7);
+    }
+}

@@ -1,0 +1,245 @@
+//! Raw tables: the cells of a delimited text file, before any typing or
+//! encoding. Each column interns its distinct values, so a table of tens of
+//! thousands of rows costs a few bytes per cell and later stages (type
+//! inference, one-hot encoding, target matching) work on the few distinct
+//! values rather than on every cell.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use crate::error::{Error, Result};
+
+/// Marks a missing cell in [`RawColumn::codes`].
+pub const MISSING: u32 = u32::MAX;
+
+/// True for the spellings of a missing value: an empty field, `NA`, `?` or
+/// `NaN` (case-insensitive), after trimming.
+pub fn is_missing_token(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty() || v == "?" || v.eq_ignore_ascii_case("na") || v.eq_ignore_ascii_case("nan")
+}
+
+/// One column: a code per row into a dictionary of distinct values.
+#[derive(Debug, Clone, Default)]
+pub struct RawColumn {
+    /// Per row, an index into `values`, or [`MISSING`].
+    pub codes: Vec<u32>,
+    /// The distinct (trimmed) non-missing values, in order of first appearance.
+    pub values: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl RawColumn {
+    /// Appends one cell.
+    pub fn push(&mut self, value: &str) {
+        let v = value.trim();
+        if is_missing_token(v) {
+            self.codes.push(MISSING);
+            return;
+        }
+        let code = match self.index.get(v) {
+            Some(&c) => c,
+            None => {
+                let c = self.values.len() as u32;
+                self.values.push(v.to_string());
+                self.index.insert(v.to_string(), c);
+                c
+            }
+        };
+        self.codes.push(code);
+    }
+
+    /// The value of row `row`, or `None` when missing.
+    pub fn get(&self, row: usize) -> Option<&str> {
+        match self.codes[row] {
+            MISSING => None,
+            c => Some(&self.values[c as usize]),
+        }
+    }
+}
+
+/// A table of raw string cells with its column names and, for each row, the
+/// line of the source it came from (for error messages).
+#[derive(Debug, Clone, Default)]
+pub struct RawTable {
+    /// Where the table came from (a path or a built-in name), for messages.
+    pub source: String,
+    /// Column names, trimmed.
+    pub names: Vec<String>,
+    /// The columns, parallel to `names`.
+    pub columns: Vec<RawColumn>,
+    /// 1-based source line of each row.
+    pub lines: Vec<u64>,
+}
+
+/// How to read a delimited text file.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Field delimiter.
+    pub delimiter: u8,
+    /// Column names to use when the file has no header line; `None` means the
+    /// first line is the header.
+    pub names: Option<Vec<String>>,
+    /// Lines to skip before the header or first record (Adult's test file
+    /// starts with a comment line).
+    pub skip_lines: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { delimiter: b',', names: None, skip_lines: 0 }
+    }
+}
+
+impl RawTable {
+    /// An empty table with the given column names.
+    pub fn with_names(source: impl Into<String>, names: Vec<String>) -> Self {
+        let columns = vec![RawColumn::default(); names.len()];
+        RawTable { source: source.into(), names, columns, lines: Vec::new() }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Appends a row of cells (one per column) read from `line`.
+    pub fn push_row<'a>(&mut self, line: u64, cells: impl IntoIterator<Item = &'a str>) {
+        for (col, cell) in self.columns.iter_mut().zip(cells) {
+            col.push(cell);
+        }
+        self.lines.push(line);
+    }
+
+    /// The index of the column called `name`, or an error listing the columns.
+    pub fn column_index(&self, name: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == name.trim()).ok_or_else(|| {
+            Error::Data(format!(
+                "unknown column '{}' in {} (its columns are: {})",
+                name,
+                self.source,
+                self.names.join(", ")
+            ))
+        })
+    }
+
+    /// Reads a delimited text file. A row with the wrong number of fields is
+    /// an error naming its line (the header counts as line 1).
+    pub fn read(reader: impl Read, source: &str, options: &ReadOptions) -> Result<RawTable> {
+        let mut reader = BufReader::new(reader);
+        let mut skipped = String::new();
+        for _ in 0..options.skip_lines {
+            skipped.clear();
+            reader.read_line(&mut skipped).map_err(|e| Error::Data(format!("{source}: {e}")))?;
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(options.delimiter)
+            .has_headers(options.names.is_none())
+            .flexible(true)
+            .from_reader(&mut reader);
+        let line_offset = options.skip_lines as u64;
+        let names: Vec<String> = match &options.names {
+            Some(names) => names.clone(),
+            None => {
+                let header = csv.headers().map_err(|e| csv_error(source, line_offset, e))?;
+                header.iter().map(|h| h.trim().to_string()).collect()
+            }
+        };
+        if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
+            return Err(Error::Data(format!("{source}: no columns (empty file?)")));
+        }
+        check_unique_names(&names, source)?;
+        let mut table = RawTable::with_names(source, names);
+        let mut record = csv::StringRecord::new();
+        loop {
+            match csv.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| p.line()) + line_offset;
+                    if record.len() != table.names.len() {
+                        return Err(Error::Parse {
+                            source_name: source.to_string(),
+                            line,
+                            message: format!("expected {} fields, found {}", table.names.len(), record.len()),
+                        });
+                    }
+                    table.push_row(line, record.iter());
+                }
+                Err(e) => return Err(csv_error(source, line_offset, e)),
+            }
+        }
+        Ok(table)
+    }
+}
+
+fn check_unique_names(names: &[String], source: &str) -> Result<()> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(Error::Data(format!("{source}: column name '{n}' appears more than once in the header")));
+        }
+    }
+    Ok(())
+}
+
+fn csv_error(source: &str, line_offset: u64, e: csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line()) + line_offset;
+    let message = match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8".to_string(),
+        csv::ErrorKind::Io(io) => io.to_string(),
+        _ => e.to_string(),
+    };
+    Error::Parse { source_name: source.to_string(), line, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, options: &ReadOptions) -> Result<RawTable> {
+        RawTable::read(text.as_bytes(), "t.csv", options)
+    }
+
+    #[test]
+    fn reads_header_and_interns_values() {
+        let t = read("a, b ,c\n1,x,\n2,x,NA\n", &ReadOptions::default()).unwrap();
+        assert_eq!(t.names, ["a", "b", "c"]);
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.columns[1].values, ["x"]);
+        assert_eq!(t.columns[1].codes, [0, 0]);
+        assert_eq!(t.columns[2].codes, [MISSING, MISSING]);
+        assert_eq!(t.lines, [2, 3]);
+    }
+
+    #[test]
+    fn short_row_names_its_line() {
+        let err = read("a,b\n1,2\n3\n", &ReadOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), "t.csv, line 3: expected 2 fields, found 1");
+    }
+
+    #[test]
+    fn skips_leading_lines_and_counts_them() {
+        let options =
+            ReadOptions { names: Some(vec!["a".into(), "b".into()]), skip_lines: 1, ..ReadOptions::default() };
+        let t = read("|comment\n1,2\n3,4\n\n", &options).unwrap();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.lines, [2, 3]);
+        let err = read("|comment\n1,2\n3\n", &options).unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn missing_tokens() {
+        for v in ["", " ", "?", "NA", "na", "NaN", " nan "] {
+            assert!(is_missing_token(v), "{v:?}");
+        }
+        for v in ["0", "N", "none", "x"] {
+            assert!(!is_missing_token(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_header_is_an_error() {
+        let err = read("a,a\n1,2\n", &ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("'a' appears more than once"));
+    }
+}

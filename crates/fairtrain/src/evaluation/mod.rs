@@ -1,0 +1,365 @@
+//! Evaluation on whole splits. Per-group counts are computed once (a
+//! [`GroupFrame`], after fairlearn's MetricFrame); every per-group metric,
+//! gap and constraint value is derived from them. Predictions are hard:
+//! positive when the logit is above 0 (probability above 0.5).
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::constraints::{FairnessConstraint, GroupStatistics, Sense, Statistic};
+use crate::data::Dataset;
+use crate::model::Mlp;
+use crate::model::loss::bce_with_logits;
+
+/// Sums over the rows of one group (or of all rows).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GroupCounts {
+    /// Rows.
+    pub n: f64,
+    /// Sum of BCE losses.
+    pub loss_sum: f64,
+    /// Correct predictions.
+    pub correct: f64,
+    /// Rows predicted positive.
+    pub predicted_positive: f64,
+    /// Rows labelled positive.
+    pub positives: f64,
+    /// Positive rows predicted positive.
+    pub true_positives: f64,
+    /// Negative rows predicted positive.
+    pub false_positives: f64,
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then(|| a / b)
+}
+
+impl GroupCounts {
+    /// Adds one row with logit `z` and label `y` (0 or 1).
+    #[inline]
+    pub fn add(&mut self, z: f32, y: f32) {
+        let (loss, _) = bce_with_logits(z, y);
+        let predicted = z > 0.0;
+        let positive = y > 0.5;
+        self.n += 1.0;
+        self.loss_sum += loss as f64;
+        self.correct += (predicted == positive) as u8 as f64;
+        self.predicted_positive += predicted as u8 as f64;
+        self.positives += positive as u8 as f64;
+        self.true_positives += (predicted && positive) as u8 as f64;
+        self.false_positives += (predicted && !positive) as u8 as f64;
+    }
+
+    /// Mean loss.
+    pub fn loss(&self) -> Option<f64> {
+        ratio(self.loss_sum, self.n)
+    }
+    /// Accuracy.
+    pub fn accuracy(&self) -> Option<f64> {
+        ratio(self.correct, self.n)
+    }
+    /// Fraction predicted positive.
+    pub fn positive_rate(&self) -> Option<f64> {
+        ratio(self.predicted_positive, self.n)
+    }
+    /// True positive rate (undefined without positives).
+    pub fn tpr(&self) -> Option<f64> {
+        ratio(self.true_positives, self.positives)
+    }
+    /// False positive rate (undefined without negatives).
+    pub fn fpr(&self) -> Option<f64> {
+        ratio(self.false_positives, self.n - self.positives)
+    }
+
+    /// The value of `statistic`.
+    pub fn statistic(&self, statistic: Statistic) -> Option<f64> {
+        match statistic {
+            Statistic::Loss => self.loss(),
+            Statistic::PositiveRate => self.positive_rate(),
+            Statistic::TruePositiveRate => self.tpr(),
+            Statistic::FalsePositiveRate => self.fpr(),
+        }
+    }
+}
+
+/// Per-group counts of one split.
+///
+/// ```
+/// use fairtrain::evaluation::GroupFrame;
+/// // Logits, labels and groups of four rows in two groups.
+/// let frame = GroupFrame::from_parts(
+///     &["a".into(), "b".into()],
+///     &[2.0, -1.0, 0.5, 3.0],
+///     &[1.0, 0.0, 0.0, 1.0],
+///     &[0, 0, 1, 1],
+/// );
+/// assert_eq!(frame.group(0).positive_rate(), Some(0.5));
+/// assert_eq!(frame.group(1).positive_rate(), Some(1.0));
+/// assert_eq!(frame.dp_gap(), Some(0.5));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupFrame {
+    names: Vec<String>,
+    groups: Vec<GroupCounts>,
+    overall: GroupCounts,
+}
+
+impl GroupFrame {
+    /// Counts from per-row logits, labels and group indices.
+    pub fn from_parts(names: &[String], logits: &[f32], labels: &[f32], groups: &[u32]) -> Self {
+        let mut counts = vec![GroupCounts::default(); names.len()];
+        let mut overall = GroupCounts::default();
+        for ((&z, &y), &g) in logits.iter().zip(labels).zip(groups) {
+            counts[g as usize].add(z, y);
+            overall.add(z, y);
+        }
+        GroupFrame { names: names.to_vec(), groups: counts, overall }
+    }
+
+    /// Counts of a model's predictions on `data`.
+    pub fn from_model(model: &Mlp, params: &[f32], data: &Dataset, threads: usize) -> Self {
+        let logits = model.logits(params, data, threads);
+        Self::from_parts(data.group_names(), &logits, data.labels(), data.groups())
+    }
+
+    /// Group names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Counts of group `g`.
+    pub fn group(&self, g: usize) -> &GroupCounts {
+        &self.groups[g]
+    }
+
+    /// Counts over all rows.
+    pub fn overall(&self) -> &GroupCounts {
+        &self.overall
+    }
+
+    /// Largest minus smallest value of `metric` over the groups where it is
+    /// defined (`None` if fewer than two are).
+    pub fn gap(&self, metric: impl Fn(&GroupCounts) -> Option<f64>) -> Option<f64> {
+        let values: Vec<f64> = self.groups.iter().filter_map(&metric).collect();
+        if values.len() < 2 {
+            return None;
+        }
+        let max = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
+        Some(max - min)
+    }
+
+    /// Demographic parity gap: largest difference of positive rates.
+    pub fn dp_gap(&self) -> Option<f64> {
+        self.gap(GroupCounts::positive_rate)
+    }
+
+    /// Equal opportunity gap: largest difference of TPRs.
+    pub fn eopp_gap(&self) -> Option<f64> {
+        self.gap(GroupCounts::tpr)
+    }
+
+    /// Equalized odds gap: the larger of the TPR and FPR gaps.
+    pub fn eo_gap(&self) -> Option<f64> {
+        match (self.eopp_gap(), self.gap(GroupCounts::fpr)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl GroupStatistics for GroupFrame {
+    fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+    fn statistic(&self, group: usize, statistic: Statistic) -> Option<f64> {
+        self.groups[group].statistic(statistic)
+    }
+}
+
+/// Per-group metrics, as written to `metrics.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GroupReport {
+    /// Rows.
+    pub n: u64,
+    /// Mean BCE loss.
+    pub loss: Option<f64>,
+    /// Accuracy.
+    pub accuracy: Option<f64>,
+    /// Fraction predicted positive.
+    pub positive_rate: Option<f64>,
+    /// True positive rate.
+    pub tpr: Option<f64>,
+    /// False positive rate.
+    pub fpr: Option<f64>,
+}
+
+impl From<&GroupCounts> for GroupReport {
+    fn from(c: &GroupCounts) -> Self {
+        GroupReport {
+            n: c.n as u64,
+            loss: c.loss(),
+            accuracy: c.accuracy(),
+            positive_rate: c.positive_rate(),
+            tpr: c.tpr(),
+            fpr: c.fpr(),
+        }
+    }
+}
+
+/// A constraint evaluated on a split.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConstraintReport {
+    /// The notion's name.
+    pub name: String,
+    /// The constraint's value (e.g. the largest loss gap).
+    pub value: Option<f64>,
+    /// The bound.
+    pub bound: f64,
+    /// `<=` or `>=`.
+    pub sense: Sense,
+    /// Whether the value is within the bound.
+    pub satisfied: bool,
+}
+
+/// Groups in order, serialized as a JSON object keyed by group name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMap(pub Vec<(String, GroupReport)>);
+
+impl Serialize for GroupMap {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Everything `metrics.json` reports about one split.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SplitReport {
+    /// Mean BCE over the split.
+    pub objective: Option<f64>,
+    /// Accuracy over the split.
+    pub accuracy: Option<f64>,
+    /// Per-group metrics.
+    pub groups: GroupMap,
+    /// Demographic parity gap.
+    pub dp_gap: Option<f64>,
+    /// Equal opportunity gap.
+    pub eopp_gap: Option<f64>,
+    /// Equalized odds gap.
+    pub eo_gap: Option<f64>,
+    /// The constraints' values.
+    pub constraints: Vec<ConstraintReport>,
+    /// Largest violation over the constraints (negative when all hold).
+    pub max_violation: Option<f64>,
+}
+
+impl SplitReport {
+    /// The report of `frame` for `constraints`.
+    pub fn new(frame: &GroupFrame, constraints: &[FairnessConstraint]) -> Self {
+        let reports: Vec<ConstraintReport> = constraints
+            .iter()
+            .map(|c| {
+                let value = c.value(frame);
+                ConstraintReport {
+                    name: c.name().to_string(),
+                    value,
+                    bound: c.bound,
+                    sense: c.sense(),
+                    satisfied: value.is_some_and(|v| c.violation(v) <= 0.0),
+                }
+            })
+            .collect();
+        let max_violation =
+            constraints.iter().zip(&reports).filter_map(|(c, r)| r.value.map(|v| c.violation(v))).reduce(f64::max);
+        SplitReport {
+            objective: frame.overall().loss(),
+            accuracy: frame.overall().accuracy(),
+            groups: GroupMap(
+                frame
+                    .names()
+                    .iter()
+                    .enumerate()
+                    .map(|(g, name)| (name.clone(), GroupReport::from(frame.group(g))))
+                    .collect(),
+            ),
+            dp_gap: frame.dp_gap(),
+            eopp_gap: frame.eopp_gap(),
+            eo_gap: frame.eo_gap(),
+            constraints: reports,
+            max_violation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constraints::Notion;
+
+    /// Eight rows by hand: group a has logits (2, -1, 0.5, -3) with labels
+    /// (1, 1, 0, 0); group b has (1, 1, -2, 4) with labels (1, 0, 0, 1).
+    fn frame() -> GroupFrame {
+        GroupFrame::from_parts(
+            &["a".into(), "b".into()],
+            &[2.0, -1.0, 0.5, -3.0, 1.0, 1.0, -2.0, 4.0],
+            &[1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0],
+            &[0, 0, 0, 0, 1, 1, 1, 1],
+        )
+    }
+
+    fn bce(z: f64, y: f64) -> f64 {
+        let p = 1.0 / (1.0 + (-z).exp());
+        -(y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+    }
+
+    #[test]
+    fn metrics_by_hand() {
+        let f = frame();
+        let a = f.group(0);
+        // Predictions a: 1, 0, 1, 0 -> correct: yes, no, no, yes.
+        assert_eq!(a.accuracy(), Some(0.5));
+        assert_eq!(a.positive_rate(), Some(0.5));
+        assert_eq!(a.tpr(), Some(0.5));
+        assert_eq!(a.fpr(), Some(0.5));
+        let b = f.group(1);
+        // Predictions b: 1, 1, 0, 1 -> correct: yes, no, yes, yes.
+        assert_eq!(b.accuracy(), Some(0.75));
+        assert_eq!(b.positive_rate(), Some(0.75));
+        assert_eq!(b.tpr(), Some(1.0));
+        assert_eq!(b.fpr(), Some(0.5));
+        let la = (bce(2.0, 1.0) + bce(-1.0, 1.0) + bce(0.5, 0.0) + bce(-3.0, 0.0)) / 4.0;
+        let lb = (bce(1.0, 1.0) + bce(1.0, 0.0) + bce(-2.0, 0.0) + bce(4.0, 1.0)) / 4.0;
+        assert!((a.loss().unwrap() - la).abs() < 1e-6);
+        assert!((b.loss().unwrap() - lb).abs() < 1e-6);
+        assert_eq!(f.dp_gap(), Some(0.25));
+        assert_eq!(f.eopp_gap(), Some(0.5));
+        assert_eq!(f.eo_gap(), Some(0.5));
+        assert_eq!(f.overall().accuracy(), Some(0.625));
+
+        let report = SplitReport::new(&f, &[FairnessConstraint::new(Notion::LossParity, 0.05).unwrap()]);
+        let gap = (la - lb).abs();
+        let c = &report.constraints[0];
+        assert!((c.value.unwrap() - gap).abs() < 1e-6);
+        assert_eq!(c.satisfied, gap <= 0.05);
+        assert!((report.max_violation.unwrap() - (gap - 0.05)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn undefined_rates_are_none_and_serialize_as_null() {
+        // Group b has no positives: its TPR is undefined.
+        let f = GroupFrame::from_parts(&["a".into(), "b".into()], &[1.0, -1.0, 1.0], &[1.0, 0.0, 0.0], &[0, 0, 1]);
+        assert_eq!(f.group(1).tpr(), None);
+        assert_eq!(f.eopp_gap(), None);
+        assert_eq!(f.eo_gap(), Some(1.0)); // FPR: 0 vs 1
+        let report = SplitReport::new(&f, &[]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["groups"]["b"]["tpr"].is_null());
+        assert_eq!(json["groups"]["b"]["n"], 1);
+        let keys: Vec<&String> = json["groups"].as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 2);
+        assert!(json["max_violation"].is_null());
+    }
+}

@@ -1,0 +1,529 @@
+//! The MLP's forward and backward passes over dataset rows, written for
+//! small batches on one core.
+//!
+//! Why it is written this way (measured on the project machine; see the
+//! README's performance notes):
+//! * weights are stored `[input][output]`, so the forward pass and the
+//!   weight gradient are contiguous axpys over the output width;
+//! * the first layer reads only the non-zero inputs (numeric values and one
+//!   one-hot index per categorical column);
+//! * only active ReLU units (h > 0) enter the next layer and its gradients;
+//! * dot products keep 8 independent partial sums so they vectorize;
+//! * each entry point is compiled three times, for AVX-512, for AVX2+FMA
+//!   and for the baseline target, and chosen at run time (FMA comes from
+//!   `mul_add`, which is only fast where the FMA feature is enabled).
+
+use super::Layer;
+use crate::data::{Dataset, NO_INPUT};
+use crate::simd::{dispatched, fmadd};
+
+/// Shapes of the network, borrowed for a kernel call.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Net<'a> {
+    pub layers: &'a [Layer],
+    /// Sum of the hidden widths: activations stored per row.
+    pub act_stride: usize,
+}
+
+/// Per-row storage of a batch's forward pass, kept for the backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    capacity: usize,
+    n_hidden: usize,
+    acts: Vec<f32>,
+    active: Vec<u16>,
+    n_active: Vec<u16>,
+    dh_a: Vec<f32>,
+    dh_b: Vec<f32>,
+}
+
+impl Workspace {
+    pub(crate) fn new(capacity: usize, layers: &[Layer]) -> Self {
+        let hidden: Vec<usize> = layers[..layers.len() - 1].iter().map(|l| l.n_out).collect();
+        let act_stride: usize = hidden.iter().sum();
+        let max_width = hidden.iter().copied().max().unwrap_or(0);
+        Workspace {
+            capacity,
+            n_hidden: hidden.len(),
+            acts: vec![0.0; capacity * act_stride],
+            active: vec![0; capacity * act_stride],
+            n_active: vec![0; capacity * hidden.len()],
+            dh_a: vec![0.0; max_width],
+            dh_b: vec![0.0; max_width],
+        }
+    }
+
+    /// Rows this workspace can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// y += a * x
+#[inline(always)]
+fn axpy<const FMA: bool>(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = fmadd::<FMA>(a, x, *y);
+    }
+}
+
+/// y += x
+#[inline(always)]
+fn add(y: &mut [f32], x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += x;
+    }
+}
+
+/// Dot product with 8 partial sums (vectorizes; order fixed, so results
+/// are reproducible for a given instruction set).
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for k in 0..8 {
+            acc[k] = fmadd::<FMA>(x[k], y[k], acc[k]);
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ar.iter().zip(br) {
+        tail = fmadd::<FMA>(*x, *y, tail);
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `out = bias + sum_t a_t * W[r_t]` for the terms `term(t) = (r_t, a_t)`,
+/// where `W` has rows of `width`. The output is built in register blocks
+/// (32, then 8, then 1 columns): each block accumulates every term before it
+/// is stored, instead of re-loading and re-storing the output per term.
+#[inline(always)]
+fn weighted_rows<const FMA: bool>(
+    out: &mut [f32],
+    bias: &[f32],
+    w: &[f32],
+    width: usize,
+    n_terms: usize,
+    term: impl Fn(usize) -> (usize, f32) + Copy,
+) {
+    let mut col = 0;
+    while col + 32 <= width {
+        weighted_rows_block::<FMA, 32>(out, bias, w, width, col, n_terms, term);
+        col += 32;
+    }
+    while col + 8 <= width {
+        weighted_rows_block::<FMA, 8>(out, bias, w, width, col, n_terms, term);
+        col += 8;
+    }
+    while col < width {
+        weighted_rows_block::<FMA, 1>(out, bias, w, width, col, n_terms, term);
+        col += 1;
+    }
+}
+
+#[inline(always)]
+fn weighted_rows_block<const FMA: bool, const B: usize>(
+    out: &mut [f32],
+    bias: &[f32],
+    w: &[f32],
+    width: usize,
+    col: usize,
+    n_terms: usize,
+    term: impl Fn(usize) -> (usize, f32),
+) {
+    let mut acc: [f32; B] = bias[col..col + B].try_into().expect("block within the bias");
+    for t in 0..n_terms {
+        let (r, a) = term(t);
+        let start = r * width + col;
+        let row: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
+        for k in 0..B {
+            acc[k] = fmadd::<FMA>(a, row[k], acc[k]);
+        }
+    }
+    out[col..col + B].copy_from_slice(&acc);
+}
+
+/// `W[r_t] += a_t * d` for the terms `term(t) = (r_t, a_t)` (the weight
+/// gradient of a layer for one row), with `d` held in registers block by
+/// block.
+#[inline(always)]
+fn scatter_rows<const FMA: bool>(
+    g: &mut [f32],
+    width: usize,
+    d: &[f32],
+    n_terms: usize,
+    term: impl Fn(usize) -> (usize, f32) + Copy,
+) {
+    let mut col = 0;
+    while col + 32 <= width {
+        scatter_rows_block::<FMA, 32>(g, width, col, d, n_terms, term);
+        col += 32;
+    }
+    while col + 8 <= width {
+        scatter_rows_block::<FMA, 8>(g, width, col, d, n_terms, term);
+        col += 8;
+    }
+    while col < width {
+        scatter_rows_block::<FMA, 1>(g, width, col, d, n_terms, term);
+        col += 1;
+    }
+}
+
+#[inline(always)]
+fn scatter_rows_block<const FMA: bool, const B: usize>(
+    g: &mut [f32],
+    width: usize,
+    col: usize,
+    d: &[f32],
+    n_terms: usize,
+    term: impl Fn(usize) -> (usize, f32),
+) {
+    let dv: [f32; B] = d[col..col + B].try_into().expect("block within the delta");
+    for t in 0..n_terms {
+        let (r, a) = term(t);
+        let start = r * width + col;
+        let row: &mut [f32; B] = (&mut g[start..start + B]).try_into().expect("block within the gradient");
+        for k in 0..B {
+            row[k] = fmadd::<FMA>(a, dv[k], row[k]);
+        }
+    }
+}
+
+/// Backward through a hidden layer for one row: for each active input unit
+/// `i`, `gW[i] += h_in[i] * d` and `dp[i] += W[i] . d` (`dp` must start at
+/// zero; inactive units keep 0, which is the ReLU's derivative).
+#[inline(always)]
+fn hidden_backward<const FMA: bool>(
+    g: &mut [f32],
+    w: &[f32],
+    width: usize,
+    active: &[u16],
+    h_in: &[f32],
+    d: &[f32],
+    dp: &mut [f32],
+) {
+    let mut col = 0;
+    while col + 32 <= width {
+        hidden_backward_block::<FMA, 32>(g, w, width, col, active, h_in, d, dp);
+        col += 32;
+    }
+    while col + 8 <= width {
+        hidden_backward_block::<FMA, 8>(g, w, width, col, active, h_in, d, dp);
+        col += 8;
+    }
+    while col < width {
+        hidden_backward_block::<FMA, 1>(g, w, width, col, active, h_in, d, dp);
+        col += 1;
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn hidden_backward_block<const FMA: bool, const B: usize>(
+    g: &mut [f32],
+    w: &[f32],
+    width: usize,
+    col: usize,
+    active: &[u16],
+    h_in: &[f32],
+    d: &[f32],
+    dp: &mut [f32],
+) {
+    let dv: [f32; B] = d[col..col + B].try_into().expect("block within the delta");
+    for &i in active {
+        let i = i as usize;
+        let start = i * width + col;
+        let a = h_in[i];
+        let grow: &mut [f32; B] = (&mut g[start..start + B]).try_into().expect("block within the gradient");
+        for k in 0..B {
+            grow[k] = fmadd::<FMA>(a, dv[k], grow[k]);
+        }
+        let wrow: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
+        // Partial sums in 8 lanes, then a fixed-order reduction.
+        let mut acc = [0f32; 8];
+        for k in 0..B {
+            acc[k % 8] = fmadd::<FMA>(wrow[k], dv[k], acc[k % 8]);
+        }
+        dp[i] += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+}
+
+/// ReLU in place; writes the indices of the active units (h > 0) to
+/// `active` and returns their number. About half the units are active, so
+/// any branch on activity mispredicts constantly: the ReLU is a vector max
+/// and the compaction always stores, advancing by 0 or 1.
+#[inline(always)]
+fn relu_compact(h: &mut [f32], active: &mut [u16]) -> usize {
+    for v in h.iter_mut() {
+        *v = v.max(0.0);
+    }
+    let active = &mut active[..h.len()];
+    let mut k = 0;
+    for (i, &v) in h.iter().enumerate() {
+        // k <= i < active.len(): the index is always in bounds.
+        active[k.min(i)] = i as u16;
+        k += (v > 0.0) as usize;
+    }
+    k
+}
+
+/// Forward pass of one row: fills the row's activations and active lists
+/// (when there are hidden layers) and returns the logit.
+#[inline(always)]
+fn forward_row<const FMA: bool>(
+    net: Net,
+    p: &[f32],
+    dense: &[f32],
+    cats: &[u32],
+    acts: &mut [f32],
+    active: &mut [u16],
+    n_active: &mut [u16],
+) -> f32 {
+    let layers = net.layers;
+    let first = &layers[0];
+    if layers.len() == 1 {
+        // No hidden layer: a linear model.
+        let w = &p[first.w..first.w + first.n_in];
+        let mut z = p[first.b];
+        for (&x, &wj) in dense.iter().zip(w) {
+            z = fmadd::<FMA>(x, wj, z);
+        }
+        for &c in cats {
+            if c != NO_INPUT {
+                z += w[c as usize];
+            }
+        }
+        return z;
+    }
+    // First hidden layer from the sparse input: numeric values weight their
+    // rows of W, each categorical adds its one-hot row (a missing category
+    // adds row 0 with weight 0).
+    let width = first.n_out;
+    let n_dense = dense.len();
+    {
+        let h = &mut acts[..width];
+        let w = &p[first.w..first.b];
+        let term = |t: usize| {
+            if t < n_dense {
+                (t, dense[t])
+            } else {
+                match cats[t - n_dense] {
+                    NO_INPUT => (0, 0.0),
+                    c => (c as usize, 1.0),
+                }
+            }
+        };
+        weighted_rows::<FMA>(h, &p[first.b..first.b + width], w, width, n_dense + cats.len(), term);
+        n_active[0] = relu_compact(h, &mut active[..width]) as u16;
+    }
+    // Further hidden layers over the active units of the previous one.
+    let mut in_off = 0;
+    for (li, layer) in layers.iter().enumerate().take(layers.len() - 1).skip(1) {
+        let out_off = in_off + layer.n_in;
+        let (prev, cur) = acts.split_at_mut(out_off);
+        let h_in = &prev[in_off..];
+        let h = &mut cur[..layer.n_out];
+        let k = n_active[li - 1] as usize;
+        let (act_prev, act_cur) = active.split_at_mut(out_off);
+        let on = &act_prev[in_off..in_off + k];
+        let term = |t: usize| {
+            let i = on[t] as usize;
+            (i, h_in[i])
+        };
+        let w = &p[layer.w..layer.b];
+        weighted_rows::<FMA>(h, &p[layer.b..layer.b + layer.n_out], w, layer.n_out, k, term);
+        n_active[li] = relu_compact(h, &mut act_cur[..layer.n_out]) as u16;
+        in_off = out_off;
+    }
+    // Output unit: a dense dot (inactive units hold 0).
+    let out = &layers[layers.len() - 1];
+    let h_last = &acts[in_off..in_off + out.n_in];
+    p[out.b] + dot::<FMA>(h_last, &p[out.w..out.w + out.n_in])
+}
+
+/// Backward pass of one row with upstream derivative `dz`, accumulating
+/// into `g`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_row<const FMA: bool>(
+    net: Net,
+    p: &[f32],
+    g: &mut [f32],
+    dense: &[f32],
+    cats: &[u32],
+    acts: &[f32],
+    active: &[u16],
+    n_active: &[u16],
+    dz: f32,
+    dh_a: &mut [f32],
+    dh_b: &mut [f32],
+) {
+    let layers = net.layers;
+    let first = &layers[0];
+    if layers.len() == 1 {
+        g[first.b] += dz;
+        let gw = &mut g[first.w..first.w + first.n_in];
+        for (gj, &x) in gw.iter_mut().zip(dense) {
+            *gj = fmadd::<FMA>(dz, x, *gj);
+        }
+        for &c in cats {
+            if c != NO_INPUT {
+                gw[c as usize] += dz;
+            }
+        }
+        return;
+    }
+    let n_hidden = layers.len() - 1;
+    // Output unit.
+    let out = &layers[n_hidden];
+    let mut in_off = net.act_stride - out.n_in;
+    {
+        let h_last = &acts[in_off..in_off + out.n_in];
+        g[out.b] += dz;
+        axpy::<FMA>(&mut g[out.w..out.w + out.n_in], dz, h_last);
+        let w = &p[out.w..out.w + out.n_in];
+        for ((d, &h), &wi) in dh_a[..out.n_in].iter_mut().zip(h_last).zip(w) {
+            *d = if h > 0.0 { dz * wi } else { 0.0 };
+        }
+    }
+    // Hidden layers from the last to the second: dh_a holds the gradient
+    // at this layer's pre-activation (already masked), dh_b receives the
+    // previous layer's.
+    let (mut dh, mut dprev) = (dh_a, dh_b);
+    for li in (1..n_hidden).rev() {
+        let layer = &layers[li];
+        let prev_off = in_off - layer.n_in;
+        let h_in = &acts[prev_off..in_off];
+        let d = &dh[..layer.n_out];
+        add(&mut g[layer.b..layer.b + layer.n_out], d);
+        let dp = &mut dprev[..layer.n_in];
+        dp.fill(0.0);
+        let k = n_active[li - 1] as usize;
+        let on = &active[prev_off..prev_off + k];
+        hidden_backward::<FMA>(&mut g[layer.w..layer.b], &p[layer.w..layer.b], layer.n_out, on, h_in, d, dp);
+        in_off = prev_off;
+        std::mem::swap(&mut dh, &mut dprev);
+    }
+    // First layer: the same terms as in the forward pass.
+    let width = first.n_out;
+    let d = &dh[..width];
+    add(&mut g[first.b..first.b + width], d);
+    let n_dense = dense.len();
+    let term = |t: usize| {
+        if t < n_dense {
+            (t, dense[t])
+        } else {
+            match cats[t - n_dense] {
+                NO_INPUT => (0, 0.0),
+                c => (c as usize, 1.0),
+            }
+        }
+    };
+    scatter_rows::<FMA>(&mut g[first.w..first.b], width, d, n_dense + cats.len(), term);
+}
+
+#[inline(always)]
+fn forward_rows_impl<const FMA: bool>(
+    net: Net,
+    p: &[f32],
+    data: &Dataset,
+    rows: &[u32],
+    ws: &mut Workspace,
+    slot_offset: usize,
+    logits: &mut [f32],
+) {
+    let stride = net.act_stride;
+    let nh = ws.n_hidden;
+    for (i, (&r, z)) in rows.iter().zip(logits.iter_mut()).enumerate() {
+        let slot = slot_offset + i;
+        let r = r as usize;
+        *z = forward_row::<FMA>(
+            net,
+            p,
+            data.dense_row(r),
+            data.cat_row(r),
+            &mut ws.acts[slot * stride..(slot + 1) * stride],
+            &mut ws.active[slot * stride..(slot + 1) * stride],
+            &mut ws.n_active[slot * nh..(slot + 1) * nh],
+        );
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_rows_impl<const FMA: bool>(
+    net: Net,
+    p: &[f32],
+    data: &Dataset,
+    rows: &[u32],
+    ws: &mut Workspace,
+    slot_offset: usize,
+    dz: &[f32],
+    g: &mut [f32],
+) {
+    let stride = net.act_stride;
+    let nh = ws.n_hidden;
+    for (i, (&r, &d)) in rows.iter().zip(dz).enumerate() {
+        if d == 0.0 {
+            continue;
+        }
+        let slot = slot_offset + i;
+        let r = r as usize;
+        backward_row::<FMA>(
+            net,
+            p,
+            g,
+            data.dense_row(r),
+            data.cat_row(r),
+            &ws.acts[slot * stride..(slot + 1) * stride],
+            &ws.active[slot * stride..(slot + 1) * stride],
+            &ws.n_active[slot * nh..(slot + 1) * nh],
+            d,
+            &mut ws.dh_a,
+            &mut ws.dh_b,
+        );
+    }
+}
+
+#[inline(always)]
+fn logits_range_impl<const FMA: bool>(
+    net: Net,
+    p: &[f32],
+    data: &Dataset,
+    start: usize,
+    ws: &mut Workspace,
+    out: &mut [f32],
+) {
+    let nh = ws.n_hidden;
+    for (i, z) in out.iter_mut().enumerate() {
+        let r = start + i;
+        *z = forward_row::<FMA>(
+            net,
+            p,
+            data.dense_row(r),
+            data.cat_row(r),
+            &mut ws.acts[..net.act_stride],
+            &mut ws.active[..net.act_stride],
+            &mut ws.n_active[..nh],
+        );
+    }
+}
+
+dispatched! {
+    /// Forward pass of `rows` into workspace slots starting at `slot_offset`.
+    fn forward_rows(net: Net, p: &[f32], data: &Dataset, rows: &[u32], ws: &mut Workspace, slot_offset: usize, logits: &mut [f32]) => forward_rows_impl;
+}
+
+dispatched! {
+    /// Backward pass of `rows`, stored in workspace slots starting at
+    /// `slot_offset`, with per-row derivatives `dz`; accumulates into `g`.
+    fn backward_rows(net: Net, p: &[f32], data: &Dataset, rows: &[u32], ws: &mut Workspace, slot_offset: usize, dz: &[f32], g: &mut [f32]) => backward_rows_impl;
+}
+
+dispatched! {
+    /// Logits of rows `start..start + out.len()` (no gradients kept).
+    fn logits_range(net: Net, p: &[f32], data: &Dataset, start: usize, ws: &mut Workspace, out: &mut [f32]) => logits_range_impl;
+}

@@ -1,0 +1,341 @@
+//! Models. The native backend is a multilayer perceptron for tabular data
+//! (ReLU hidden layers, one logit output) whose parameters are one flat
+//! `f32` vector; the algorithms never see more than that vector.
+
+mod kernels;
+pub mod loss;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+pub use crate::simd::Isa;
+use kernels::Net;
+pub use kernels::Workspace;
+
+/// Position of one dense layer in the flat parameter vector. Weights are
+/// stored input-major: the `n_out` weights leaving input `i` are
+/// `params[w + i * n_out..w + (i + 1) * n_out]`; the biases follow at `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layer {
+    /// Input width.
+    pub n_in: usize,
+    /// Output width.
+    pub n_out: usize,
+    /// Offset of the weights.
+    pub w: usize,
+    /// Offset of the biases.
+    pub b: usize,
+}
+
+/// A multilayer perceptron: inputs -> hidden ReLU layers -> one logit.
+///
+/// ```
+/// use fairtrain::model::Mlp;
+/// let mlp = Mlp::new(82, &[64, 32]).unwrap();
+/// assert_eq!(mlp.n_params(), 82 * 64 + 64 + 64 * 32 + 32 + 32 + 1);
+/// let params = mlp.init_params(0);
+/// assert_eq!(params.len(), mlp.n_params());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    n_inputs: usize,
+    hidden: Vec<usize>,
+    layers: Vec<Layer>,
+    n_params: usize,
+    act_stride: usize,
+    isa: Isa,
+}
+
+impl Mlp {
+    /// An MLP with `n_inputs` inputs and the given hidden widths (none: a
+    /// logistic regression).
+    pub fn new(n_inputs: usize, hidden: &[usize]) -> Result<Self> {
+        if n_inputs == 0 {
+            return Err(Error::Data("the model needs at least one input feature".into()));
+        }
+        if let Some(&w) = hidden.iter().find(|&&w| w == 0 || w > u16::MAX as usize) {
+            return Err(Error::config("hidden", format!("layer width {w} (must be between 1 and {})", u16::MAX)));
+        }
+        let mut layers = Vec::with_capacity(hidden.len() + 1);
+        let mut offset = 0;
+        let mut n_in = n_inputs;
+        for &n_out in hidden.iter().chain(std::iter::once(&1)) {
+            let w = offset;
+            let b = w + n_in * n_out;
+            offset = b + n_out;
+            layers.push(Layer { n_in, n_out, w, b });
+            n_in = n_out;
+        }
+        Ok(Mlp {
+            n_inputs,
+            hidden: hidden.to_vec(),
+            act_stride: hidden.iter().sum(),
+            layers,
+            n_params: offset,
+            isa: crate::simd::isa(),
+        })
+    }
+
+    /// Number of parameters.
+    pub fn n_params(&self) -> usize {
+        self.n_params
+    }
+
+    /// Number of inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    /// Hidden layer widths.
+    pub fn hidden(&self) -> &[usize] {
+        &self.hidden
+    }
+
+    /// The layers, input first, the output unit last.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// The instruction set the kernels run with.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Uses the given instruction set (e.g. [`Isa::generic`] for results
+    /// that do not depend on the CPU).
+    pub fn with_isa(mut self, isa: Isa) -> Self {
+        self.isa = isa;
+        self
+    }
+
+    fn net(&self) -> Net<'_> {
+        Net { layers: &self.layers, act_stride: self.act_stride }
+    }
+
+    /// Seeded initial parameters, as PyTorch's `nn.Linear` default: every
+    /// weight and bias uniform in `±1/sqrt(fan_in)`.
+    pub fn init_params(&self, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut params = vec![0.0; self.n_params];
+        for layer in &self.layers {
+            let bound = 1.0 / (layer.n_in as f32).sqrt();
+            let end = layer.b + layer.n_out;
+            for p in &mut params[layer.w..end] {
+                *p = rng.random_range(-bound..bound);
+            }
+        }
+        params
+    }
+
+    /// Storage for the forward pass of up to `rows` rows.
+    pub fn workspace(&self, rows: usize) -> Workspace {
+        Workspace::new(rows.max(1), &self.layers)
+    }
+
+    /// Forward pass of `rows` of `data` into workspace slots
+    /// `slot_offset..slot_offset + rows.len()`, writing one logit per row.
+    pub fn forward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Workspace,
+        slot_offset: usize,
+        logits: &mut [f32],
+    ) {
+        debug_assert!(slot_offset + rows.len() <= ws.capacity() && logits.len() >= rows.len());
+        debug_assert_eq!(params.len(), self.n_params);
+        kernels::forward_rows(self.isa, self.net(), params, data, rows, ws, slot_offset, logits);
+    }
+
+    /// Backward pass of `rows` of `data`, whose forward pass
+    /// ([`Mlp::forward`]) sits in workspace slots
+    /// `slot_offset..slot_offset + rows.len()`: adds
+    /// `sum_i dz[i] * d logit_i / d params` to `grad`. Rows with `dz == 0`
+    /// cost nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Workspace,
+        slot_offset: usize,
+        dz: &[f32],
+        grad: &mut [f32],
+    ) {
+        debug_assert!(slot_offset + rows.len() <= ws.capacity());
+        debug_assert_eq!(grad.len(), self.n_params);
+        kernels::backward_rows(self.isa, self.net(), params, data, rows, ws, slot_offset, dz, grad);
+    }
+
+    /// Logits of every row of `data`, computed on `threads` threads (the
+    /// result does not depend on the thread count).
+    pub fn logits(&self, params: &[f32], data: &Dataset, threads: usize) -> Vec<f32> {
+        let mut out = vec![0.0; data.n_rows()];
+        let chunk = data.n_rows().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            for (k, part) in out.chunks_mut(chunk).enumerate() {
+                let net = self.net();
+                let isa = self.isa;
+                let layers = &self.layers;
+                let mut work = move || {
+                    let mut ws = Workspace::new(1, layers);
+                    kernels::logits_range(isa, net, params, data, k * chunk, &mut ws, part);
+                };
+                if threads <= 1 {
+                    work();
+                } else {
+                    scope.spawn(work);
+                }
+            }
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{CategoricalFeature, Dataset, FeatureLayout};
+    use std::sync::Arc;
+
+    /// A tiny data set with 3 numeric inputs and a categorical of 4 levels.
+    fn data() -> Dataset {
+        let layout = FeatureLayout {
+            numeric: vec!["a".into(), "b".into(), "c".into()],
+            means: vec![0.0; 3],
+            stds: vec![1.0; 3],
+            categorical: vec![CategoricalFeature {
+                name: "k".into(),
+                categories: vec!["p".into(), "q".into(), "r".into(), "s".into()],
+                offset: 3,
+            }],
+        };
+        let dense = vec![0.5, -1.0, 2.0, 1.5, 0.3, -0.7, -0.2, 0.8, 0.1, 1.0, 1.0, -1.0];
+        let cats = vec![3, 5, crate::data::NO_INPUT, 6];
+        Dataset::new(
+            Arc::new(layout),
+            Arc::new(vec!["g0".into(), "g1".into()]),
+            dense,
+            cats,
+            vec![1.0, 0.0, 1.0, 0.0],
+            vec![0, 1, 0, 1],
+        )
+        .unwrap()
+    }
+
+    /// Logit of one row computed naively in f64 from the dense input.
+    fn reference_logit(mlp: &Mlp, p: &[f64], x: &[f32]) -> f64 {
+        let mut h: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        for (li, l) in mlp.layers().iter().enumerate() {
+            let mut out = vec![0.0f64; l.n_out];
+            for (o, v) in out.iter_mut().enumerate() {
+                *v = p[l.b + o];
+                for (i, hi) in h.iter().enumerate() {
+                    *v += hi * p[l.w + i * l.n_out + o];
+                }
+                if li + 1 < mlp.layers().len() {
+                    *v = v.max(0.0);
+                }
+            }
+            h = out;
+        }
+        h[0]
+    }
+
+    fn check_forward(hidden: &[usize]) {
+        let d = data();
+        let mlp = Mlp::new(d.n_inputs(), hidden).unwrap();
+        let p = mlp.init_params(7);
+        let rows: Vec<u32> = (0..4).collect();
+        let mut ws = mlp.workspace(4);
+        let mut z = vec![0.0; 4];
+        mlp.forward(&p, &d, &rows, &mut ws, 0, &mut z);
+        let all = mlp.logits(&p, &d, 2);
+        let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+        for i in 0..4 {
+            let r = reference_logit(&mlp, &p64, &d.dense_input(i));
+            assert!((z[i] as f64 - r).abs() < 1e-5, "{hidden:?} row {i}: {} vs {r}", z[i]);
+            assert_eq!(z[i], all[i]);
+        }
+    }
+
+    #[test]
+    fn forward_matches_dense_reference() {
+        check_forward(&[]);
+        check_forward(&[5]);
+        check_forward(&[9, 6]);
+        check_forward(&[20, 11, 3]);
+        // Register blocks of 32 and 8 columns plus a scalar tail.
+        check_forward(&[41, 70]);
+    }
+
+    /// d/dp of sum_i dz_i * logit_i against central finite differences in
+    /// f64 (the reference forward), for every parameter.
+    fn check_gradient(hidden: &[usize], isa: Isa) {
+        let d = data();
+        let mlp = Mlp::new(d.n_inputs(), hidden).unwrap().with_isa(isa);
+        let p = mlp.init_params(3);
+        let rows: Vec<u32> = vec![0, 1, 2, 3, 1];
+        let dz = [0.7f32, -1.3, 0.4, 0.0, 2.0];
+        let mut ws = mlp.workspace(rows.len());
+        let mut z = vec![0.0; rows.len()];
+        mlp.forward(&p, &d, &rows, &mut ws, 0, &mut z);
+        let mut g = vec![0.0; mlp.n_params()];
+        mlp.backward(&p, &d, &rows, &mut ws, 0, &dz, &mut g);
+        let objective = |q: &[f64]| -> f64 {
+            rows.iter().zip(&dz).map(|(&r, &w)| w as f64 * reference_logit(&mlp, q, &d.dense_input(r as usize))).sum()
+        };
+        let scale = g.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+        let p64: Vec<f64> = p.iter().map(|&v| v as f64).collect();
+        let mut q = p64.clone();
+        for k in 0..p.len() {
+            // In f64 a step this small crosses no ReLU kink.
+            let h = 1e-6;
+            q[k] = p64[k] + h;
+            let up = objective(&q);
+            q[k] = p64[k] - h;
+            let down = objective(&q);
+            q[k] = p64[k];
+            let fd = (up - down) / (2.0 * h);
+            assert!(
+                (g[k] as f64 - fd).abs() <= 1e-5 * scale.max(1.0),
+                "{hidden:?} param {k}: analytic {} vs finite difference {fd}",
+                g[k]
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for isa in [Isa::generic(), Isa::detect()] {
+            check_gradient(&[], isa);
+            check_gradient(&[6], isa);
+            check_gradient(&[8, 5], isa);
+            check_gradient(&[7, 6, 4], isa);
+            check_gradient(&[41, 33], isa);
+        }
+    }
+
+    #[test]
+    fn init_is_seeded_and_bounded() {
+        let mlp = Mlp::new(16, &[8]).unwrap();
+        assert_eq!(mlp.init_params(1), mlp.init_params(1));
+        assert_ne!(mlp.init_params(1), mlp.init_params(2));
+        let p = mlp.init_params(1);
+        let l0 = mlp.layers()[0];
+        assert!(p[l0.w..l0.b + l0.n_out].iter().all(|v| v.abs() <= 0.25));
+        let l1 = mlp.layers()[1];
+        let bound = 1.0 / (8f32).sqrt();
+        assert!(p[l1.w..].iter().all(|v| v.abs() <= bound));
+    }
+
+    #[test]
+    fn rejects_bad_widths() {
+        assert!(Mlp::new(3, &[0]).is_err());
+        assert!(Mlp::new(0, &[4]).is_err());
+    }
+}

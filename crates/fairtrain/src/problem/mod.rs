@@ -1,0 +1,89 @@
+//! The interface between algorithms and models: a stochastic constrained
+//! problem `min E[f(x)] s.t. E[c_i(x)] <= 0` over one flat `f32` parameter
+//! vector, seen only through minibatch estimates.
+//!
+//! Algorithms ask a [`Problem`] for estimates of the objective and the
+//! constraints on freshly drawn minibatches, then for the gradient of a
+//! weighted combination `w0 * f + sum_i w_i * c_i` on those same
+//! minibatches. Every first-order method (Lagrangian, augmented Lagrangian,
+//! switching subgradient, penalty methods) needs nothing more; the weights
+//! are computed from the constraint values alone. Model details (layers,
+//! tensors, devices) stay behind this trait, so a GPU backend can implement
+//! it too.
+
+mod tabular;
+
+pub use tabular::{BatchSizes, TabularProblem};
+
+use crate::error::Result;
+
+/// Which minibatches [`Problem::estimate`] draws and evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// A fresh objective minibatch only.
+    Objective,
+    /// Fresh constraint minibatches only.
+    Constraints,
+    /// Both.
+    Both,
+}
+
+impl Request {
+    /// True when the objective is requested.
+    pub fn objective(self) -> bool {
+        matches!(self, Request::Objective | Request::Both)
+    }
+
+    /// True when the constraints are requested.
+    pub fn constraints(self) -> bool {
+        matches!(self, Request::Constraints | Request::Both)
+    }
+}
+
+/// Minibatch estimates at the current parameters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Estimate {
+    /// Estimate of the objective `f`.
+    pub objective: f32,
+    /// Estimates of the constraint functions `c_i` (satisfied when `<= 0`).
+    pub constraints: Vec<f32>,
+}
+
+/// A stochastic constrained optimization problem over flat parameters.
+pub trait Problem {
+    /// Number of parameters.
+    fn num_params(&self) -> usize;
+
+    /// Number of scalar constraints `c_i`.
+    fn num_constraints(&self) -> usize;
+
+    /// Names of the scalar constraints, for logs.
+    fn constraint_names(&self) -> &[String];
+
+    /// The parameters.
+    fn params(&self) -> &[f32];
+
+    /// The parameters, for an update. Gradients asked for afterwards are
+    /// taken at the updated parameters.
+    fn params_mut(&mut self) -> &mut [f32];
+
+    /// Draws fresh minibatches for `request` and evaluates the estimates at
+    /// the current parameters; the parts not requested keep their last
+    /// values. Read them with [`Problem::last_estimate`].
+    fn estimate(&mut self, request: Request) -> Result<()>;
+
+    /// The most recent estimates.
+    fn last_estimate(&self) -> &Estimate;
+
+    /// Adds the gradient of `objective_weight * f + sum_i constraint_weights[i] * c_i`,
+    /// on the minibatches of the most recent estimates, to `grad`.
+    fn add_gradient(&mut self, objective_weight: f32, constraint_weights: &[f32], grad: &mut [f32]) -> Result<()>;
+
+    /// Adds the gradient of the single constraint `c_i` (a row of the
+    /// Jacobian) to `grad`, on the most recent constraint minibatches.
+    fn add_constraint_gradient(&mut self, i: usize, grad: &mut [f32]) -> Result<()> {
+        let mut w = vec![0.0; self.num_constraints()];
+        w[i] = 1.0;
+        self.add_gradient(0.0, &w, grad)
+    }
+}

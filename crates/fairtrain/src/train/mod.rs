@@ -1,0 +1,351 @@
+//! The training loop: runs an [`Algorithm`] on a [`Problem`] until the
+//! budget is spent, logs windowed estimates every `log_every` iterations to
+//! observers (history files, progress bars), and stops with a clear error
+//! when a value turns non-finite. Algorithms never print or write files.
+
+mod average;
+mod history;
+
+use std::time::Instant;
+
+pub use average::Averager;
+pub use history::HistoryWriter;
+
+use crate::algorithms::Algorithm;
+use crate::error::{Error, Result};
+use crate::problem::{Problem, Request};
+
+/// When to stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    /// After this many iterations.
+    Iterations(u64),
+    /// Once this many seconds of training have passed.
+    Seconds(f64),
+}
+
+/// Settings of the training loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainerConfig {
+    /// When to stop.
+    pub budget: Budget,
+    /// Log every this many iterations (the cost counts in the run time).
+    pub log_every: u64,
+    /// The returned parameters are the average of the iterates over this
+    /// final fraction of the budget (0: the last iterate); see [`train`].
+    pub average: f64,
+}
+
+impl TrainerConfig {
+    /// A budget with the default cadence (log every 100 iterations) and
+    /// averaging (the last 25% of the budget).
+    pub fn new(budget: Budget) -> Self {
+        TrainerConfig { budget, log_every: 100, average: DEFAULT_AVERAGE }
+    }
+}
+
+/// Default fraction of the budget whose iterates are averaged.
+pub const DEFAULT_AVERAGE: f64 = 0.25;
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// The iteration budget was reached.
+    Iterations,
+    /// The time budget was reached.
+    Time,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSummary {
+    /// Iterations done.
+    pub iterations: u64,
+    /// Seconds spent in the loop (steps, logging, averaging).
+    pub wall_seconds: f64,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// Iterates averaged into the returned parameters (0: the last iterate
+    /// is returned).
+    pub averaged_iterates: u64,
+}
+
+/// Column names of the log records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogColumns {
+    /// Scalar constraint names.
+    pub constraints: Vec<String>,
+    /// Multiplier names (empty when the algorithm has none).
+    pub multipliers: Vec<String>,
+    /// Algorithm-specific extras.
+    pub extras: Vec<String>,
+}
+
+/// One log record: means over the iterations since the previous record.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRecord<'a> {
+    /// Iterations done.
+    pub iteration: u64,
+    /// Seconds since the start of the loop.
+    pub seconds: f64,
+    /// Mean objective estimate over the window.
+    pub objective: f64,
+    /// Mean estimate of each scalar constraint `c_i` over the window.
+    pub constraints: &'a [f64],
+    /// Current multipliers.
+    pub multipliers: &'a [f32],
+    /// Algorithm-specific values.
+    pub extras: &'a [f64],
+}
+
+/// Receives the loop's records and progress.
+pub trait Observer {
+    /// Called once before the first iteration.
+    fn start(&mut self, _columns: &LogColumns) -> Result<()> {
+        Ok(())
+    }
+    /// Called every `log_every` iterations and after the last one.
+    fn record(&mut self, _record: &LogRecord) -> Result<()> {
+        Ok(())
+    }
+    /// Called every 1024 iterations with the iteration count and elapsed seconds.
+    fn progress(&mut self, _iteration: u64, _seconds: f64) {}
+}
+
+/// An observer that ignores everything.
+impl Observer for () {}
+
+/// Several observers, called in order.
+pub struct Observers<'a, 'b>(pub &'a mut [&'b mut dyn Observer]);
+
+impl Observer for Observers<'_, '_> {
+    fn start(&mut self, columns: &LogColumns) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.start(columns))
+    }
+    fn record(&mut self, record: &LogRecord) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.record(record))
+    }
+    fn progress(&mut self, iteration: u64, seconds: f64) {
+        self.0.iter_mut().for_each(|o| o.progress(iteration, seconds));
+    }
+}
+
+/// Runs `algorithm` on `problem` within `config`'s budget. On return the
+/// problem holds the model to use: the average of the iterates over the
+/// last `config.average` of the budget, or the last iterate.
+///
+/// # Iterate averaging
+///
+/// At a fixed step size a stochastic method's iterates keep moving with the
+/// minibatch noise; the constraint value of any single iterate is a noisy
+/// draw around the level the multipliers hold on average. The average of
+/// the tail iterates sits at that level, so the returned model behaves as
+/// the run did on average. The tail is sampled with a stride so that at
+/// most 1,024 iterates enter the average.
+///
+/// ```
+/// use std::sync::Arc;
+/// use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName};
+/// use fairtrain::constraints::{ConstraintSet, FairnessConstraint, Notion};
+/// use fairtrain::data::{load, DataSource, LoadOptions};
+/// use fairtrain::model::Mlp;
+/// use fairtrain::problem::TabularProblem;
+/// use fairtrain::train::{train, Budget, TrainerConfig};
+///
+/// let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
+/// let constraints = ConstraintSet::new(
+///     vec![FairnessConstraint::new(Notion::LossParity, 0.02).unwrap()],
+///     data.group_names(),
+/// ).unwrap();
+/// let mlp = Mlp::new(data.n_inputs(), &[16]).unwrap();
+/// let params = mlp.init_params(0);
+/// let batches = AlgorithmConfig::paper_batch_sizes(AlgorithmName::SslAlm);
+/// let mut problem = TabularProblem::new(mlp, params, Arc::new(data), constraints, batches, 0).unwrap();
+/// let mut algorithm = AlgorithmConfig::paper(AlgorithmName::SslAlm).build().unwrap();
+/// let config = TrainerConfig::new(Budget::Iterations(500));
+/// let summary = train(&mut problem, algorithm.as_mut(), &config, &mut ()).unwrap();
+/// assert_eq!(summary.iterations, 500);
+/// ```
+pub fn train(
+    problem: &mut dyn Problem,
+    algorithm: &mut dyn Algorithm,
+    config: &TrainerConfig,
+    observer: &mut dyn Observer,
+) -> Result<RunSummary> {
+    if config.log_every == 0 {
+        return Err(Error::config("log-every", "0 (must be at least 1)"));
+    }
+    match config.budget {
+        Budget::Seconds(s) if !(s.is_finite() && s > 0.0) => {
+            return Err(Error::config("time-budget", format!("{s} (must be a positive number of seconds)")));
+        }
+        _ => {}
+    }
+    if !(0.0..1.0).contains(&config.average) {
+        return Err(Error::config(
+            "average",
+            format!("{} (the averaged fraction of the budget must be in [0, 1))", config.average),
+        ));
+    }
+    // Where the averaged tail starts, and its sampling stride (for a time
+    // budget, set from the measured rate when the tail begins).
+    let mut tail: Option<(u64, u64)> = match config.budget {
+        Budget::Iterations(n) => {
+            let len = (config.average * n as f64).floor() as u64;
+            (len > 0).then(|| (n - len, average::stride(len)))
+        }
+        Budget::Seconds(_) => None,
+    };
+    let mut averager = Averager::default();
+    let m = problem.num_constraints();
+    let constraint_names = problem.constraint_names().to_vec();
+    let has_multipliers = algorithm.has_multipliers();
+    let columns = LogColumns {
+        multipliers: if has_multipliers { constraint_names.clone() } else { Vec::new() },
+        constraints: constraint_names,
+        extras: algorithm.log_columns(),
+    };
+    observer.start(&columns)?;
+
+    let start = Instant::now();
+    let mut window = Window::new(m);
+    let mut extras = Vec::with_capacity(columns.extras.len());
+    let mut iteration: u64 = 0;
+    let stop = loop {
+        match config.budget {
+            Budget::Iterations(n) if iteration >= n => break StopReason::Iterations,
+            Budget::Seconds(s) if start.elapsed().as_secs_f64() >= s => break StopReason::Time,
+            _ => {}
+        }
+        algorithm.step(problem)?;
+        iteration += 1;
+        let estimate = problem.last_estimate();
+        if !estimate.objective.is_finite() {
+            return Err(Error::Diverged {
+                iteration,
+                message: format!(
+                    "the objective estimate is {} (the step size is probably too large; try a smaller --lr)",
+                    estimate.objective
+                ),
+            });
+        }
+        window.objective += estimate.objective as f64;
+        window.n_objective += 1;
+        if algorithm.uses_constraints() {
+            window.add_constraints(&estimate.constraints, iteration, problem.constraint_names())?;
+        }
+        if let Some((i, v)) = algorithm.multipliers().iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Diverged {
+                iteration,
+                message: format!(
+                    "the multiplier of {} is {v} (try a smaller --dual-lr or a looser bound)",
+                    problem.constraint_names()[i]
+                ),
+            });
+        }
+        if let Budget::Seconds(s) = config.budget {
+            if tail.is_none() && config.average > 0.0 {
+                let elapsed = start.elapsed().as_secs_f64();
+                if elapsed >= s * (1.0 - config.average) {
+                    let expected = (iteration as f64 / elapsed.max(1e-9) * s * config.average) as u64;
+                    tail = Some((iteration, average::stride(expected)));
+                }
+            }
+        }
+        if let Some((first, stride)) = tail {
+            if iteration > first && (iteration - first) % stride == 0 {
+                averager.add(problem.params());
+            }
+        }
+        if iteration % config.log_every == 0 {
+            log(problem, algorithm, &mut window, &mut extras, iteration, start, has_multipliers, observer)?;
+        }
+        if iteration % 1024 == 0 {
+            observer.progress(iteration, start.elapsed().as_secs_f64());
+        }
+    };
+    if iteration % config.log_every != 0 {
+        log(problem, algorithm, &mut window, &mut extras, iteration, start, has_multipliers, observer)?;
+    }
+    if averager.count() > 0 {
+        problem.params_mut().copy_from_slice(averager.mean());
+    }
+    observer.progress(iteration, start.elapsed().as_secs_f64());
+    Ok(RunSummary {
+        iterations: iteration,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        stop,
+        averaged_iterates: averager.count(),
+    })
+}
+
+/// Sums of the estimates since the last record.
+struct Window {
+    objective: f64,
+    n_objective: u64,
+    constraints: Vec<f64>,
+    n_constraints: u64,
+    means: Vec<f64>,
+}
+
+impl Window {
+    fn new(m: usize) -> Self {
+        Window { objective: 0.0, n_objective: 0, constraints: vec![0.0; m], n_constraints: 0, means: vec![0.0; m] }
+    }
+
+    fn add_constraints(&mut self, c: &[f32], iteration: u64, names: &[String]) -> Result<()> {
+        for ((sum, &v), name) in self.constraints.iter_mut().zip(c).zip(names) {
+            if !v.is_finite() {
+                return Err(Error::Diverged {
+                    iteration,
+                    message: format!("the estimate of {name} is {v} (try a smaller --lr)"),
+                });
+            }
+            *sum += v as f64;
+        }
+        self.n_constraints += 1;
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log(
+    problem: &mut dyn Problem,
+    algorithm: &mut dyn Algorithm,
+    window: &mut Window,
+    extras: &mut Vec<f64>,
+    iteration: u64,
+    start: Instant,
+    has_multipliers: bool,
+    observer: &mut dyn Observer,
+) -> Result<()> {
+    if window.n_constraints == 0 && problem.num_constraints() > 0 {
+        // Methods that do not estimate the constraints get one fresh
+        // estimate per record (from the constraint samplers only, so the
+        // training stream is unaffected).
+        problem.estimate(Request::Constraints)?;
+        let names = problem.constraint_names().to_vec();
+        window.add_constraints(&problem.last_estimate().constraints, iteration, &names)?;
+    }
+    let n = window.n_constraints.max(1) as f64;
+    for (mean, sum) in window.means.iter_mut().zip(&window.constraints) {
+        *mean = sum / n;
+    }
+    extras.clear();
+    algorithm.log_values(extras);
+    let record = LogRecord {
+        iteration,
+        seconds: start.elapsed().as_secs_f64(),
+        objective: window.objective / window.n_objective.max(1) as f64,
+        constraints: &window.means,
+        multipliers: if has_multipliers { algorithm.multipliers() } else { &[] },
+        extras,
+    };
+    observer.record(&record)?;
+    window.objective = 0.0;
+    window.n_objective = 0;
+    window.constraints.iter_mut().for_each(|s| *s = 0.0);
+    window.n_constraints = 0;
+    Ok(())
+}
