@@ -39,7 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The problem now holds the returned (averaged) model.
     for (name, data) in [("train", &*train_data), ("test", &test_data)] {
-        let report = SplitReport::new(&GroupFrame::from_model(&model, problem.params(), data, 1), &[parity.clone()]);
+        let report =
+            SplitReport::new(&GroupFrame::from_model(&model, problem.params(), data, 1), std::slice::from_ref(&parity));
         let c = &report.constraints[0];
         println!(
             "{name}: accuracy {:.3}, loss gap {:.4} (bound {}), satisfied: {}",
