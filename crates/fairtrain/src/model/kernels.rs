@@ -96,99 +96,160 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// `out = bias + sum_t a_t * W[r_t]` for the terms `term(t) = (r_t, a_t)`,
-/// where `W` has rows of `width`. The output is built in register blocks
-/// (32, then 8, then 1 columns): each block accumulates every term before it
-/// is stored, instead of re-loading and re-storing the output per term.
+/// `out = bias + sum_t a_t * W[r_t]` over two lists of terms, `first(t)`
+/// for `t < n_first` and `second(t)` for `t < n_second`, each giving
+/// `(r_t, a_t)`; `W` has rows of `width`. (Two lists keep the first layer's
+/// numeric and one-hot terms apart without a branch per term.) The output
+/// is built in register blocks (32, then 8, then 1 columns): each block
+/// accumulates every term before it is stored, instead of re-loading and
+/// re-storing the output per term.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn weighted_rows<const FMA: bool>(
     out: &mut [f32],
     bias: &[f32],
     w: &[f32],
     width: usize,
-    n_terms: usize,
-    term: impl Fn(usize) -> (usize, f32) + Copy,
+    n_first: usize,
+    first: impl Fn(usize) -> (usize, f32) + Copy,
+    n_second: usize,
+    second: impl Fn(usize) -> (usize, f32) + Copy,
 ) {
     let mut col = 0;
     while col + 32 <= width {
-        weighted_rows_block::<FMA, 32>(out, bias, w, width, col, n_terms, term);
+        weighted_rows_block::<FMA, 32>(out, bias, w, width, col, n_first, first, n_second, second);
         col += 32;
     }
     while col + 8 <= width {
-        weighted_rows_block::<FMA, 8>(out, bias, w, width, col, n_terms, term);
+        weighted_rows_block::<FMA, 8>(out, bias, w, width, col, n_first, first, n_second, second);
         col += 8;
     }
     while col < width {
-        weighted_rows_block::<FMA, 1>(out, bias, w, width, col, n_terms, term);
+        weighted_rows_block::<FMA, 1>(out, bias, w, width, col, n_first, first, n_second, second);
         col += 1;
     }
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn weighted_rows_block<const FMA: bool, const B: usize>(
     out: &mut [f32],
     bias: &[f32],
     w: &[f32],
     width: usize,
     col: usize,
-    n_terms: usize,
-    term: impl Fn(usize) -> (usize, f32),
+    n_first: usize,
+    first: impl Fn(usize) -> (usize, f32),
+    n_second: usize,
+    second: impl Fn(usize) -> (usize, f32),
 ) {
+    // Two accumulator sets, alternating over the terms: twice the FMA
+    // chains in flight (one 32-wide block is only 4 chains of 8 lanes).
     let mut acc: [f32; B] = bias[col..col + B].try_into().expect("block within the bias");
-    for t in 0..n_terms {
-        let (r, a) = term(t);
-        let start = r * width + col;
-        let row: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
-        for k in 0..B {
-            acc[k] = fmadd::<FMA>(a, row[k], acc[k]);
-        }
+    let mut acc2 = [0f32; B];
+    accumulate_terms::<FMA, B>(&mut acc, &mut acc2, w, width, col, n_first, first);
+    accumulate_terms::<FMA, B>(&mut acc, &mut acc2, w, width, col, n_second, second);
+    for (o, (a, b)) in out[col..col + B].iter_mut().zip(acc.iter().zip(&acc2)) {
+        *o = a + b;
     }
-    out[col..col + B].copy_from_slice(&acc);
 }
 
-/// `W[r_t] += a_t * d` for the terms `term(t) = (r_t, a_t)` (the weight
-/// gradient of a layer for one row), with `d` held in registers block by
-/// block.
+/// Adds terms `0..n` to `acc` and `acc2` alternately.
 #[inline(always)]
+fn accumulate_terms<const FMA: bool, const B: usize>(
+    acc: &mut [f32; B],
+    acc2: &mut [f32; B],
+    w: &[f32],
+    width: usize,
+    col: usize,
+    n: usize,
+    term: impl Fn(usize) -> (usize, f32),
+) {
+    let mut t = 0;
+    while t + 2 <= n {
+        let (r, a) = term(t);
+        accumulate_block::<FMA, B>(acc, a, &w[r * width + col..]);
+        let (r, a) = term(t + 1);
+        accumulate_block::<FMA, B>(acc2, a, &w[r * width + col..]);
+        t += 2;
+    }
+    if t < n {
+        let (r, a) = term(t);
+        accumulate_block::<FMA, B>(acc, a, &w[r * width + col..]);
+    }
+}
+
+/// `acc += a * row[..B]`. A function, not a closure: a closure that the
+/// compiler declines to inline is compiled without the caller's target
+/// features, and its `mul_add` becomes a slow library call.
+#[inline(always)]
+fn accumulate_block<const FMA: bool, const B: usize>(acc: &mut [f32; B], a: f32, row: &[f32]) {
+    let row: &[f32; B] = row[..B].try_into().expect("block within the row");
+    for k in 0..B {
+        acc[k] = fmadd::<FMA>(a, row[k], acc[k]);
+    }
+}
+
+/// The first layer's one-hot term for a categorical cell: its row with
+/// weight 1, or (for a category unseen in training) row 0 with weight 0,
+/// chosen without a branch.
+#[inline(always)]
+fn one_hot_term(c: u32) -> (usize, f32) {
+    let seen = c != NO_INPUT;
+    ((if seen { c } else { 0 }) as usize, if seen { 1.0 } else { 0.0 })
+}
+
+/// `W[r_t] += a_t * d` over two lists of terms (as in [`weighted_rows`];
+/// the weight gradient of a layer for one row), with `d` held in registers
+/// block by block.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn scatter_rows<const FMA: bool>(
     g: &mut [f32],
     width: usize,
     d: &[f32],
-    n_terms: usize,
-    term: impl Fn(usize) -> (usize, f32) + Copy,
+    n_first: usize,
+    first: impl Fn(usize) -> (usize, f32) + Copy,
+    n_second: usize,
+    second: impl Fn(usize) -> (usize, f32) + Copy,
 ) {
     let mut col = 0;
     while col + 32 <= width {
-        scatter_rows_block::<FMA, 32>(g, width, col, d, n_terms, term);
+        scatter_rows_block::<FMA, 32>(g, width, col, d, n_first, first, n_second, second);
         col += 32;
     }
     while col + 8 <= width {
-        scatter_rows_block::<FMA, 8>(g, width, col, d, n_terms, term);
+        scatter_rows_block::<FMA, 8>(g, width, col, d, n_first, first, n_second, second);
         col += 8;
     }
     while col < width {
-        scatter_rows_block::<FMA, 1>(g, width, col, d, n_terms, term);
+        scatter_rows_block::<FMA, 1>(g, width, col, d, n_first, first, n_second, second);
         col += 1;
     }
 }
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn scatter_rows_block<const FMA: bool, const B: usize>(
     g: &mut [f32],
     width: usize,
     col: usize,
     d: &[f32],
-    n_terms: usize,
-    term: impl Fn(usize) -> (usize, f32),
+    n_first: usize,
+    first: impl Fn(usize) -> (usize, f32),
+    n_second: usize,
+    second: impl Fn(usize) -> (usize, f32),
 ) {
     let dv: [f32; B] = d[col..col + B].try_into().expect("block within the delta");
-    for t in 0..n_terms {
-        let (r, a) = term(t);
-        let start = r * width + col;
-        let row: &mut [f32; B] = (&mut g[start..start + B]).try_into().expect("block within the gradient");
-        for k in 0..B {
-            row[k] = fmadd::<FMA>(a, dv[k], row[k]);
-        }
+    for t in 0..n_first {
+        let (r, a) = first(t);
+        let row: &mut [f32; B] = (&mut g[r * width + col..][..B]).try_into().expect("block within the gradient");
+        accumulate_block::<FMA, B>(row, a, &dv);
+    }
+    for t in 0..n_second {
+        let (r, a) = second(t);
+        let row: &mut [f32; B] = (&mut g[r * width + col..][..B]).try_into().expect("block within the gradient");
+        accumulate_block::<FMA, B>(row, a, &dv);
     }
 }
 
@@ -241,31 +302,70 @@ fn hidden_backward_block<const FMA: bool, const B: usize>(
         for k in 0..B {
             grow[k] = fmadd::<FMA>(a, dv[k], grow[k]);
         }
-        let wrow: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
-        // Partial sums in 8 lanes, then a fixed-order reduction.
-        let mut acc = [0f32; 8];
-        for k in 0..B {
-            acc[k % 8] = fmadd::<FMA>(wrow[k], dv[k], acc[k % 8]);
-        }
-        dp[i] += ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     }
+    // The dot products W[i] . d, eight units at a time: eight 8-lane
+    // partial sums, then one reduction of all eight. (One unit at a time,
+    // the compiler vectorizes across units, two per register, and spends
+    // most of the time shuffling.)
+    let mut groups = active.chunks_exact(8);
+    for group in &mut groups {
+        let mut acc = [[0f32; 8]; 8];
+        for (lanes, &i) in acc.iter_mut().zip(group) {
+            let start = i as usize * width + col;
+            let wrow: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
+            for k in 0..B {
+                lanes[k % 8] = fmadd::<FMA>(wrow[k], dv[k], lanes[k % 8]);
+            }
+        }
+        let sums = reduce_8x8(&acc);
+        for (&i, s) in group.iter().zip(sums) {
+            dp[i as usize] += s;
+        }
+    }
+    for &i in groups.remainder() {
+        let start = i as usize * width + col;
+        let wrow: &[f32; B] = w[start..start + B].try_into().expect("block within the weights");
+        let mut lanes = [0f32; 8];
+        for k in 0..B {
+            lanes[k % 8] = fmadd::<FMA>(wrow[k], dv[k], lanes[k % 8]);
+        }
+        dp[i as usize] += reduce_8x8(&[lanes; 8])[0];
+    }
+}
+
+/// `out[j] = sum of acc[j]`, in a fixed order (pairwise, as a vector
+/// "horizontal add" tree would do it).
+#[inline(always)]
+fn reduce_8x8(acc: &[[f32; 8]; 8]) -> [f32; 8] {
+    let mut out = [0f32; 8];
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    }
+    out
 }
 
 /// ReLU in place; writes the indices of the active units (h > 0) to
 /// `active` and returns their number. About half the units are active, so
-/// any branch on activity mispredicts constantly: the ReLU is a vector max
-/// and the compaction always stores, advancing by 0 or 1.
+/// a branch on activity would mispredict constantly: the ReLU is a vector
+/// max, the activity a bitmask built 8 lanes at a time, and the indices come
+/// from walking the mask's set bits (a few instructions per active unit).
 #[inline(always)]
 fn relu_compact(h: &mut [f32], active: &mut [u16]) -> usize {
     for v in h.iter_mut() {
         *v = v.max(0.0);
     }
-    let active = &mut active[..h.len()];
     let mut k = 0;
-    for (i, &v) in h.iter().enumerate() {
-        // k <= i < active.len(): the index is always in bounds.
-        active[k.min(i)] = i as u16;
-        k += (v > 0.0) as usize;
+    for (c, chunk) in h.chunks(64).enumerate() {
+        let mut mask: u64 = 0;
+        for (j, &v) in chunk.iter().enumerate() {
+            mask |= ((v > 0.0) as u64) << j;
+        }
+        let base = c * 64;
+        while mask != 0 {
+            active[k] = (base + mask.trailing_zeros() as usize) as u16;
+            k += 1;
+            mask &= mask - 1;
+        }
     }
     k
 }
@@ -306,17 +406,9 @@ fn forward_row<const FMA: bool>(
     {
         let h = &mut acts[..width];
         let w = &p[first.w..first.b];
-        let term = |t: usize| {
-            if t < n_dense {
-                (t, dense[t])
-            } else {
-                match cats[t - n_dense] {
-                    NO_INPUT => (0, 0.0),
-                    c => (c as usize, 1.0),
-                }
-            }
-        };
-        weighted_rows::<FMA>(h, &p[first.b..first.b + width], w, width, n_dense + cats.len(), term);
+        let numeric = |t: usize| (t, dense[t]);
+        let one_hot = |t: usize| one_hot_term(cats[t]);
+        weighted_rows::<FMA>(h, &p[first.b..first.b + width], w, width, n_dense, numeric, cats.len(), one_hot);
         n_active[0] = relu_compact(h, &mut active[..width]) as u16;
     }
     // Further hidden layers over the active units of the previous one.
@@ -333,8 +425,9 @@ fn forward_row<const FMA: bool>(
             let i = on[t] as usize;
             (i, h_in[i])
         };
+        let none = |_: usize| (0, 0.0);
         let w = &p[layer.w..layer.b];
-        weighted_rows::<FMA>(h, &p[layer.b..layer.b + layer.n_out], w, layer.n_out, k, term);
+        weighted_rows::<FMA>(h, &p[layer.b..layer.b + layer.n_out], w, layer.n_out, k, term, 0, none);
         n_active[li] = relu_compact(h, &mut act_cur[..layer.n_out]) as u16;
         in_off = out_off;
     }
@@ -411,18 +504,9 @@ fn backward_row<const FMA: bool>(
     let width = first.n_out;
     let d = &dh[..width];
     add(&mut g[first.b..first.b + width], d);
-    let n_dense = dense.len();
-    let term = |t: usize| {
-        if t < n_dense {
-            (t, dense[t])
-        } else {
-            match cats[t - n_dense] {
-                NO_INPUT => (0, 0.0),
-                c => (c as usize, 1.0),
-            }
-        }
-    };
-    scatter_rows::<FMA>(&mut g[first.w..first.b], width, d, n_dense + cats.len(), term);
+    let numeric = |t: usize| (t, dense[t]);
+    let one_hot = |t: usize| one_hot_term(cats[t]);
+    scatter_rows::<FMA>(&mut g[first.w..first.b], width, d, dense.len(), numeric, cats.len(), one_hot);
 }
 
 #[inline(always)]
