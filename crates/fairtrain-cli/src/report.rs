@@ -50,6 +50,7 @@ pub struct DataSummary {
     pub positive_label: String,
     pub rows_dropped: usize,
     pub sha256: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Named values, serialized as a JSON object in order.

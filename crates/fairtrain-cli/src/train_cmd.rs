@@ -87,6 +87,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         train_data.n_inputs(),
         encoded.report.positive,
     );
+    for w in &encoded.report.warnings {
+        eprintln!("warning: {w}");
+    }
     println!(
         "constraint: {} <= {} ({n_constraints} scalar constraints); model {} ({} parameters, {} kernels)",
         settings.constraint.name(),
@@ -157,6 +160,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             positive_label: encoded.report.positive.clone(),
             rows_dropped: encoded.report.rows_dropped,
             sha256: loaded.sha256.clone(),
+            warnings: encoded.report.warnings.clone(),
         },
         train: train_report,
         test: test_report,

@@ -190,6 +190,12 @@ fn same_seed_same_results_and_config_reruns_the_run() {
     assert_eq!(without_timings(metrics(&a)), without_timings(metrics(&b)));
     assert_eq!(history_without_seconds(&a), history_without_seconds(&b));
 
+    // Evaluation on several threads gives the same numbers.
+    let t = out_dir(&tmp, "threads");
+    train_ok(&[&args[..], &["--threads", "2", "--out", s(&t)]].concat());
+    assert_eq!(metrics(&a)["train"], metrics(&t)["train"]);
+    assert_eq!(metrics(&a)["test"], metrics(&t)["test"]);
+
     // Another seed trains differently.
     train_ok(&["--data", "synthetic", "--iterations", "3000", "--seed", "8", "--out", s(&c)]);
     assert_ne!(metrics(&a)["train"]["objective"], metrics(&c)["train"]["objective"]);

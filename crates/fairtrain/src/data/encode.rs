@@ -93,6 +93,8 @@ pub struct PrepReport {
     pub numeric: Vec<String>,
     /// Categorical feature columns.
     pub categorical: Vec<String>,
+    /// Columns that look like mistakes (an identifier, a constant).
+    pub warnings: Vec<String>,
 }
 
 /// The result of encoding: train and test data sets sharing one layout.
@@ -313,6 +315,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
 
     // Feature types, from the values the kept rows use.
     let mut layout = FeatureLayout::default();
+    let mut warnings = Vec::new();
     let mut numeric_cols = Vec::new();
     let mut categorical_cols = Vec::new();
     for &c in &features {
@@ -363,6 +366,12 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             var += d * d;
         }
         let std = (var / n).sqrt();
+        if std == 0.0 {
+            warnings.push(format!(
+                "column '{}' has the same value in every training row; it carries no information",
+                main.names[c]
+            ));
+        }
         layout.numeric.push(main.names[c].clone());
         layout.means.push(mean);
         layout.stds.push(if std > 0.0 { std } else { 1.0 });
@@ -381,6 +390,20 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             }
         }
         let categories: Vec<String> = seen.keys().map(|s| s.to_string()).collect();
+        if categories.len() > 100 && categories.len() * 2 > train_rows.len() {
+            warnings.push(format!(
+                "column '{}' is categorical with {} distinct values in {} training rows: an identifier, or \
+                 numbers with a non-numeric entry? (--drop it, or fix the values)",
+                main.names[c],
+                categories.len(),
+                train_rows.len()
+            ));
+        } else if categories.len() == 1 {
+            warnings.push(format!(
+                "column '{}' has the same value in every training row; it carries no information",
+                main.names[c]
+            ));
+        }
         let per_table = tables
             .iter()
             .map(|t| {
@@ -437,6 +460,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         positive,
         numeric: numeric_cols.iter().map(|&c| main.names[c].clone()).collect(),
         categorical: categorical_cols.iter().map(|&c| main.names[c].clone()).collect(),
+        warnings,
     };
     Ok(Encoded { train, test, report })
 }
@@ -652,6 +676,18 @@ mod tests {
         assert_eq!(split(3).test.dense_row(5), e.test.dense_row(5));
         let other = split(4);
         assert!((0..40).any(|i| other.test.dense_row(i) != e.test.dense_row(i)));
+    }
+
+    #[test]
+    fn warns_about_identifier_and_constant_columns() {
+        let mut text = String::from("id,k,a,g,y\n");
+        for i in 0..300 {
+            text.push_str(&format!("row{i},same,{},{},{}\n", i % 7, ["x", "z"][i % 2], (i / 2) % 2));
+        }
+        let e = encode(table(&text), Split::Random { test_fraction: 0.2, seed: 0 }, &spec()).unwrap();
+        assert_eq!(e.report.warnings.len(), 2, "{:?}", e.report.warnings);
+        assert!(e.report.warnings[0].starts_with("column 'id' is categorical with 240 distinct values"));
+        assert!(e.report.warnings[1].starts_with("column 'k' has the same value"));
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct TabularProblem {
     stat_values: Vec<f32>,
     stat_denominators: Vec<f32>,
     stat_weights: Vec<f32>,
+    /// Scratch weights for single-constraint gradients.
+    unit_weights: Vec<f32>,
     estimate: Estimate,
     has_objective: bool,
     has_constraints: bool,
@@ -138,6 +140,7 @@ impl TabularProblem {
         }
         let slots = batch.objective + group_samplers.len() * batch.per_group;
         let n_needed = constraints.needed().len();
+        let n_constraints = constraints.len();
         let ws = model.workspace(slots);
         Ok(TabularProblem {
             estimate: Estimate { objective: f32::NAN, constraints: vec![f32::NAN; constraints.len()] },
@@ -157,6 +160,7 @@ impl TabularProblem {
             stat_values: vec![0.0; n_needed],
             stat_denominators: vec![0.0; n_needed],
             stat_weights: vec![0.0; n_needed],
+            unit_weights: vec![0.0; n_constraints],
             has_objective: false,
             has_constraints: false,
             stale: false,
@@ -338,6 +342,21 @@ impl Problem for TabularProblem {
         }
         Ok(())
     }
+
+    fn add_constraint_gradient(&mut self, i: usize, grad: &mut [f32]) -> Result<()> {
+        if i >= self.unit_weights.len() {
+            return Err(Error::Data(format!(
+                "constraint {i} does not exist (the problem has {})",
+                self.unit_weights.len()
+            )));
+        }
+        let mut unit = std::mem::take(&mut self.unit_weights);
+        unit.fill(0.0);
+        unit[i] = 1.0;
+        let result = self.add_gradient(0.0, &unit, grad);
+        self.unit_weights = unit;
+        result
+    }
 }
 
 #[cfg(test)]
@@ -415,6 +434,24 @@ mod tests {
             checked += 1;
         }
         assert_eq!(checked, 8);
+    }
+
+    #[test]
+    fn constraint_gradients_sum_to_the_weighted_gradient() {
+        let mut p = problem(&[6]);
+        p.estimate(Request::Both).unwrap();
+        let mut rows = [vec![0.0; p.num_params()], vec![0.0; p.num_params()]];
+        for (i, g) in rows.iter_mut().enumerate() {
+            p.add_constraint_gradient(i, g).unwrap();
+        }
+        let mut combined = vec![0.0; p.num_params()];
+        p.add_gradient(0.0, &[2.0, 0.5], &mut combined).unwrap();
+        for k in 0..combined.len() {
+            assert!((combined[k] - (2.0 * rows[0][k] + 0.5 * rows[1][k])).abs() < 1e-6);
+        }
+        // Loss parity's two rows are negatives of each other.
+        assert!(rows[0].iter().zip(&rows[1]).all(|(a, b)| (a + b).abs() < 1e-6));
+        assert!(p.add_constraint_gradient(2, &mut combined).is_err());
     }
 
     #[test]
