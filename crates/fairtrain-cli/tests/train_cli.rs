@@ -351,3 +351,43 @@ fn adult_run_prints_the_per_group_table() {
     assert_eq!(m["data"]["test_rows"], 15_060);
     assert_eq!(m["test"]["groups"]["Non-White"]["n"], 2_090);
 }
+
+/// A group column with three values: every pair of groups is constrained
+/// (3 pairs, both signs: 6 scalar constraints), and every group is reported.
+#[test]
+fn more_than_two_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("x,g,y\n");
+    for i in 0..900 {
+        let x = (i * 37 % 100) as f64 / 50.0 - 1.0;
+        let g = ["p", "q", "r"][i % 3];
+        let y = ((x + 0.2 * (i % 3) as f64) > 0.0) as u8;
+        text.push_str(&format!("{x},{g},{y}\n"));
+    }
+    let csv = tmp.path().join("three.csv");
+    std::fs::write(&csv, text).unwrap();
+    let out = out_dir(&tmp, "three");
+    train_ok(&[
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--group",
+        "g",
+        "--bound",
+        "0.05",
+        "--iterations",
+        "500",
+        "--out",
+        s(&out),
+    ]);
+    let m = metrics(&out);
+    assert_eq!(m["train"]["groups"].as_object().unwrap().len(), 3);
+    assert_eq!(m["multipliers"].as_object().unwrap().len(), 6);
+    let losses: Vec<f64> =
+        m["test"]["groups"].as_object().unwrap().values().map(|g| g["loss"].as_f64().unwrap()).collect();
+    let largest_gap = losses.iter().cloned().fold(f64::MIN, f64::max) - losses.iter().cloned().fold(f64::MAX, f64::min);
+    assert!((m["test"]["constraints"][0]["value"].as_f64().unwrap() - largest_gap).abs() < 1e-12);
+    let header = std::fs::read_to_string(out.join("history.csv")).unwrap().lines().next().unwrap().to_string();
+    assert_eq!(header.matches("c:loss-parity(").count(), 6, "{header}");
+}
