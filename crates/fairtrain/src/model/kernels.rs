@@ -23,6 +23,31 @@ use super::Layer;
 use crate::data::{Dataset, NO_INPUT};
 use crate::simd::{dispatched, fmadd};
 
+/// Runs `body` over the register blocks of a row of `width` columns: blocks
+/// of 32 columns, then of 8, then single columns; in `body`, `col` is the
+/// block's first column and `B` its width (a constant).
+macro_rules! for_each_block {
+    ($width:expr, |$col:ident, $b:ident| $body:expr) => {{
+        let width = $width;
+        let mut $col = 0;
+        while $col + 32 <= width {
+            const $b: usize = 32;
+            $body;
+            $col += 32;
+        }
+        while $col + 8 <= width {
+            const $b: usize = 8;
+            $body;
+            $col += 8;
+        }
+        while $col < width {
+            const $b: usize = 1;
+            $body;
+            $col += 1;
+        }
+    }};
+}
+
 /// Shapes of the network, borrowed for a kernel call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Net<'a> {
@@ -106,9 +131,9 @@ fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
 /// for `t < n_first` and `second(t)` for `t < n_second`, each giving
 /// `(r_t, a_t)`; `W` has rows of `width`. (Two lists keep the first layer's
 /// numeric and one-hot terms apart without a branch per term.) The output
-/// is built in register blocks (32, then 8, then 1 columns): each block
-/// accumulates every term before it is stored, instead of re-loading and
-/// re-storing the output per term.
+/// is built in register blocks ([`for_each_block`]): each block accumulates
+/// every term before it is stored, instead of re-loading and re-storing the
+/// output per term.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn weighted_rows<const FMA: bool>(
@@ -121,19 +146,9 @@ fn weighted_rows<const FMA: bool>(
     n_second: usize,
     second: impl Fn(usize) -> (usize, f32) + Copy,
 ) {
-    let mut col = 0;
-    while col + 32 <= width {
-        weighted_rows_block::<FMA, 32>(out, bias, w, width, col, n_first, first, n_second, second);
-        col += 32;
-    }
-    while col + 8 <= width {
-        weighted_rows_block::<FMA, 8>(out, bias, w, width, col, n_first, first, n_second, second);
-        col += 8;
-    }
-    while col < width {
-        weighted_rows_block::<FMA, 1>(out, bias, w, width, col, n_first, first, n_second, second);
-        col += 1;
-    }
+    for_each_block!(width, |col, B| weighted_rows_block::<FMA, B>(
+        out, bias, w, width, col, n_first, first, n_second, second
+    ));
 }
 
 #[inline(always)]
@@ -219,19 +234,7 @@ fn scatter_rows<const FMA: bool>(
     n_second: usize,
     second: impl Fn(usize) -> (usize, f32) + Copy,
 ) {
-    let mut col = 0;
-    while col + 32 <= width {
-        scatter_rows_block::<FMA, 32>(g, width, col, d, n_first, first, n_second, second);
-        col += 32;
-    }
-    while col + 8 <= width {
-        scatter_rows_block::<FMA, 8>(g, width, col, d, n_first, first, n_second, second);
-        col += 8;
-    }
-    while col < width {
-        scatter_rows_block::<FMA, 1>(g, width, col, d, n_first, first, n_second, second);
-        col += 1;
-    }
+    for_each_block!(width, |col, B| scatter_rows_block::<FMA, B>(g, width, col, d, n_first, first, n_second, second));
 }
 
 #[inline(always)]
@@ -272,19 +275,7 @@ fn hidden_backward<const FMA: bool>(
     d: &[f32],
     dp: &mut [f32],
 ) {
-    let mut col = 0;
-    while col + 32 <= width {
-        hidden_backward_block::<FMA, 32>(g, w, width, col, active, h_in, d, dp);
-        col += 32;
-    }
-    while col + 8 <= width {
-        hidden_backward_block::<FMA, 8>(g, w, width, col, active, h_in, d, dp);
-        col += 8;
-    }
-    while col < width {
-        hidden_backward_block::<FMA, 1>(g, w, width, col, active, h_in, d, dp);
-        col += 1;
-    }
+    for_each_block!(width, |col, B| hidden_backward_block::<FMA, B>(g, w, width, col, active, h_in, d, dp));
 }
 
 #[inline(always)]
