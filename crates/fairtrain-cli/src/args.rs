@@ -7,18 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use fairtrain::algorithms::{AlgorithmName, Augmentation};
-use fairtrain::constraints::Notion;
+use fairtrain::algorithms::{AlgorithmName, Augmentation, Barrier, PrimalKind, Regret};
+use fairtrain::constraints::{Comparison, Notion, Statistic};
 use fairtrain::data::MissingPolicy;
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A named group of settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    /// The humancompatible.train paper's settings (the default for now).
-    Paper,
-}
+pub use fairtrain::algorithms::Preset;
 
 fn parser<T: Clone + Send + Sync + 'static>(
     names: &'static [&'static str],
@@ -36,30 +31,168 @@ fn missing_parser() -> impl TypedValueParser<Value = MissingPolicy> {
 }
 
 fn preset_parser() -> impl TypedValueParser<Value = Preset> {
-    parser(&["paper"], |_| Preset::Paper)
+    parser(&Preset::NAMES, |s| s.parse().expect("a listed preset"))
 }
 
-fn constraint_parser() -> impl TypedValueParser<Value = Notion> {
-    parser(&["loss-parity"], |_| Notion::LossParity)
+fn constraint_parser() -> impl TypedValueParser<Value = ConstraintSpec> {
+    let names: Vec<&'static str> = Notion::names();
+    PossibleValuesParser::new(names).map(|s| ConstraintSpec::notion(s.parse().expect("a listed notion")))
 }
 
 fn augmentation_parser() -> impl TypedValueParser<Value = Augmentation> {
     parser(&["hpr", "quadratic"], |s| if s == "hpr" { Augmentation::Hpr } else { Augmentation::Quadratic })
 }
 
+fn primal_parser() -> impl TypedValueParser<Value = PrimalKind> {
+    parser(&PrimalKind::NAMES, |s| s.parse().expect("a listed optimizer"))
+}
+
+fn barrier_parser() -> impl TypedValueParser<Value = Barrier> {
+    parser(&["quadratic-logarithmic", "quadratic-reciprocal"], |s| {
+        if s == "quadratic-reciprocal" { Barrier::QuadraticReciprocal } else { Barrier::QuadraticLogarithmic }
+    })
+}
+
+fn regret_parser() -> impl TypedValueParser<Value = Regret> {
+    parser(&["swap", "external"], |s| if s == "external" { Regret::External } else { Regret::Swap })
+}
+
+/// The shape of a custom constraint in a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindName {
+    /// Largest difference between groups.
+    Gap,
+    /// Every group's statistic at most (or at least) the bound.
+    GroupBound,
+    /// Every group's statistic within plus or minus the bound.
+    AbsoluteBound,
+    /// Smallest ratio between groups at least the bound.
+    Ratio,
+    /// Squared norm of the parameters at most the bound.
+    WeightNorm,
+}
+
+/// `at-most` or `at-least` (group bounds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SenseName {
+    /// The statistic stays at or below the bound.
+    AtMost,
+    /// The statistic stays at or above the bound.
+    AtLeast,
+}
+
+/// One constraint as a config file declares it: a named notion, or a kind
+/// and statistics (`--constraint NAME` on the command line).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConstraintSpec {
+    /// A named notion (`loss-parity`, `demographic-parity`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notion: Option<Notion>,
+    /// Or a kind of constraint...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<KindName>,
+    /// ...on these statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "statistics")]
+    pub statistic: Option<Vec<Statistic>>,
+    /// Gaps: between pairs of groups (default) or against all rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Group bounds: at most (default) or at least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sense: Option<SenseName>,
+    /// The bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
+    /// The sensitive columns (must be the run's `group`).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    pub group: Option<Vec<String>>,
+    /// The name reported (default: the notion's, or kind:statistic).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl ConstraintSpec {
+    /// A named notion with its default bound.
+    pub fn notion(notion: Notion) -> Self {
+        ConstraintSpec { notion: Some(notion), ..ConstraintSpec::default() }
+    }
+}
+
+/// One statistic or a list of them.
+fn statistics<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Statistic>>, D::Error> {
+    let Some(names) = string_or_list(d)? else { return Ok(None) };
+    names
+        .iter()
+        .map(|n| n.parse::<Statistic>().map_err(|e| D::Error::custom(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `constraint = "name"`, `constraint = ["a", "b"]` or `[[constraint]]`
+/// tables (mixed lists too), with errors that name the key at fault.
+fn constraints<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<ConstraintSpec>>, D::Error> {
+    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
+    let items = match value {
+        toml::Value::Array(items) => items,
+        one => vec![one],
+    };
+    let mut specs = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            toml::Value::String(name) => {
+                let notion: Notion = name.parse().map_err(|e: fairtrain::Error| D::Error::custom(e.to_string()))?;
+                specs.push(ConstraintSpec::notion(notion));
+            }
+            table @ toml::Value::Table(_) => {
+                let spec: ConstraintSpec = table.try_into().map_err(|e: toml::de::Error| {
+                    D::Error::custom(format!("in a [[constraint]] table: {}", e.message().trim()))
+                })?;
+                specs.push(spec);
+            }
+            other => {
+                return Err(D::Error::custom(format!(
+                    "constraint must be a notion name or a table, not {}",
+                    other.type_str()
+                )));
+            }
+        }
+    }
+    Ok(Some(specs))
+}
+
+/// A number or a list of numbers.
+fn number_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
+    let number = |v: toml::Value| match v {
+        toml::Value::Float(x) => Ok(x),
+        toml::Value::Integer(i) => Ok(i as f64),
+        other => Err(D::Error::custom(format!("expected a number, found a {}", other.type_str()))),
+    };
+    match value {
+        toml::Value::Array(items) => items.into_iter().map(number).collect::<Result<Vec<_>, _>>().map(Some),
+        one => number(one).map(|x| Some(vec![x])),
+    }
+}
+
 /// A list given as `a,b` on the command line and as `"a"` or `["a", "b"]`
 /// in TOML.
 fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
+    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
+    match value {
+        toml::Value::String(s) => Ok(Some(s.split(',').map(|p| p.trim().to_string()).collect())),
+        toml::Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s),
+                other => Err(D::Error::custom(format!("expected a list of names, found a {}", other.type_str()))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        other => Err(D::Error::custom(format!("expected a name or a list of names, found a {}", other.type_str()))),
     }
-    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
-        OneOrMany::One(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        OneOrMany::Many(v) => v,
-    }))
 }
 
 /// Options of `fairtrain train`.
@@ -126,50 +259,105 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
 
-    /// Fairness constraint [default: loss-parity]
+    /// Fairness constraint; repeat for several [default: loss-parity]
     #[arg(long, value_parser = constraint_parser(), help_heading = "Algorithm")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub constraint: Option<Notion>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "constraints")]
+    pub constraint: Option<Vec<ConstraintSpec>>,
 
-    /// Bound on the constraint (loss-parity: largest |L_a - L_b|) [default: 0.005]
+    /// Bound of each --constraint, in order [default: 0.005 loss parity, 0.05 rate gaps, 0.8 ratios]
     #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bound: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_list")]
+    pub bound: Option<Vec<f64>>,
 
-    /// Primal step size (SSL-ALM: tau; switching subgradient: objective step) [preset]
+    /// Primal optimizer of a Lagrangian method [preset]
+    #[arg(long, value_parser = primal_parser(), help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primal: Option<PrimalKind>,
+
+    /// Primal step size (switching subgradient: objective step; ghost: initial step) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
 
-    /// Dual (multiplier) step size (SSL-ALM: eta) [preset]
+    /// Heavy-ball momentum of the sgd primal optimizer [default: 0]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dual_lr: Option<f32>,
+    pub momentum: Option<f32>,
 
-    /// Augmented-Lagrangian penalty rho (SSL-ALM) [preset]
-    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub penalty: Option<f32>,
-
-    /// Augmentation of the Lagrangian (SSL-ALM) [preset: hpr]
-    #[arg(long, value_parser = augmentation_parser(), help_heading = "Hyperparameters")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub augmentation: Option<Augmentation>,
-
-    /// Moreau-envelope proximal weight mu (SSL-ALM; 0 = plain ALM) [preset]
+    /// Moreau-envelope proximal weight mu (0 = no smoothing) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mu: Option<f32>,
 
-    /// Moreau anchor rate beta (SSL-ALM) [preset]
+    /// Moreau anchor rate beta [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beta: Option<f32>,
 
-    /// Upper bound of the multipliers (SSL-ALM) [preset]
+    /// Dual step size (ALM, GDA, nuPI integral gain, iALM gamma, proxy-Lagrangian eta) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_lr: Option<f32>,
+
+    /// Upper bound of the multipliers [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dual_bound: Option<f32>,
+
+    /// Penalty rho (ALM, nuPI, penalty method) or initial beta (iALM) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f32>,
+
+    /// Augmentation of the Lagrangian (ALM, SSL-ALM) [preset: hpr]
+    #[arg(long, value_parser = augmentation_parser(), help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub augmentation: Option<Augmentation>,
+
+    /// Penalty growth factor per step (iALM sigma; penalty method while violated) [preset: 1]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty_growth: Option<f32>,
+
+    /// Proportional gain k_p (nuPI) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kp: Option<f32>,
+
+    /// Error averaging nu (nuPI) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nu: Option<f32>,
+
+    /// Initial dual averaging gamma_0 (SPBM) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dual_averaging: Option<f32>,
+
+    /// Initial penalty averaging K_0 (SPBM) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty_decay: Option<f32>,
+
+    /// Penalty factor delta for violated constraints (SPBM) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<f32>,
+
+    /// Penalty-barrier function (SPBM) [preset: quadratic-logarithmic]
+    #[arg(long, value_parser = barrier_parser(), help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub barrier: Option<Barrier>,
+
+    /// Starting multiplier (SPBM) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_multiplier: Option<f32>,
+
+    /// Regret of the constraint player (proxy-Lagrangian) [preset: swap]
+    #[arg(long, value_parser = regret_parser(), help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regret: Option<Regret>,
 
     /// Step size of constraint steps (switching subgradient) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
@@ -181,10 +369,45 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f32>,
 
-    /// Heavy-ball momentum (sgd) [default: 0]
+    /// Step-size decay zeta: gamma <- gamma (1 - zeta gamma) (ghost) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub momentum: Option<f32>,
+    pub step_decay: Option<f32>,
+
+    /// Geometric level parameter alpha (ghost) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_alpha: Option<f32>,
+
+    /// Rows per cell of the level-0 batch (ghost) [preset: 1]
+    #[arg(long, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_base_batch: Option<usize>,
+
+    /// Largest level of the fine batches (ghost) [preset: 9]
+    #[arg(long, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_max_level: Option<u32>,
+
+    /// QP regularization tau (ghost) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tau: Option<f32>,
+
+    /// Trust region beta of the direction (ghost) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_radius: Option<f32>,
+
+    /// Ghost radius rho (ghost) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_radius: Option<f32>,
+
+    /// Ghost weight lambda (ghost) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ghost_weight: Option<f32>,
 
     /// Hidden layer widths, e.g. 64,32; "none" for a logistic regression [default: 64,32]
     #[arg(long, help_heading = "Model")]

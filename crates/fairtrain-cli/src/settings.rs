@@ -5,18 +5,23 @@
 use std::path::PathBuf;
 
 use fairtrain::Error;
-use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, SslAlmConfig, SwitchingConfig};
-use fairtrain::constraints::{FairnessConstraint, Notion};
+use fairtrain::algorithms::{
+    AlgorithmConfig, AlgorithmName, AlmConfig, DualConfig, GdaConfig, GhostConfig, IalmConfig, NupiConfig,
+    PenaltyConfig, PrimalConfig, ProxyConfig, SpbmConfig, SwitchingConfig,
+};
+use fairtrain::constraints::{Comparison, ConstraintKind, FairnessConstraint, Notion, Sense};
 use fairtrain::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use fairtrain::problem::BatchSizes;
 use fairtrain::train::DEFAULT_AVERAGE;
 
-use crate::args::{Preset, TrainArgs};
+use crate::args::{ConstraintSpec, KindName, Preset, SenseName, TrainArgs};
 
 /// Default iteration budget.
 pub const DEFAULT_ITERATIONS: u64 = 20_000;
 /// Default hidden widths.
 pub const DEFAULT_HIDDEN: [usize; 2] = [64, 32];
+/// The preset used when none is given.
+pub const DEFAULT_PRESET: Preset = Preset::Paper;
 
 /// How long to train, as the user asked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +41,7 @@ pub struct TrainSettings {
     pub load: LoadOptions,
     pub preset: Preset,
     pub algorithm: AlgorithmConfig,
-    pub constraint: FairnessConstraint,
+    pub constraints: Vec<FairnessConstraint>,
     pub hidden: Vec<usize>,
     pub batch: BatchSizes,
     pub seed: u64,
@@ -48,32 +53,74 @@ pub struct TrainSettings {
     pub overwrite: bool,
 }
 
-/// Hyperparameter flags and the algorithms that take them.
+/// The hyperparameter flags that were given.
 fn hyperparameters_given(args: &TrainArgs) -> Vec<&'static str> {
     [
+        ("primal", args.primal.is_some()),
         ("lr", args.lr.is_some()),
-        ("dual-lr", args.dual_lr.is_some()),
-        ("penalty", args.penalty.is_some()),
-        ("augmentation", args.augmentation.is_some()),
+        ("momentum", args.momentum.is_some()),
         ("mu", args.mu.is_some()),
         ("beta", args.beta.is_some()),
+        ("dual-lr", args.dual_lr.is_some()),
         ("dual-bound", args.dual_bound.is_some()),
+        ("penalty", args.penalty.is_some()),
+        ("augmentation", args.augmentation.is_some()),
+        ("penalty-growth", args.penalty_growth.is_some()),
+        ("kp", args.kp.is_some()),
+        ("nu", args.nu.is_some()),
+        ("dual-averaging", args.dual_averaging.is_some()),
+        ("penalty-decay", args.penalty_decay.is_some()),
+        ("delta", args.delta.is_some()),
+        ("barrier", args.barrier.is_some()),
+        ("initial-multiplier", args.initial_multiplier.is_some()),
+        ("regret", args.regret.is_some()),
         ("constraint-lr", args.constraint_lr.is_some()),
         ("tolerance", args.tolerance.is_some()),
-        ("momentum", args.momentum.is_some()),
+        ("step-decay", args.step_decay.is_some()),
+        ("ghost-alpha", args.ghost_alpha.is_some()),
+        ("ghost-base-batch", args.ghost_base_batch.is_some()),
+        ("ghost-max-level", args.ghost_max_level.is_some()),
+        ("tau", args.tau.is_some()),
+        ("trust-radius", args.trust_radius.is_some()),
+        ("ghost-radius", args.ghost_radius.is_some()),
+        ("ghost-weight", args.ghost_weight.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, given)| given.then_some(k))
     .collect()
 }
 
-fn hyperparameters_of(name: AlgorithmName) -> &'static [&'static str] {
-    match name {
-        AlgorithmName::SslAlm => &["lr", "dual-lr", "penalty", "augmentation", "mu", "beta", "dual-bound"],
-        AlgorithmName::Ssw => &["lr", "constraint-lr", "tolerance"],
-        AlgorithmName::Sgd => &["lr", "momentum"],
-        AlgorithmName::Adam => &["lr"],
-    }
+/// The hyperparameters each algorithm takes.
+fn hyperparameters_of(name: AlgorithmName) -> Vec<&'static str> {
+    const PRIMAL: [&str; 5] = ["primal", "lr", "momentum", "mu", "beta"];
+    let own: &[&str] = match name {
+        AlgorithmName::SslAlm | AlgorithmName::Alm => &["dual-lr", "penalty", "augmentation", "dual-bound"],
+        AlgorithmName::Ialm => &["penalty", "penalty-growth", "dual-lr", "dual-bound"],
+        AlgorithmName::Gda => &["dual-lr", "dual-bound"],
+        AlgorithmName::Nupi => &["dual-lr", "kp", "nu", "penalty", "dual-bound"],
+        AlgorithmName::Spbm => {
+            &["dual-averaging", "penalty-decay", "delta", "barrier", "initial-multiplier", "dual-bound"]
+        }
+        AlgorithmName::Penalty => &["penalty", "penalty-growth"],
+        AlgorithmName::ProxyLagrangian => &["dual-lr", "regret"],
+        AlgorithmName::Ssw => return vec!["lr", "constraint-lr", "tolerance"],
+        AlgorithmName::Ghost => {
+            return vec![
+                "lr",
+                "step-decay",
+                "ghost-alpha",
+                "ghost-base-batch",
+                "ghost-max-level",
+                "tau",
+                "trust-radius",
+                "ghost-radius",
+                "ghost-weight",
+            ];
+        }
+        AlgorithmName::Sgd => return vec!["lr", "momentum"],
+        AlgorithmName::Adam => return vec!["lr"],
+    };
+    PRIMAL.iter().chain(own).copied().collect()
 }
 
 fn at_least_one<T: PartialOrd + Default + std::fmt::Display + From<u8>>(field: &str, v: T) -> Result<T, Error> {
@@ -101,59 +148,286 @@ pub fn parse_hidden(value: &str) -> Result<Vec<usize>, Error> {
         .collect()
 }
 
+/// The algorithm's settings: the preset's, with the flags' overrides.
+fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Result<AlgorithmConfig, Error> {
+    let allowed = hyperparameters_of(name);
+    if let Some(k) = hyperparameters_given(a).into_iter().find(|k| !allowed.contains(k)) {
+        return Err(Error::config(
+            k,
+            format!("--{k} does not apply to algorithm {name} (it takes: {})", allowed.join(", ")),
+        ));
+    }
+    let primal = |p: PrimalConfig| PrimalConfig {
+        kind: a.primal.unwrap_or(p.kind),
+        lr: a.lr.unwrap_or(p.lr),
+        momentum: a.momentum.unwrap_or(p.momentum),
+        mu: a.mu.unwrap_or(p.mu),
+        beta: a.beta.unwrap_or(p.beta),
+    };
+    let config = match AlgorithmConfig::preset(name, preset) {
+        AlgorithmConfig::Lagrangian { name, dual, primal: p } => {
+            let dual = match dual {
+                DualConfig::Alm(d) => DualConfig::Alm(AlmConfig {
+                    dual_lr: a.dual_lr.unwrap_or(d.dual_lr),
+                    penalty: a.penalty.unwrap_or(d.penalty),
+                    augmentation: a.augmentation.unwrap_or(d.augmentation),
+                    dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                }),
+                DualConfig::Ialm(d) => DualConfig::Ialm(IalmConfig {
+                    penalty: a.penalty.unwrap_or(d.penalty),
+                    penalty_growth: a.penalty_growth.unwrap_or(d.penalty_growth),
+                    dual_lr: a.dual_lr.unwrap_or(d.dual_lr),
+                    dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                    ..d
+                }),
+                DualConfig::Gda(d) => DualConfig::Gda(GdaConfig {
+                    dual_lr: a.dual_lr.unwrap_or(d.dual_lr),
+                    dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                }),
+                DualConfig::Nupi(d) => DualConfig::Nupi(NupiConfig {
+                    dual_lr: a.dual_lr.unwrap_or(d.dual_lr),
+                    kp: a.kp.unwrap_or(d.kp),
+                    nu: a.nu.unwrap_or(d.nu),
+                    penalty: a.penalty.unwrap_or(d.penalty),
+                    dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                }),
+                DualConfig::Spbm(d) => DualConfig::Spbm(SpbmConfig {
+                    dual_averaging: a.dual_averaging.unwrap_or(d.dual_averaging),
+                    penalty_decay: a.penalty_decay.unwrap_or(d.penalty_decay),
+                    delta: a.delta.unwrap_or(d.delta),
+                    barrier: a.barrier.unwrap_or(d.barrier),
+                    initial_multiplier: a.initial_multiplier.unwrap_or(d.initial_multiplier),
+                    dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                    ..d
+                }),
+                DualConfig::Penalty(d) => DualConfig::Penalty(PenaltyConfig {
+                    penalty: a.penalty.unwrap_or(d.penalty),
+                    penalty_growth: a.penalty_growth.unwrap_or(d.penalty_growth),
+                    ..d
+                }),
+                DualConfig::Proxy(d) => DualConfig::Proxy(ProxyConfig {
+                    dual_lr: a.dual_lr.unwrap_or(d.dual_lr),
+                    regret: a.regret.unwrap_or(d.regret),
+                    ..d
+                }),
+            };
+            AlgorithmConfig::Lagrangian { name, dual, primal: primal(p) }
+        }
+        AlgorithmConfig::Switching(d) => AlgorithmConfig::Switching(SwitchingConfig {
+            lr: a.lr.unwrap_or(d.lr),
+            constraint_lr: a.constraint_lr.unwrap_or(d.constraint_lr),
+            tolerance: a.tolerance.unwrap_or(d.tolerance),
+        }),
+        AlgorithmConfig::Ghost(d) => AlgorithmConfig::Ghost(GhostConfig {
+            lr: a.lr.unwrap_or(d.lr),
+            step_decay: a.step_decay.unwrap_or(d.step_decay),
+            alpha: a.ghost_alpha.unwrap_or(d.alpha),
+            base_batch: a.ghost_base_batch.unwrap_or(d.base_batch),
+            max_level: a.ghost_max_level.unwrap_or(d.max_level),
+            tau: a.tau.unwrap_or(d.tau),
+            trust_radius: a.trust_radius.unwrap_or(d.trust_radius),
+            ghost_radius: a.ghost_radius.unwrap_or(d.ghost_radius),
+            ghost_weight: a.ghost_weight.unwrap_or(d.ghost_weight),
+            seed: d.seed,
+        }),
+        AlgorithmConfig::Unconstrained { name, primal: p } => {
+            AlgorithmConfig::Unconstrained { name, primal: primal(p) }
+        }
+    };
+    // Build once to validate the hyperparameters now, before any output.
+    config.build()?;
+    Ok(config)
+}
+
+/// A user-level constraint from its declaration and its bound (the
+/// declaration's own, else the positional `--bound`, else the default).
+fn resolve_constraint(spec: &ConstraintSpec, positional: Option<f64>) -> Result<FairnessConstraint, Error> {
+    if spec.bound.is_some() && positional.is_some() {
+        return Err(Error::config("bound", "given both in a [[constraint]] table and as a top-level bound"));
+    }
+    let bound = spec.bound.or(positional);
+    let mut constraint = match (spec.notion, spec.kind) {
+        (Some(notion), None) => {
+            if spec.statistic.is_some() || spec.sense.is_some() {
+                return Err(Error::config(
+                    "constraint",
+                    format!("{} fixes its statistics and sense; use kind = ... for a custom constraint", notion.name()),
+                ));
+            }
+            match bound {
+                Some(b) => FairnessConstraint::new(notion, b)?,
+                None => FairnessConstraint::with_default_bound(notion)?,
+            }
+        }
+        (None, Some(kind)) => {
+            let statistics = spec.statistic.clone().unwrap_or_default();
+            if kind != KindName::WeightNorm && statistics.is_empty() {
+                return Err(Error::config("constraint", "a custom constraint needs statistic = ..."));
+            }
+            if kind != KindName::Gap && statistics.len() > 1 {
+                return Err(Error::config("statistic", "only a gap takes several statistics"));
+            }
+            let first = statistics.first().copied();
+            let kind = match kind {
+                KindName::Gap => {
+                    ConstraintKind::Gap { statistics: statistics.clone(), comparison: Comparison::Pairwise }
+                }
+                KindName::GroupBound => ConstraintKind::GroupBound {
+                    statistic: first.expect("checked above"),
+                    sense: match spec.sense {
+                        Some(SenseName::AtLeast) => Sense::AtLeast,
+                        _ => Sense::AtMost,
+                    },
+                },
+                KindName::AbsoluteBound => ConstraintKind::AbsoluteBound { statistic: first.expect("checked above") },
+                KindName::Ratio => ConstraintKind::Ratio { statistic: first.expect("checked above") },
+                KindName::WeightNorm => ConstraintKind::WeightNorm,
+            };
+            let bound = bound.ok_or_else(|| Error::config("bound", "a custom constraint needs a bound"))?;
+            let default_name = match &kind {
+                ConstraintKind::WeightNorm => "weight-norm".to_string(),
+                _ => format!(
+                    "{}:{}",
+                    serde_plain_name(spec.kind.expect("a kind")),
+                    statistics.iter().map(|s| s.name()).collect::<Vec<_>>().join("+")
+                ),
+            };
+            FairnessConstraint::custom(spec.name.clone().unwrap_or(default_name), kind, bound)?
+        }
+        (Some(_), Some(_)) => return Err(Error::config("constraint", "give either a notion or a kind, not both")),
+        (None, None) => {
+            return Err(Error::config(
+                "constraint",
+                "a [[constraint]] table needs notion = \"...\" (or kind = ... and statistic = ...)",
+            ));
+        }
+    };
+    if let Some(comparison) = spec.comparison {
+        match &mut constraint.kind {
+            ConstraintKind::Gap { comparison: c, .. } => *c = comparison,
+            _ => return Err(Error::config("comparison", format!("applies to gaps, not to {}", constraint.name))),
+        }
+    }
+    if let Some(name) = &spec.name {
+        constraint.name = name.clone();
+    }
+    Ok(constraint)
+}
+
+fn serde_plain_name(kind: KindName) -> &'static str {
+    match kind {
+        KindName::Gap => "gap",
+        KindName::GroupBound => "group-bound",
+        KindName::AbsoluteBound => "absolute-bound",
+        KindName::Ratio => "ratio",
+        KindName::WeightNorm => "weight-norm",
+    }
+}
+
+/// A constraint as a declaration, for the resolved config.
+fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
+    let notion = Notion::ALL.into_iter().find(|n| n.kind() == c.kind && n.name() == c.name);
+    match notion {
+        Some(n) => ConstraintSpec { notion: Some(n), bound: Some(c.bound), ..ConstraintSpec::default() },
+        None => {
+            let (kind, statistic, comparison, sense) = match &c.kind {
+                ConstraintKind::Gap { statistics, comparison } => {
+                    // A named notion measured against all rows.
+                    if let Some(n) = Notion::ALL.into_iter().find(|n| {
+                        n.name() == c.name
+                            && matches!(n.kind(), ConstraintKind::Gap { statistics: s, .. } if &s == statistics)
+                    }) {
+                        return ConstraintSpec {
+                            notion: Some(n),
+                            bound: Some(c.bound),
+                            comparison: Some(*comparison),
+                            ..ConstraintSpec::default()
+                        };
+                    }
+                    (KindName::Gap, Some(statistics.clone()), Some(*comparison), None)
+                }
+                ConstraintKind::GroupBound { statistic, sense } => (
+                    KindName::GroupBound,
+                    Some(vec![*statistic]),
+                    None,
+                    Some(if *sense == Sense::AtLeast { SenseName::AtLeast } else { SenseName::AtMost }),
+                ),
+                ConstraintKind::AbsoluteBound { statistic } => {
+                    (KindName::AbsoluteBound, Some(vec![*statistic]), None, None)
+                }
+                ConstraintKind::Ratio { statistic } => (KindName::Ratio, Some(vec![*statistic]), None, None),
+                ConstraintKind::WeightNorm => (KindName::WeightNorm, None, None, None),
+            };
+            ConstraintSpec {
+                kind: Some(kind),
+                statistic,
+                comparison,
+                sense,
+                bound: Some(c.bound),
+                name: Some(c.name.clone()),
+                ..ConstraintSpec::default()
+            }
+        }
+    }
+}
+
 impl TrainSettings {
     /// Resolves and validates `args` (already merged with any config file).
     pub fn resolve(args: &TrainArgs) -> Result<Self, Error> {
         let source = DataSource::parse(args.data.as_deref().unwrap_or("adult"))?;
-        let preset = args.preset.unwrap_or(Preset::Paper);
+        let preset = args.preset.unwrap_or(DEFAULT_PRESET);
         let name = args.algorithm.unwrap_or(AlgorithmName::SslAlm);
-        let allowed = hyperparameters_of(name);
-        if let Some(k) = hyperparameters_given(args).into_iter().find(|k| !allowed.contains(k)) {
+        let algorithm = resolve_algorithm(name, preset, args)?;
+
+        let specs = args.constraint.clone().unwrap_or_else(|| vec![ConstraintSpec::notion(Notion::LossParity)]);
+        let bounds = args.bound.clone().unwrap_or_default();
+        if bounds.len() > specs.len() {
             return Err(Error::config(
-                k,
-                format!("--{k} does not apply to algorithm {name} (it takes: {})", allowed.join(", ")),
+                "bound",
+                format!(
+                    "{} bounds given for {} constraint(s); give one --bound per --constraint",
+                    bounds.len(),
+                    specs.len()
+                ),
             ));
         }
-        let algorithm = match (preset, AlgorithmConfig::paper(name)) {
-            (Preset::Paper, AlgorithmConfig::SslAlm(d)) => AlgorithmConfig::SslAlm(SslAlmConfig {
-                lr: args.lr.unwrap_or(d.lr),
-                dual_lr: args.dual_lr.unwrap_or(d.dual_lr),
-                penalty: args.penalty.unwrap_or(d.penalty),
-                mu: args.mu.unwrap_or(d.mu),
-                beta: args.beta.unwrap_or(d.beta),
-                dual_bound: args.dual_bound.unwrap_or(d.dual_bound),
-                augmentation: args.augmentation.unwrap_or(d.augmentation),
-            }),
-            (Preset::Paper, AlgorithmConfig::Switching(d)) => AlgorithmConfig::Switching(SwitchingConfig {
-                lr: args.lr.unwrap_or(d.lr),
-                constraint_lr: args.constraint_lr.unwrap_or(d.constraint_lr),
-                tolerance: args.tolerance.unwrap_or(d.tolerance),
-            }),
-            (Preset::Paper, AlgorithmConfig::Sgd { lr, momentum }) => {
-                AlgorithmConfig::Sgd { lr: args.lr.unwrap_or(lr), momentum: args.momentum.unwrap_or(momentum) }
+        let constraints = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| resolve_constraint(spec, bounds.get(i).copied()))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The groups: the run's --group, or the constraints' (which must agree).
+        let mut group = args.group.clone();
+        for spec in &specs {
+            if let Some(g) = &spec.group {
+                match &group {
+                    Some(run) if run != g => {
+                        return Err(Error::config(
+                            "group",
+                            format!(
+                                "a constraint on groups {} in a run grouped by {}: constraints on different group \
+                                 columns in one run are not supported",
+                                g.join(","),
+                                run.join(",")
+                            ),
+                        ));
+                    }
+                    _ => group = Some(g.clone()),
+                }
             }
-            (Preset::Paper, AlgorithmConfig::Adam { lr }) => AlgorithmConfig::Adam { lr: args.lr.unwrap_or(lr) },
-        };
-        // Build once to validate the hyperparameters now, before any output.
-        algorithm.build()?;
+        }
 
-        let notion = args.constraint.unwrap_or(Notion::LossParity);
-        let bound = args.bound.unwrap_or(notion.default_bound());
-        let constraint = FairnessConstraint::new(notion, bound)?;
-
-        let paper_batches = AlgorithmConfig::paper_batch_sizes(name);
+        let preset_batches = AlgorithmConfig::batch_sizes(name, preset);
         let batch = BatchSizes {
-            objective: at_least_one("batch-size", args.batch_size.unwrap_or(paper_batches.objective))?,
-            per_group: at_least_one("group-batch-size", args.group_batch_size.unwrap_or(paper_batches.per_group))?,
+            objective: at_least_one("batch-size", args.batch_size.unwrap_or(preset_batches.objective))?,
+            per_group: at_least_one("group-batch-size", args.group_batch_size.unwrap_or(preset_batches.per_group))?,
         };
         let budget = match (args.iterations, args.time_budget, args.epochs) {
             (Some(n), None, None) => BudgetSetting::Iterations(at_least_one("iterations", n)?),
             (None, Some(s), None) => BudgetSetting::Seconds(positive_seconds("time-budget", s)?),
             (None, None, Some(e)) => BudgetSetting::Epochs(positive_seconds("epochs", e)?),
             (None, None, None) => BudgetSetting::Iterations(DEFAULT_ITERATIONS),
-            _ => {
-                return Err(Error::config("budget", "give only one of --iterations, --time-budget, --epochs"));
-            }
+            _ => return Err(Error::config("budget", "give only one of --iterations, --time-budget, --epochs")),
         };
         let hidden = match &args.hidden {
             Some(h) => parse_hidden(h)?,
@@ -163,7 +437,7 @@ impl TrainSettings {
         let load = LoadOptions {
             target: args.target.clone(),
             positive: args.positive.clone(),
-            group: args.group.clone(),
+            group,
             categorical: args.categorical.clone().unwrap_or_default(),
             drop: args.drop.clone().unwrap_or_default(),
             missing: args.missing.unwrap_or_default(),
@@ -188,7 +462,7 @@ impl TrainSettings {
             load,
             preset,
             algorithm,
-            constraint,
+            constraints,
             hidden,
             batch,
             seed: args.seed.unwrap_or(0),
@@ -220,8 +494,7 @@ impl TrainSettings {
             keep_group_feature: Some(self.load.keep_group_feature),
             algorithm: Some(self.algorithm.name()),
             preset: Some(self.preset),
-            constraint: Some(self.constraint.notion),
-            bound: Some(self.constraint.bound),
+            constraint: Some(self.constraints.iter().map(constraint_spec).collect()),
             hidden: Some(if self.hidden.is_empty() {
                 "none".into()
             } else {
@@ -248,26 +521,79 @@ impl TrainSettings {
             BudgetSetting::Seconds(s) => a.time_budget = Some(s),
             BudgetSetting::Epochs(e) => a.epochs = Some(e),
         }
+        let set_primal = |a: &mut TrainArgs, p: PrimalConfig, with_kind: bool| {
+            if with_kind {
+                a.primal = Some(p.kind);
+                a.mu = Some(p.mu);
+                a.beta = Some(p.beta);
+            }
+            a.lr = Some(p.lr);
+            if p.kind == fairtrain::algorithms::PrimalKind::Sgd {
+                a.momentum = Some(p.momentum);
+            }
+        };
         match self.algorithm {
-            AlgorithmConfig::SslAlm(c) => {
-                a.lr = Some(c.lr);
-                a.dual_lr = Some(c.dual_lr);
-                a.penalty = Some(c.penalty);
-                a.augmentation = Some(c.augmentation);
-                a.mu = Some(c.mu);
-                a.beta = Some(c.beta);
-                a.dual_bound = Some(c.dual_bound);
+            AlgorithmConfig::Lagrangian { dual, primal, .. } => {
+                set_primal(&mut a, primal, true);
+                match dual {
+                    DualConfig::Alm(c) => {
+                        a.dual_lr = Some(c.dual_lr);
+                        a.penalty = Some(c.penalty);
+                        a.augmentation = Some(c.augmentation);
+                        a.dual_bound = Some(c.dual_bound);
+                    }
+                    DualConfig::Ialm(c) => {
+                        a.penalty = Some(c.penalty);
+                        a.penalty_growth = Some(c.penalty_growth);
+                        a.dual_lr = Some(c.dual_lr);
+                        a.dual_bound = Some(c.dual_bound);
+                    }
+                    DualConfig::Gda(c) => {
+                        a.dual_lr = Some(c.dual_lr);
+                        a.dual_bound = Some(c.dual_bound);
+                    }
+                    DualConfig::Nupi(c) => {
+                        a.dual_lr = Some(c.dual_lr);
+                        a.kp = Some(c.kp);
+                        a.nu = Some(c.nu);
+                        a.penalty = Some(c.penalty);
+                        a.dual_bound = Some(c.dual_bound);
+                    }
+                    DualConfig::Spbm(c) => {
+                        a.dual_averaging = Some(c.dual_averaging);
+                        a.penalty_decay = Some(c.penalty_decay);
+                        a.delta = Some(c.delta);
+                        a.barrier = Some(c.barrier);
+                        a.initial_multiplier = Some(c.initial_multiplier);
+                        a.dual_bound = Some(c.dual_bound);
+                    }
+                    DualConfig::Penalty(c) => {
+                        a.penalty = Some(c.penalty);
+                        a.penalty_growth = Some(c.penalty_growth);
+                    }
+                    DualConfig::Proxy(c) => {
+                        a.dual_lr = Some(c.dual_lr);
+                        a.regret = Some(c.regret);
+                    }
+                }
             }
             AlgorithmConfig::Switching(c) => {
                 a.lr = Some(c.lr);
                 a.constraint_lr = Some(c.constraint_lr);
                 a.tolerance = Some(c.tolerance);
             }
-            AlgorithmConfig::Sgd { lr, momentum } => {
-                a.lr = Some(lr);
-                a.momentum = Some(momentum);
+            AlgorithmConfig::Ghost(c) => {
+                a.lr = Some(c.lr);
+                a.step_decay = Some(c.step_decay);
+                a.ghost_alpha = Some(c.alpha);
+                a.ghost_base_batch = Some(c.base_batch);
+                a.ghost_max_level = Some(c.max_level);
+                a.tau = Some(c.tau);
+                a.trust_radius = Some(c.trust_radius);
+                a.ghost_radius = Some(c.ghost_radius);
+                a.ghost_weight = Some(c.ghost_weight);
             }
-            AlgorithmConfig::Adam { lr } => a.lr = Some(lr),
+            AlgorithmConfig::Unconstrained { primal, .. } => set_primal(&mut a, primal, false),
         }
         a
     }
@@ -276,6 +602,7 @@ impl TrainSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fairtrain::constraints::Statistic;
 
     fn args(toml_text: &str) -> TrainArgs {
         toml::from_str(toml_text).unwrap()
@@ -285,32 +612,64 @@ mod tests {
     fn paper_defaults() {
         let s = TrainSettings::resolve(&TrainArgs::default()).unwrap();
         assert_eq!(s.source, DataSource::Adult);
-        assert_eq!(s.algorithm, AlgorithmConfig::SslAlm(SslAlmConfig::default()));
+        assert_eq!(s.algorithm, AlgorithmConfig::paper(AlgorithmName::SslAlm));
         assert_eq!(s.batch, BatchSizes { objective: 8, per_group: 8 });
         assert_eq!(s.budget, BudgetSetting::Iterations(20_000));
-        assert_eq!(s.constraint.bound, 0.005);
+        assert_eq!(s.constraints, [FairnessConstraint::new(Notion::LossParity, 0.005).unwrap()]);
         assert_eq!(s.hidden, [64, 32]);
         let s = TrainSettings::resolve(&args("algorithm = \"ssw\"")).unwrap();
         assert_eq!(s.batch, BatchSizes { objective: 16, per_group: 16 });
     }
 
     #[test]
-    fn resolved_settings_round_trip_through_toml() {
-        let given =
-            args("data = \"synthetic\"\nalgorithm = \"ssw\"\ntolerance = 0.001\ntime-budget = 2.5\nhidden = \"16\"");
-        let s = TrainSettings::resolve(&given).unwrap();
+    fn every_algorithm_round_trips_through_toml() {
+        for name in AlgorithmName::NAMES {
+            let given = args(&format!(
+                "data = \"synthetic\"\nalgorithm = \"{name}\"\ntime-budget = 2.5\nhidden = \"16\"\n\
+                 constraint = [\"demographic-parity\", \"loss-parity\"]\nbound = [0.1, 0.02]"
+            ));
+            let s = TrainSettings::resolve(&given).unwrap();
+            let text = toml::to_string(&s.to_args()).unwrap();
+            let again = TrainSettings::resolve(&toml::from_str(&text).unwrap()).unwrap();
+            assert_eq!(again.algorithm, s.algorithm, "{name}");
+            assert_eq!(again.constraints, s.constraints, "{name}");
+            assert_eq!(toml::to_string(&again.to_args()).unwrap(), text, "{name}");
+            assert_eq!(again.budget, BudgetSetting::Seconds(2.5));
+        }
+    }
+
+    #[test]
+    fn constraint_tables() {
+        let s = TrainSettings::resolve(&args(
+            "[[constraint]]\nnotion = \"equalized-odds\"\ngroup = [\"race\", \"sex\"]\nbound = 0.04\n\
+             [[constraint]]\nkind = \"group-bound\"\nstatistic = \"fpr\"\nbound = 0.1\n\
+             [[constraint]]\nnotion = \"demographic-parity\"\ncomparison = \"overall\"",
+        ))
+        .unwrap();
+        assert_eq!(s.load.group, Some(vec!["race".to_string(), "sex".to_string()]));
+        assert_eq!(s.constraints.len(), 3);
+        assert_eq!(s.constraints[0], FairnessConstraint::new(Notion::EqualizedOdds, 0.04).unwrap());
+        assert_eq!(s.constraints[1].name, "group-bound:fpr");
+        assert_eq!(
+            s.constraints[1].kind,
+            ConstraintKind::GroupBound { statistic: Statistic::Fpr, sense: Sense::AtMost }
+        );
+        assert_eq!(
+            s.constraints[2].kind,
+            ConstraintKind::Gap { statistics: vec![Statistic::PositiveRate], comparison: Comparison::Overall }
+        );
+        // Round trip of custom and overall constraints.
         let text = toml::to_string(&s.to_args()).unwrap();
         let again = TrainSettings::resolve(&toml::from_str(&text).unwrap()).unwrap();
-        assert_eq!(again.to_args().algorithm, s.to_args().algorithm);
-        assert_eq!(toml::to_string(&again.to_args()).unwrap(), text);
-        assert_eq!(again.budget, BudgetSetting::Seconds(2.5));
-        assert_eq!(again.hidden, [16]);
+        assert_eq!(again.constraints, s.constraints);
     }
 
     #[test]
     fn foreign_hyperparameter_is_an_error() {
         let err = TrainSettings::resolve(&args("algorithm = \"adam\"\nmu = 1.0")).unwrap_err();
         assert_eq!(err.to_string(), "invalid value for mu: --mu does not apply to algorithm adam (it takes: lr)");
+        let err = TrainSettings::resolve(&args("algorithm = \"gda\"\nkp = 1.0")).unwrap_err();
+        assert!(err.to_string().starts_with("invalid value for kp: --kp does not apply to algorithm gda"));
     }
 
     #[test]
@@ -323,6 +682,11 @@ mod tests {
             ("hidden = \"64,x\"", "hidden"),
             ("log-every = 0", "log-every"),
             ("average = 1.0", "average"),
+            ("bound = [0.1, 0.2]", "bound"),
+            ("constraint = \"bounded-group-loss\"", "bound"),
+            ("algorithm = \"ghost\"\nghost-radius = 50.0", "ghost-radius"),
+            ("algorithm = \"nupi\"\nnu = 1.0", "nu"),
+            ("[[constraint]]\nkind = \"ratio\"\nbound = 0.8", "constraint"),
         ] {
             let err = TrainSettings::resolve(&args(text)).unwrap_err();
             assert!(err.to_string().starts_with(&format!("invalid value for {field}:")), "{text}: {err}");
@@ -330,8 +694,12 @@ mod tests {
     }
 
     #[test]
-    fn unknown_config_key_is_named() {
+    fn unknown_config_keys_are_named() {
         let err = toml::from_str::<TrainArgs>("algoritm = \"ssl-alm\"").unwrap_err();
         assert!(err.to_string().contains("unknown field `algoritm`"), "{err}");
+        let err = toml::from_str::<TrainArgs>("[[constraint]]\nnotoin = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("unknown field `notoin`"), "{err}");
+        let err = toml::from_str::<TrainArgs>("constraint = \"equal-odds\"").unwrap_err();
+        assert!(err.to_string().contains("'equal-odds' (known: loss-parity"), "{err}");
     }
 }

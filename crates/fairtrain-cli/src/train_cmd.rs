@@ -14,11 +14,14 @@ use fairtrain::model::Mlp;
 use fairtrain::problem::{Problem, TabularProblem};
 use fairtrain::train::{Budget, HistoryWriter, Observers, TrainerConfig, train};
 
-use crate::args::{Preset, TrainArgs};
+use crate::args::TrainArgs;
 use crate::output;
 use crate::progress::Progress;
 use crate::report::{DataSummary, Metrics, Named, peak_rss_mb, render};
 use crate::settings::{BudgetSetting, TrainSettings};
+
+/// Groups with fewer training rows get a warning.
+const MIN_GROUP_ROWS: usize = 50;
 
 /// Runs `fairtrain train`.
 pub fn run(args: TrainArgs) -> Result<()> {
@@ -30,13 +33,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let loaded = load(&settings.source, &settings.load)?;
     let encoded = loaded.encoded;
     let (train_data, test_data) = (Arc::new(encoded.train), encoded.test);
-    let constraints = ConstraintSet::new(vec![settings.constraint.clone()], train_data.group_names())?;
+    let constraints = ConstraintSet::new(settings.constraints.clone(), &train_data)?;
     let n_constraints = constraints.len();
     let mlp = Mlp::new(train_data.n_inputs(), &settings.hidden)?;
     let params = mlp.init_params(settings.seed);
     let mut problem =
         TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, settings.batch, settings.seed)?;
-    let mut algorithm = settings.algorithm.build()?;
+    let algorithm_config = settings.algorithm.for_run(train_data.n_rows(), settings.batch.objective, settings.seed);
+    let mut algorithm = algorithm_config.build()?;
     let budget = match settings.budget {
         BudgetSetting::Iterations(n) => Budget::Iterations(n),
         BudgetSetting::Seconds(s) => Budget::Seconds(s),
@@ -64,9 +68,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .collect::<Vec<_>>()
         .join(", ");
     let algorithm_name = settings.algorithm.name();
-    let preset = match settings.preset {
-        Preset::Paper => "paper",
-    };
+    let preset = settings.preset.name();
     println!(
         "fairtrain {}: {algorithm_name} (preset {preset}) on {}, groups by {} ({groups_line} training rows)",
         fairtrain::VERSION,
@@ -90,10 +92,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
     for w in &encoded.report.warnings {
         eprintln!("warning: {w}");
     }
+    for (name, n) in train_data.group_names().iter().zip(train_data.group_counts()) {
+        if n < MIN_GROUP_ROWS {
+            eprintln!(
+                "warning: group '{name}' has only {n} training rows; its statistics (and constraints) are noisy \
+                 estimates, and held-out values may differ widely"
+            );
+        }
+    }
+    let described: Vec<String> = settings
+        .constraints
+        .iter()
+        .map(|c| {
+            let sense = match c.sense() {
+                fairtrain::constraints::Sense::AtMost => "<=",
+                fairtrain::constraints::Sense::AtLeast => ">=",
+            };
+            format!("{} {sense} {}", c.name(), c.bound)
+        })
+        .collect();
     println!(
-        "constraint: {} <= {} ({n_constraints} scalar constraints); model {} ({} parameters, {} kernels)",
-        settings.constraint.name(),
-        settings.constraint.bound,
+        "constraints: {} ({n_constraints} scalar constraints); model {} ({} parameters, {} kernels)",
+        described.join(", "),
         describe_model(&settings.hidden),
         mlp.n_params(),
         mlp.isa().name(),
@@ -124,11 +144,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
     );
 
     let params = problem.params();
-    let constraints = [settings.constraint.clone()];
+    let constraints = &settings.constraints;
     let train_report =
-        SplitReport::new(&GroupFrame::from_model(&mlp, params, &train_data, settings.threads), &constraints);
+        SplitReport::new(&GroupFrame::from_model(&mlp, params, &train_data, settings.threads), constraints, params);
     let test_report =
-        SplitReport::new(&GroupFrame::from_model(&mlp, params, &test_data, settings.threads), &constraints);
+        SplitReport::new(&GroupFrame::from_model(&mlp, params, &test_data, settings.threads), constraints, params);
     let multipliers = Named(
         problem.constraint_names().iter().cloned().zip(algorithm.multipliers().iter().map(|&v| v as f64)).collect(),
     );

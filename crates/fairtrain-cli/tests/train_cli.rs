@@ -81,7 +81,7 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
         ),
         ("empty group split", with(&ok, &common), "group 'x' has no rows in the test split"),
         ("unknown config key", vec!["--config".into(), bad_toml], "unknown field `algoritm`"),
-        ("bad config value", vec!["--config".into(), bad_value_toml], "line 1: invalid type: string \"tight\""),
+        ("bad config value", vec!["--config".into(), bad_value_toml], "line 1: expected a number, found a string"),
         ("negative bound", with("synthetic", &["--bound=-0.5"]), "invalid value for bound: -0.5"),
         ("bad --data name", with("adutl", &[]), "'adutl' is neither a built-in data set"),
         ("zero batch", with("synthetic", &["--batch-size", "0"]), "invalid value for batch-size: 0"),

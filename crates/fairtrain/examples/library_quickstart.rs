@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, SslAlm, SslAlmConfig};
+use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, Alm, AlmConfig, Lagrangian, PrimalConfig};
 use fairtrain::constraints::{ConstraintSet, FairnessConstraint, Notion};
 use fairtrain::data::{DataSource, LoadOptions, load};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // |mean loss(A) - mean loss(B)| <= 0.01, as two inequality constraints.
     let parity = FairnessConstraint::new(Notion::LossParity, 0.01)?;
-    let constraints = ConstraintSet::new(vec![parity.clone()], train_data.group_names())?;
+    let constraints = ConstraintSet::new(vec![parity.clone()], &train_data)?;
 
     let model = Mlp::new(train_data.n_inputs(), &[64, 32])?;
     let seed = 0;
@@ -28,8 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut problem =
         TabularProblem::new(model.clone(), model.init_params(seed), train_data.clone(), constraints, batches, seed)?;
 
-    // Any hyperparameter can be set directly.
-    let mut algorithm = SslAlm::new(SslAlmConfig { dual_lr: 0.1, ..SslAlmConfig::default() })?;
+    // SSL-ALM is the ALM dual rule over a Moreau-smoothed SGD step; any
+    // hyperparameter can be set directly.
+    let dual = Alm::new(AlmConfig { dual_lr: 0.1, ..AlmConfig::default() })?;
+    let mut algorithm = Lagrangian::new("ssl-alm", dual, PrimalConfig::sgd(0.01).smoothed(2.0, 0.5))?;
 
     // History rows (estimates, multipliers) go to any writer: here stdout.
     let mut history = HistoryWriter::new(std::io::stdout(), "stdout");
@@ -39,8 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The problem now holds the returned (averaged) model.
     for (name, data) in [("train", &*train_data), ("test", &test_data)] {
-        let report =
-            SplitReport::new(&GroupFrame::from_model(&model, problem.params(), data, 1), std::slice::from_ref(&parity));
+        let report = SplitReport::new(
+            &GroupFrame::from_model(&model, problem.params(), data, 1),
+            std::slice::from_ref(&parity),
+            problem.params(),
+        );
         let c = &report.constraints[0];
         println!(
             "{name}: accuracy {:.3}, loss gap {:.4} (bound {}), satisfied: {}",

@@ -28,7 +28,7 @@
 //! let loaded = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap();
 //! let (train_data, test_data) = (loaded.encoded.train, loaded.encoded.test);
 //! let bound = FairnessConstraint::new(Notion::LossParity, 0.02).unwrap();
-//! let constraints = ConstraintSet::new(vec![bound.clone()], train_data.group_names()).unwrap();
+//! let constraints = ConstraintSet::new(vec![bound.clone()], &train_data).unwrap();
 //! let mlp = Mlp::new(train_data.n_inputs(), &[64, 32]).unwrap();
 //! let params = mlp.init_params(0);
 //! let batches = AlgorithmConfig::paper_batch_sizes(AlgorithmName::SslAlm);
@@ -39,7 +39,7 @@
 //! train(&mut problem, ssl_alm.as_mut(), &config, &mut ()).unwrap();
 //!
 //! let frame = GroupFrame::from_model(&mlp, problem.params(), &test_data, 1);
-//! let report = SplitReport::new(&frame, &[bound]);
+//! let report = SplitReport::new(&frame, &[bound], problem.params());
 //! println!("test loss gap: {:?}", report.constraints[0].value);
 //! ```
 

@@ -46,6 +46,15 @@ fn adam_impl<const FMA: bool>(
 }
 
 #[inline(always)]
+fn rmsprop_impl<const FMA: bool>(x: &mut [f32], g: &mut [f32], v: &mut [f32], lr: f32, alpha: f32, eps: f32) {
+    for ((x, g), v) in x.iter_mut().zip(g.iter_mut()).zip(v.iter_mut()) {
+        *v = fmadd::<FMA>(alpha, *v, (1.0 - alpha) * *g * *g);
+        *x -= lr * *g / (v.sqrt() + eps);
+        *g = 0.0;
+    }
+}
+
+#[inline(always)]
 fn moreau_apply_impl<const FMA: bool>(x: &[f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32) {
     for ((&x, g), z) in x.iter().zip(g.iter_mut()).zip(z.iter_mut()) {
         let d = x - *z;
@@ -77,6 +86,10 @@ dispatched! {
     fn adam_update(x: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], b1: f32, b2: f32, step: f32, c2_sqrt: f32, eps: f32) => adam_impl;
 }
 dispatched! {
+    /// RMSProp step.
+    fn rmsprop_update(x: &mut [f32], g: &mut [f32], v: &mut [f32], lr: f32, alpha: f32, eps: f32) => rmsprop_impl;
+}
+dispatched! {
     /// Moreau proximal term and anchor update.
     fn moreau_apply(x: &[f32], g: &mut [f32], z: &mut [f32], mu: f32, beta: f32) => moreau_apply_impl;
 }
@@ -94,13 +107,41 @@ pub trait PrimalOptimizer {
 }
 
 /// Which primal optimizer to use.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PrimalKind {
     /// Stochastic gradient descent (optionally with heavy-ball momentum).
     Sgd,
     /// Adam.
     Adam,
+    /// RMSProp.
+    RmsProp,
+}
+
+impl PrimalKind {
+    /// Every optimizer's command-line name.
+    pub const NAMES: [&'static str; 3] = ["sgd", "adam", "rmsprop"];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrimalKind::Sgd => "sgd",
+            PrimalKind::Adam => "adam",
+            PrimalKind::RmsProp => "rmsprop",
+        }
+    }
+}
+
+impl std::str::FromStr for PrimalKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "sgd" => Ok(PrimalKind::Sgd),
+            "adam" => Ok(PrimalKind::Adam),
+            "rmsprop" => Ok(PrimalKind::RmsProp),
+            _ => Err(crate::Error::config("primal", format!("'{s}' (known: sgd, adam, rmsprop)"))),
+        }
+    }
 }
 
 /// Stochastic gradient descent with optional heavy-ball momentum:
@@ -190,6 +231,39 @@ impl PrimalOptimizer for Adam {
     }
 }
 
+/// RMSProp as PyTorch's default: `v <- alpha v + (1 - alpha) g^2`,
+/// `x <- x - lr g / (sqrt(v) + eps)`.
+#[derive(Debug, Clone)]
+pub struct RmsProp {
+    /// Step size.
+    pub lr: f32,
+    /// Decay of the squared-gradient average.
+    pub alpha: f32,
+    /// Denominator guard.
+    pub eps: f32,
+    v: Vec<f32>,
+}
+
+impl RmsProp {
+    /// RMSProp with step size `lr`, `alpha` 0.99 and `eps` 1e-8.
+    pub fn new(lr: f32) -> Self {
+        RmsProp { lr, alpha: 0.99, eps: 1e-8, v: Vec::new() }
+    }
+}
+
+impl PrimalOptimizer for RmsProp {
+    fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        if self.v.len() != params.len() {
+            self.v = vec![0.0; params.len()];
+        }
+        rmsprop_update(isa(), params, grad, &mut self.v, self.lr, self.alpha, self.eps);
+    }
+
+    fn learning_rate(&self) -> f32 {
+        self.lr
+    }
+}
+
 /// Moreau-envelope smoothing of the primal step (SSL-ALM's "smoothed"
 /// part): adds `mu (x - z)` to the gradient and moves the anchor `z` toward
 /// the pre-step parameters, `z <- z + beta (x - z)`.
@@ -232,9 +306,136 @@ impl MoreauEnvelope {
     }
 }
 
+/// The primal step of a Lagrangian method: an optimizer, optionally with
+/// Moreau-envelope smoothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrimalConfig {
+    /// The optimizer.
+    pub kind: PrimalKind,
+    /// Its step size.
+    pub lr: f32,
+    /// Heavy-ball momentum (SGD only).
+    pub momentum: f32,
+    /// Moreau proximal weight (0: no smoothing).
+    pub mu: f32,
+    /// Moreau anchor rate.
+    pub beta: f32,
+}
+
+impl PrimalConfig {
+    /// Plain SGD with step size `lr`.
+    pub fn sgd(lr: f32) -> Self {
+        PrimalConfig { kind: PrimalKind::Sgd, lr, momentum: 0.0, mu: 0.0, beta: 0.5 }
+    }
+
+    /// Adam with step size `lr`.
+    pub fn adam(lr: f32) -> Self {
+        PrimalConfig { kind: PrimalKind::Adam, ..Self::sgd(lr) }
+    }
+
+    /// Adds Moreau smoothing with weight `mu` and anchor rate `beta`.
+    pub fn smoothed(self, mu: f32, beta: f32) -> Self {
+        PrimalConfig { mu, beta, ..self }
+    }
+
+    /// Checks the values.
+    pub fn validate(&self) -> crate::Result<()> {
+        use crate::error::Error;
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::config("lr", format!("{} (must be a positive number)", self.lr)));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(Error::config("momentum", format!("{} (must be in [0, 1))", self.momentum)));
+        }
+        if self.momentum != 0.0 && self.kind != PrimalKind::Sgd {
+            return Err(Error::config("momentum", format!("applies to the sgd optimizer, not {}", self.kind.name())));
+        }
+        if !(self.mu.is_finite() && self.mu >= 0.0) {
+            return Err(Error::config("mu", format!("{} (must be a non-negative number)", self.mu)));
+        }
+        if !(self.beta > 0.0 && self.beta <= 1.0) {
+            return Err(Error::config("beta", format!("{} (must be in (0, 1])", self.beta)));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Optimizer {
+    Sgd(Sgd),
+    Adam(Adam),
+    RmsProp(RmsProp),
+}
+
+/// A configured primal step (see [`PrimalConfig`]).
+#[derive(Debug, Clone)]
+pub struct Primal {
+    optimizer: Optimizer,
+    smoothing: Option<MoreauEnvelope>,
+}
+
+impl Primal {
+    /// The primal step of `config`.
+    pub fn new(config: PrimalConfig) -> crate::Result<Self> {
+        config.validate()?;
+        let optimizer = match config.kind {
+            PrimalKind::Sgd => Optimizer::Sgd(Sgd::new(config.lr, config.momentum)),
+            PrimalKind::Adam => Optimizer::Adam(Adam::new(config.lr)),
+            PrimalKind::RmsProp => Optimizer::RmsProp(RmsProp::new(config.lr)),
+        };
+        let smoothing = (config.mu > 0.0).then(|| MoreauEnvelope::new(config.mu, config.beta));
+        Ok(Primal { optimizer, smoothing })
+    }
+
+    /// Applies `grad` (plus the Moreau term) to `params` and zeroes `grad`.
+    pub fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        match (&mut self.smoothing, &mut self.optimizer) {
+            // SSL-ALM's step: smoothing and plain SGD fused in one pass.
+            (Some(m), Optimizer::Sgd(sgd)) if sgd.momentum == 0.0 => m.sgd_step(params, grad, sgd.lr),
+            (smoothing, optimizer) => {
+                if let Some(m) = smoothing {
+                    m.apply(params, grad);
+                }
+                match optimizer {
+                    Optimizer::Sgd(o) => o.step(params, grad),
+                    Optimizer::Adam(o) => o.step(params, grad),
+                    Optimizer::RmsProp(o) => o.step(params, grad),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rmsprop_first_step() {
+        let mut r = RmsProp::new(0.01);
+        let (mut x, mut g) = (vec![1.0f32], vec![2.0f32]);
+        r.step(&mut x, &mut g);
+        // v = 0.01 * 4; step = 0.01 * 2 / 0.2 = 0.1
+        assert!((x[0] - 0.9).abs() < 1e-5, "{}", x[0]);
+    }
+
+    #[test]
+    fn primal_combinations_minimize_a_quadratic() {
+        for kind in [PrimalKind::Sgd, PrimalKind::Adam, PrimalKind::RmsProp] {
+            for mu in [0.0, 1.0] {
+                let config = PrimalConfig { kind, lr: 0.02, momentum: 0.0, mu, beta: 0.5 };
+                let mut primal = Primal::new(config).unwrap();
+                let mut x = vec![3.0f32, -2.0];
+                for _ in 0..5_000 {
+                    let mut g: Vec<f32> = x.iter().map(|v| 2.0 * (v - 1.0)).collect();
+                    primal.step(&mut x, &mut g);
+                }
+                assert!(x.iter().all(|v| (v - 1.0).abs() < 2e-2), "{kind:?} mu {mu}: {x:?}");
+            }
+        }
+        let bad = PrimalConfig { momentum: 0.9, ..PrimalConfig::adam(0.01) };
+        assert!(Primal::new(bad).unwrap_err().to_string().contains("applies to the sgd optimizer"));
+    }
 
     #[test]
     fn adam_first_step_is_lr_times_sign() {

@@ -11,8 +11,8 @@
 //! this implementation.
 
 use super::Algorithm;
+use super::lagrangian::{non_negative, positive};
 use super::optim::{PrimalOptimizer, Sgd};
-use super::ssl_alm::{non_negative, positive};
 use crate::error::Result;
 use crate::problem::{Problem, Request};
 
@@ -96,7 +96,7 @@ impl Algorithm for SwitchingSubgradient {
         true
     }
 
-    fn log_columns(&self) -> Vec<String> {
+    fn log_columns(&self, _constraint_names: &[String]) -> Vec<String> {
         vec!["constraint_step_fraction".into()]
     }
 

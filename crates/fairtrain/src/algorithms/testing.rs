@@ -30,7 +30,7 @@ impl QuadraticProblem {
             normal: Normal::new(0.0, noise).unwrap(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             xi: 0.0,
-            estimate: Estimate { objective: 0.0, constraints: vec![0.0] },
+            estimate: Estimate { objective: 0.0, constraints: vec![0.0], exact_constraints: vec![0.0] },
             names: vec!["x <= b".into()],
         }
     }
@@ -61,6 +61,7 @@ impl Problem for QuadraticProblem {
         if request.constraints() {
             let zeta = self.normal.sample(&mut self.rng);
             self.estimate.constraints[0] = x - self.b + zeta;
+            self.estimate.exact_constraints[0] = self.estimate.constraints[0];
         }
         Ok(())
     }
@@ -71,4 +72,23 @@ impl Problem for QuadraticProblem {
         grad[0] += w0 * (2.0 * (self.x[0] - self.a) + self.xi) + w[0];
         Ok(())
     }
+}
+
+/// Runs `iterations` steps and returns the means of `x` and of the first
+/// multiplier over the second half.
+pub(crate) fn tail_means(
+    alg: &mut dyn crate::algorithms::Algorithm,
+    problem: &mut QuadraticProblem,
+    iterations: usize,
+) -> (f64, f64) {
+    let (mut x, mut lambda) = (0.0, 0.0);
+    let half = iterations / 2;
+    for t in 0..iterations {
+        alg.step(problem).unwrap();
+        if t >= half {
+            x += problem.params()[0] as f64 / half as f64;
+            lambda += alg.multipliers().first().copied().unwrap_or(0.0) as f64 / half as f64;
+        }
+    }
+    (x, lambda)
 }

@@ -1,28 +1,28 @@
-//! Unconstrained baselines: minimize the objective alone with SGD or Adam.
-//! They show the disparity the constraints remove.
+//! Unconstrained baselines: minimize the objective alone (SGD, Adam or
+//! RMSProp). They show the disparity the constraints remove.
 
 use super::Algorithm;
-use super::optim::PrimalOptimizer;
+use super::optim::{Primal, PrimalConfig};
 use crate::error::Result;
 use crate::problem::{Problem, Request};
 
 /// Unconstrained training with a primal optimizer.
 #[derive(Debug, Clone)]
-pub struct Unconstrained<O> {
+pub struct Unconstrained {
     name: &'static str,
-    optimizer: O,
+    primal: Primal,
     zeros: Vec<f32>,
     grad: Vec<f32>,
 }
 
-impl<O: PrimalOptimizer> Unconstrained<O> {
-    /// Training with `optimizer`, reported under `name` (`sgd`, `adam`).
-    pub fn new(name: &'static str, optimizer: O) -> Self {
-        Unconstrained { name, optimizer, zeros: Vec::new(), grad: Vec::new() }
+impl Unconstrained {
+    /// Training with `primal`, reported under `name` (`sgd`, `adam`).
+    pub fn new(name: &'static str, primal: PrimalConfig) -> Result<Self> {
+        Ok(Unconstrained { name, primal: Primal::new(primal)?, zeros: Vec::new(), grad: Vec::new() })
     }
 }
 
-impl<O: PrimalOptimizer> Algorithm for Unconstrained<O> {
+impl Algorithm for Unconstrained {
     fn name(&self) -> &'static str {
         self.name
     }
@@ -34,7 +34,7 @@ impl<O: PrimalOptimizer> Algorithm for Unconstrained<O> {
         }
         problem.estimate(Request::Objective)?;
         problem.add_gradient(1.0, &self.zeros, &mut self.grad)?;
-        self.optimizer.step(problem.params_mut(), &mut self.grad);
+        self.primal.step(problem.params_mut(), &mut self.grad);
         Ok(())
     }
 }
@@ -42,23 +42,18 @@ impl<O: PrimalOptimizer> Algorithm for Unconstrained<O> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithms::optim::{Adam, Sgd};
     use crate::algorithms::testing::QuadraticProblem;
 
     #[test]
     fn reaches_the_unconstrained_optimum() {
         // The constraint x <= 1 is ignored: the optimum of (x-3)^2 is 3.
-        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.0, 1);
-        let mut sgd = Unconstrained::new("sgd", Sgd::new(0.1, 0.0));
-        for _ in 0..200 {
-            sgd.step(&mut problem).unwrap();
+        for (config, steps) in [(PrimalConfig::sgd(0.1), 200), (PrimalConfig::adam(0.05), 3_000)] {
+            let mut problem = QuadraticProblem::new(3.0, 1.0, 0.0, 1);
+            let mut alg = Unconstrained::new("baseline", config).unwrap();
+            for _ in 0..steps {
+                alg.step(&mut problem).unwrap();
+            }
+            assert!((problem.params()[0] - 3.0).abs() < 1e-3, "{config:?}");
         }
-        assert!((problem.params()[0] - 3.0).abs() < 1e-4);
-        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.0, 1);
-        let mut adam = Unconstrained::new("adam", Adam::new(0.05));
-        for _ in 0..3_000 {
-            adam.step(&mut problem).unwrap();
-        }
-        assert!((problem.params()[0] - 3.0).abs() < 1e-3);
     }
 }

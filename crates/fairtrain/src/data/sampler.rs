@@ -51,13 +51,21 @@ impl EpochSampler {
     /// The next batch of row indices.
     #[inline]
     pub fn next_batch(&mut self) -> &[u32] {
-        if self.pos + self.batch > self.indices.len() {
+        self.next_batch_of(self.batch)
+    }
+
+    /// The next `n` row indices (`n` at most the number of indices; a pass
+    /// that cannot supply them all is skipped, as for full batches).
+    #[inline]
+    pub fn next_batch_of(&mut self, n: usize) -> &[u32] {
+        debug_assert!(n <= self.indices.len());
+        if self.pos + n > self.indices.len() {
             self.indices.shuffle(&mut self.rng);
             self.pos = 0;
             self.epoch += 1;
         }
         let start = self.pos;
-        self.pos += self.batch;
+        self.pos += n;
         &self.indices[start..self.pos]
     }
 

@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::constraints::{FairnessConstraint, GroupStatistics, Sense, Statistic};
 use crate::data::Dataset;
 use crate::model::Mlp;
-use crate::model::loss::bce_with_logits;
+use crate::model::loss::{bce_with_logits, sigmoid};
 
 /// Sums over the rows of one group (or of all rows).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -27,6 +27,8 @@ pub struct GroupCounts {
     pub true_positives: f64,
     /// Negative rows predicted positive.
     pub false_positives: f64,
+    /// Sum of predicted probabilities.
+    pub probability_sum: f64,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -47,6 +49,7 @@ impl GroupCounts {
         self.positives += positive as u8 as f64;
         self.true_positives += (predicted && positive) as u8 as f64;
         self.false_positives += (predicted && !positive) as u8 as f64;
+        self.probability_sum += sigmoid(z) as f64;
     }
 
     /// Mean loss.
@@ -70,13 +73,31 @@ impl GroupCounts {
         ratio(self.false_positives, self.n - self.positives)
     }
 
+    /// False negative rate (undefined without positives).
+    pub fn fnr(&self) -> Option<f64> {
+        ratio(self.positives - self.true_positives, self.positives)
+    }
+    /// Precision (undefined without predicted positives).
+    pub fn precision(&self) -> Option<f64> {
+        ratio(self.true_positives, self.predicted_positive)
+    }
+    /// Mean predicted probability minus the fraction of positives.
+    pub fn calibration(&self) -> Option<f64> {
+        ratio(self.probability_sum - self.positives, self.n)
+    }
+
     /// The value of `statistic`.
     pub fn statistic(&self, statistic: Statistic) -> Option<f64> {
         match statistic {
             Statistic::Loss => self.loss(),
             Statistic::PositiveRate => self.positive_rate(),
-            Statistic::TruePositiveRate => self.tpr(),
-            Statistic::FalsePositiveRate => self.fpr(),
+            Statistic::Tpr => self.tpr(),
+            Statistic::Fpr => self.fpr(),
+            Statistic::Fnr => self.fnr(),
+            Statistic::Accuracy => self.accuracy(),
+            Statistic::ErrorRate => self.accuracy().map(|a| 1.0 - a),
+            Statistic::Precision => self.precision(),
+            Statistic::Calibration => self.calibration(),
         }
     }
 }
@@ -174,6 +195,9 @@ impl GroupStatistics for GroupFrame {
     fn statistic(&self, group: usize, statistic: Statistic) -> Option<f64> {
         self.groups[group].statistic(statistic)
     }
+    fn overall(&self, statistic: Statistic) -> Option<f64> {
+        self.overall.statistic(statistic)
+    }
 }
 
 /// Per-group metrics, as written to `metrics.json`.
@@ -257,12 +281,13 @@ pub struct SplitReport {
 }
 
 impl SplitReport {
-    /// The report of `frame` for `constraints`.
-    pub fn new(frame: &GroupFrame, constraints: &[FairnessConstraint]) -> Self {
+    /// The report of `frame` for `constraints` (`params`: the model's
+    /// parameters, for constraints on them).
+    pub fn new(frame: &GroupFrame, constraints: &[FairnessConstraint], params: &[f32]) -> Self {
         let reports: Vec<ConstraintReport> = constraints
             .iter()
             .map(|c| {
-                let value = c.value(frame);
+                let value = c.value(frame, params);
                 ConstraintReport {
                     name: c.name().to_string(),
                     value,
@@ -297,7 +322,7 @@ impl SplitReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::constraints::Notion;
+    use crate::constraints::{Notion, Statistic};
 
     /// Eight rows by hand: group a has logits (2, -1, 0.5, -3) with labels
     /// (1, 1, 0, 0); group b has (1, 1, -2, 4) with labels (1, 0, 0, 1).
@@ -338,8 +363,17 @@ mod tests {
         assert_eq!(f.eopp_gap(), Some(0.5));
         assert_eq!(f.eo_gap(), Some(0.5));
         assert_eq!(f.overall().accuracy(), Some(0.625));
+        // a: TP 1 of 2 positives, predicted positive 2 (one TP): precision 0.5.
+        assert_eq!(a.fnr(), Some(0.5));
+        assert_eq!(a.precision(), Some(0.5));
+        assert_eq!(b.precision(), Some(2.0 / 3.0));
+        let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+        let cal_b = (sig(1.0) + sig(1.0) + sig(-2.0) + sig(4.0) - 2.0) / 4.0;
+        assert!((b.calibration().unwrap() - cal_b).abs() < 1e-6);
+        assert_eq!(f.statistic(1, Statistic::ErrorRate), Some(0.25));
+        assert_eq!(GroupStatistics::overall(&f, Statistic::PositiveRate), Some(5.0 / 8.0));
 
-        let report = SplitReport::new(&f, &[FairnessConstraint::new(Notion::LossParity, 0.05).unwrap()]);
+        let report = SplitReport::new(&f, &[FairnessConstraint::new(Notion::LossParity, 0.05).unwrap()], &[]);
         let gap = (la - lb).abs();
         let c = &report.constraints[0];
         assert!((c.value.unwrap() - gap).abs() < 1e-6);
@@ -354,7 +388,7 @@ mod tests {
         assert_eq!(f.group(1).tpr(), None);
         assert_eq!(f.eopp_gap(), None);
         assert_eq!(f.eo_gap(), Some(1.0)); // FPR: 0 vs 1
-        let report = SplitReport::new(&f, &[]);
+        let report = SplitReport::new(&f, &[], &[]);
         let json = serde_json::to_value(&report).unwrap();
         assert!(json["groups"]["b"]["tpr"].is_null());
         assert_eq!(json["groups"]["b"]["n"], 1);

@@ -15,7 +15,7 @@ mod tabular;
 
 pub use tabular::{BatchSizes, TabularProblem};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Which minibatches [`Problem::estimate`] draws and evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,13 +40,32 @@ impl Request {
     }
 }
 
+/// Which rows of the current minibatches estimates and gradients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowSelection {
+    /// All rows.
+    #[default]
+    All,
+    /// The even-numbered rows of each minibatch.
+    Even,
+    /// The odd-numbered rows of each minibatch.
+    Odd,
+}
+
 /// Minibatch estimates at the current parameters.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Estimate {
     /// Estimate of the objective `f`.
     pub objective: f32,
-    /// Estimates of the constraint functions `c_i` (satisfied when `<= 0`).
+    /// Smooth (differentiable) estimates of the constraint functions `c_i`
+    /// (satisfied when `<= 0`); their gradients are what
+    /// [`Problem::add_gradient`] combines.
     pub constraints: Vec<f32>,
+    /// Exact estimates of the same constraints on the same minibatches
+    /// (rates from hard predictions). They equal the smooth ones for
+    /// loss-based constraints; methods that update multipliers from true
+    /// rates (the proxy-Lagrangian) use them.
+    pub exact_constraints: Vec<f32>,
 }
 
 /// A stochastic constrained optimization problem over flat parameters.
@@ -85,5 +104,19 @@ pub trait Problem {
         let mut w = vec![0.0; self.num_constraints()];
         w[i] = 1.0;
         self.add_gradient(0.0, &w, grad)
+    }
+
+    /// Changes the sizes of the minibatches later estimates draw (for
+    /// methods that vary them, such as Stochastic Ghost). Optional.
+    fn set_batch_sizes(&mut self, _sizes: BatchSizes) -> Result<()> {
+        Err(Error::Data("this problem does not support changing its minibatch sizes".into()))
+    }
+
+    /// Restricts the estimates and gradients to a subset of the current
+    /// minibatches' rows, re-evaluating the estimates on it (Stochastic
+    /// Ghost's antithetic halves). The selection holds until changed; a new
+    /// estimate keeps it. Optional.
+    fn select_rows(&mut self, _selection: RowSelection) -> Result<()> {
+        Err(Error::Data("this problem does not support row selections".into()))
     }
 }

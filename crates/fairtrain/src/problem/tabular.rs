@@ -2,17 +2,19 @@
 //! BCE as the objective and fairness constraints over groups.
 //!
 //! Each estimate draws an objective minibatch from all training rows and
-//! one minibatch per group (each from its own seeded epoch-wise sampler),
-//! forwards them, and keeps the per-row results. The gradient of any
-//! weighted combination of objective and constraints is then one backward
-//! pass over the union of those rows with per-row weights: every group
-//! statistic is a ratio of per-row sums, so its derivative with respect to a
-//! row's logit is that row's term divided by the group's denominator.
+//! one minibatch per *cell* the constraints need: a group, or a group's
+//! positives or negatives for label-conditional statistics (TPR, FPR...),
+//! each from its own seeded epoch-wise sampler. The rows are forwarded once
+//! and kept. The gradient of any weighted combination of objective and
+//! constraints is then one backward pass over the union of those rows with
+//! per-row weights: every group statistic is a ratio of per-row sums, so its
+//! derivative with respect to a row's logit is that row's terms divided by
+//! the group's denominator.
 
 use std::sync::Arc;
 
-use super::{Estimate, Problem, Request};
-use crate::constraints::ConstraintSet;
+use super::{Estimate, Problem, Request, RowSelection};
+use crate::constraints::{ConstraintSet, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::error::{Error, Result};
 use crate::model::loss::bce_with_logits;
@@ -23,13 +25,22 @@ use crate::model::{Mlp, Workspace};
 pub struct BatchSizes {
     /// Rows of the objective minibatch (drawn from all training rows).
     pub objective: usize,
-    /// Rows of each group's constraint minibatch.
+    /// Rows of each group's (or group-and-label cell's) constraint minibatch.
     pub per_group: usize,
 }
 
 /// Sampler streams: the model's initialization uses stream 0 of the seed.
 const OBJECTIVE_STREAM: u64 = 1;
-const GROUP_STREAM: u64 = 1_000;
+const CELL_STREAM: u64 = 1_000;
+
+/// Rows the constraints sample from: a group, or its positives/negatives.
+#[derive(Debug, Clone)]
+struct Cell {
+    group: usize,
+    filter: LabelFilter,
+    sampler: EpochSampler,
+    first_slot: usize,
+}
 
 /// An MLP with fairness constraints on tabular data.
 ///
@@ -43,7 +54,7 @@ const GROUP_STREAM: u64 = 1_000;
 /// let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
 /// let constraints = ConstraintSet::new(
 ///     vec![FairnessConstraint::new(Notion::LossParity, 0.01).unwrap()],
-///     data.group_names(),
+///     &data,
 /// ).unwrap();
 /// let mlp = Mlp::new(data.n_inputs(), &[16]).unwrap();
 /// let params = mlp.init_params(0);
@@ -63,8 +74,12 @@ pub struct TabularProblem {
     constraints: ConstraintSet,
     batch: BatchSizes,
     objective_sampler: EpochSampler,
-    group_samplers: Vec<EpochSampler>,
-    /// Row index of each slot: objective rows, then each group's rows.
+    cells: Vec<Cell>,
+    /// For each needed statistic, the index of its cell.
+    needed_cell: Vec<usize>,
+    /// Slots in use: objective rows, then each cell's rows.
+    n_slots: usize,
+    /// Row index of each slot (the buffers may be longer than `n_slots`).
     rows: Vec<u32>,
     logits: Vec<f32>,
     losses: Vec<f32>,
@@ -73,6 +88,7 @@ pub struct TabularProblem {
     ws: Workspace,
     stat_values: Vec<f32>,
     stat_denominators: Vec<f32>,
+    stat_exact: Vec<f32>,
     stat_weights: Vec<f32>,
     /// Scratch weights for single-constraint gradients.
     unit_weights: Vec<f32>,
@@ -81,6 +97,15 @@ pub struct TabularProblem {
     has_constraints: bool,
     /// Parameters changed since the last forward pass.
     stale: bool,
+    selection: RowSelection,
+}
+
+fn label_name(filter: LabelFilter) -> &'static str {
+    match filter {
+        LabelFilter::Any => "",
+        LabelFilter::Positive => "positive ",
+        LabelFilter::Negative => "negative ",
+    }
 }
 
 impl TabularProblem {
@@ -123,34 +148,62 @@ impl TabularProblem {
         }
         let objective_sampler =
             EpochSampler::new((0..data.n_rows() as u32).collect(), batch.objective, seed, OBJECTIVE_STREAM)?;
-        let mut group_samplers = Vec::new();
-        if !constraints.is_empty() {
-            for (g, name) in data.group_names().iter().enumerate() {
-                let rows = data.group_rows(g);
-                if rows.len() < batch.per_group {
-                    return Err(Error::Data(format!(
-                        "group '{name}' has {} training rows, fewer than the group batch size {} \
-                         (lower --group-batch-size)",
-                        rows.len(),
-                        batch.per_group
-                    )));
+        // One cell per (group, label filter) that a needed statistic uses.
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut needed_cell = Vec::with_capacity(constraints.needed().len());
+        for &(group, statistic) in constraints.needed() {
+            let filter = statistic.label_filter();
+            let k = match cells.iter().position(|c| c.group == group && c.filter == filter) {
+                Some(k) => k,
+                None => {
+                    let labels = data.labels();
+                    let rows: Vec<u32> =
+                        data.group_rows(group).into_iter().filter(|&r| filter.accepts(labels[r as usize])).collect();
+                    let name = &data.group_names()[group];
+                    if rows.is_empty() {
+                        return Err(Error::Data(format!(
+                            "group '{name}' has no {}training rows, so its {} cannot be constrained",
+                            label_name(filter),
+                            statistic.name()
+                        )));
+                    }
+                    if rows.len() < batch.per_group {
+                        return Err(Error::Data(format!(
+                            "group '{name}' has {} {}training rows, fewer than the group batch size {} \
+                             (lower --group-batch-size)",
+                            rows.len(),
+                            label_name(filter),
+                            batch.per_group
+                        )));
+                    }
+                    let first_slot = batch.objective + cells.len() * batch.per_group;
+                    let stream = CELL_STREAM + 3 * group as u64 + filter as u64;
+                    let sampler = EpochSampler::new(rows, batch.per_group, seed, stream)?;
+                    cells.push(Cell { group, filter, sampler, first_slot });
+                    cells.len() - 1
                 }
-                group_samplers.push(EpochSampler::new(rows, batch.per_group, seed, GROUP_STREAM + g as u64)?);
-            }
+            };
+            needed_cell.push(k);
         }
-        let slots = batch.objective + group_samplers.len() * batch.per_group;
+        let slots = batch.objective + cells.len() * batch.per_group;
         let n_needed = constraints.needed().len();
         let n_constraints = constraints.len();
         let ws = model.workspace(slots);
         Ok(TabularProblem {
-            estimate: Estimate { objective: f32::NAN, constraints: vec![f32::NAN; constraints.len()] },
+            estimate: Estimate {
+                objective: f32::NAN,
+                constraints: vec![f32::NAN; n_constraints],
+                exact_constraints: vec![f32::NAN; n_constraints],
+            },
             model,
             params,
             data,
             constraints,
             batch,
             objective_sampler,
-            group_samplers,
+            cells,
+            needed_cell,
+            n_slots: slots,
             rows: vec![0; slots],
             logits: vec![0.0; slots],
             losses: vec![0.0; slots],
@@ -159,11 +212,13 @@ impl TabularProblem {
             ws,
             stat_values: vec![0.0; n_needed],
             stat_denominators: vec![0.0; n_needed],
+            stat_exact: vec![0.0; n_needed],
             stat_weights: vec![0.0; n_needed],
             unit_weights: vec![0.0; n_constraints],
             has_objective: false,
             has_constraints: false,
             stale: false,
+            selection: RowSelection::All,
         })
     }
 
@@ -192,8 +247,36 @@ impl TabularProblem {
         self.objective_sampler.epoch()
     }
 
-    fn group_slots(&self) -> std::ops::Range<usize> {
-        self.batch.objective..self.rows.len()
+    /// Rows forwarded per iteration that estimates both objective and
+    /// constraints.
+    pub fn rows_per_estimate(&self) -> usize {
+        self.n_slots
+    }
+
+    fn cell_slots(&self) -> std::ops::Range<usize> {
+        self.batch.objective..self.n_slots
+    }
+
+    /// True when `slot` of the block starting at `start` is selected.
+    #[inline]
+    fn selected(&self, slot: usize, start: usize) -> bool {
+        match self.selection {
+            RowSelection::All => true,
+            RowSelection::Even => (slot - start) % 2 == 0,
+            RowSelection::Odd => (slot - start) % 2 == 1,
+        }
+    }
+
+    /// The objective estimate over the selected objective slots.
+    fn evaluate_objective(&mut self) {
+        let (mut sum, mut count) = (0.0f32, 0usize);
+        for slot in 0..self.batch.objective {
+            if self.selected(slot, 0) {
+                sum += self.losses[slot];
+                count += 1;
+            }
+        }
+        self.estimate.objective = sum / count.max(1) as f32;
     }
 
     /// Forward pass and per-row losses of the slots in `range`.
@@ -218,23 +301,37 @@ impl TabularProblem {
         }
     }
 
-    /// Group statistics of the constraint slots and the constraint values.
+    fn norm2(&self) -> f32 {
+        if self.constraints.uses_norm() { self.params.iter().map(|p| p * p).sum() } else { 0.0 }
+    }
+
+    /// Statistics of the cells' slots (smooth and exact) and the constraint
+    /// values.
     fn evaluate_constraints(&mut self) {
         let labels = self.data.labels();
         let per = self.batch.per_group;
-        for (k, &(g, statistic)) in self.constraints.needed().iter().enumerate() {
-            let first = self.batch.objective + g * per;
-            let (mut num, mut den) = (0.0f32, 0.0f32);
+        for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+            let first = self.cells[self.needed_cell[k]].first_slot;
+            let (mut num, mut den, mut exact_num, mut exact_den) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             for slot in first..first + per {
-                let y = labels[self.rows[slot] as usize];
-                let (n, _, d) = statistic.smooth_terms(self.logits[slot], y, self.losses[slot], self.dlosses[slot]);
-                num += n;
-                den += d;
+                if !self.selected(slot, first) {
+                    continue;
+                }
+                let (z, y, loss) = (self.logits[slot], labels[self.rows[slot] as usize], self.losses[slot]);
+                let t = statistic.smooth(z, y, loss, self.dlosses[slot]);
+                num += t.num;
+                den += t.den;
+                let (n, d) = statistic.exact(z, y, loss);
+                exact_num += n;
+                exact_den += d;
             }
             self.stat_denominators[k] = den;
             self.stat_values[k] = if den > 0.0 { num / den } else { 0.0 };
+            self.stat_exact[k] = if exact_den > 0.0 { exact_num / exact_den } else { 0.0 };
         }
-        self.constraints.values(&self.stat_values, &mut self.estimate.constraints);
+        let norm2 = self.norm2();
+        self.constraints.values(&self.stat_values, norm2, &mut self.estimate.constraints);
+        self.constraints.values(&self.stat_exact, norm2, &mut self.estimate.exact_constraints);
     }
 }
 
@@ -263,29 +360,27 @@ impl Problem for TabularProblem {
     fn estimate(&mut self, request: Request) -> Result<()> {
         let bs = self.batch.objective;
         if request.objective() {
-            self.rows[..bs].copy_from_slice(self.objective_sampler.next_batch());
+            self.rows[..bs].copy_from_slice(self.objective_sampler.next_batch_of(bs));
             self.has_objective = true;
         }
-        let constraints = request.constraints() && !self.group_samplers.is_empty();
+        let constraints = request.constraints() && !self.constraints.is_empty();
         if constraints {
             let per = self.batch.per_group;
-            for (g, sampler) in self.group_samplers.iter_mut().enumerate() {
-                let first = bs + g * per;
-                self.rows[first..first + per].copy_from_slice(sampler.next_batch());
+            for cell in &mut self.cells {
+                self.rows[cell.first_slot..cell.first_slot + per].copy_from_slice(cell.sampler.next_batch_of(per));
             }
             self.has_constraints = true;
         }
-        // One forward over the slots whose rows changed (all slots when the
-        // parameters changed since the last pass).
+        // One forward over the slots whose rows changed.
         let range = match (request.objective(), constraints) {
-            (true, true) => 0..self.rows.len(),
+            (true, true) => 0..self.n_slots,
             (true, false) => 0..bs,
-            (false, true) => self.group_slots(),
+            (false, true) => self.cell_slots(),
             (false, false) => 0..0,
         };
         self.forward_slots(range);
         if request.objective() {
-            self.estimate.objective = self.losses[..bs].iter().sum::<f32>() / bs as f32;
+            self.evaluate_objective();
         }
         if constraints {
             self.evaluate_constraints();
@@ -302,40 +397,54 @@ impl Problem for TabularProblem {
         debug_assert_eq!(constraint_weights.len(), self.constraints.len());
         if self.stale {
             // Parameters moved since the forward pass: redo it on the same rows.
-            let end = if self.has_constraints { self.rows.len() } else { self.batch.objective };
+            let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
             self.forward_slots(0..end);
+            if self.has_constraints {
+                self.evaluate_constraints();
+            }
             self.stale = false;
         }
         let bs = self.batch.objective;
         let mut end = 0;
-        self.dz.fill(0.0);
+        self.dz[..self.n_slots].fill(0.0);
         if objective_weight != 0.0 && self.has_objective {
-            let scale = objective_weight / bs as f32;
-            for (d, &dl) in self.dz[..bs].iter_mut().zip(&self.dlosses[..bs]) {
-                *d = scale * dl;
+            let count = (0..bs).filter(|&slot| self.selected(slot, 0)).count();
+            let scale = objective_weight / count.max(1) as f32;
+            for slot in 0..bs {
+                if self.selected(slot, 0) {
+                    self.dz[slot] = scale * self.dlosses[slot];
+                }
             }
             end = bs;
         }
         if self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0) {
-            self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
+            let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
             let labels = self.data.labels();
             let per = self.batch.per_group;
-            for (k, &(g, statistic)) in self.constraints.needed().iter().enumerate() {
-                let a = self.stat_weights[k];
-                let den = self.stat_denominators[k];
+            for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+                let (a, den) = (self.stat_weights[k], self.stat_denominators[k]);
                 if a == 0.0 || den <= 0.0 {
                     continue;
                 }
-                let scale = a / den;
-                let first = bs + g * per;
+                let (scale, value) = (a / den, self.stat_values[k]);
+                let first = self.cells[self.needed_cell[k]].first_slot;
                 for slot in first..first + per {
+                    if !self.selected(slot, first) {
+                        continue;
+                    }
                     let y = labels[self.rows[slot] as usize];
-                    let (_, dnum, _) =
-                        statistic.smooth_terms(self.logits[slot], y, self.losses[slot], self.dlosses[slot]);
-                    self.dz[slot] += scale * dnum;
+                    let t = statistic.smooth(self.logits[slot], y, self.losses[slot], self.dlosses[slot]);
+                    self.dz[slot] += scale * (t.dnum - value * t.dden);
                 }
             }
-            end = self.rows.len();
+            if !self.cells.is_empty() {
+                end = self.n_slots;
+            }
+            if norm_weight != 0.0 {
+                for (g, &p) in grad.iter_mut().zip(&self.params) {
+                    *g += 2.0 * norm_weight * p;
+                }
+            }
         }
         if end > 0 {
             self.model.backward(&self.params, &self.data, &self.rows[..end], &mut self.ws, 0, &self.dz[..end], grad);
@@ -357,23 +466,88 @@ impl Problem for TabularProblem {
         self.unit_weights = unit;
         result
     }
+
+    fn set_batch_sizes(&mut self, sizes: BatchSizes) -> Result<()> {
+        if sizes == self.batch {
+            return Ok(());
+        }
+        if sizes.objective == 0 || sizes.objective > self.data.n_rows() {
+            return Err(Error::config(
+                "batch-size",
+                format!("{} (must be between 1 and the {} training rows)", sizes.objective, self.data.n_rows()),
+            ));
+        }
+        if let Some(cell) = self.cells.iter().find(|c| sizes.per_group == 0 || sizes.per_group > c.sampler.len()) {
+            return Err(Error::config(
+                "group-batch-size",
+                format!(
+                    "{} (group '{}' has {} {}training rows)",
+                    sizes.per_group,
+                    self.data.group_names()[cell.group],
+                    cell.sampler.len(),
+                    label_name(cell.filter)
+                ),
+            ));
+        }
+        self.batch = sizes;
+        for (k, cell) in self.cells.iter_mut().enumerate() {
+            cell.first_slot = sizes.objective + k * sizes.per_group;
+        }
+        self.n_slots = sizes.objective + self.cells.len() * sizes.per_group;
+        // Buffers only grow: varying sizes allocate until the largest is seen.
+        if self.rows.len() < self.n_slots {
+            for buffer in [&mut self.logits, &mut self.losses, &mut self.dlosses, &mut self.dz] {
+                buffer.resize(self.n_slots, 0.0);
+            }
+            self.rows.resize(self.n_slots, 0);
+        }
+        if self.ws.capacity() < self.n_slots {
+            self.ws = self.model.workspace(self.n_slots);
+        }
+        self.has_objective = false;
+        self.has_constraints = false;
+        Ok(())
+    }
+
+    fn select_rows(&mut self, selection: RowSelection) -> Result<()> {
+        if selection != RowSelection::All
+            && (self.batch.objective < 2 || (!self.cells.is_empty() && self.batch.per_group < 2))
+        {
+            return Err(Error::Data("selecting half of the rows needs minibatches of at least 2 rows".into()));
+        }
+        self.selection = selection;
+        if self.stale {
+            let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
+            self.forward_slots(0..end);
+            self.stale = false;
+        }
+        if self.has_objective {
+            self.evaluate_objective();
+        }
+        if self.has_constraints {
+            self.evaluate_constraints();
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::constraints::{FairnessConstraint, Notion};
+    use crate::constraints::{FairnessConstraint, Notion, Statistic};
     use crate::data::{DataSource, LoadOptions, load};
 
-    fn problem(hidden: &[usize]) -> TabularProblem {
+    fn problem_with(hidden: &[usize], constraints: Vec<FairnessConstraint>) -> TabularProblem {
         let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
-        let constraints =
-            ConstraintSet::new(vec![FairnessConstraint::new(Notion::LossParity, 0.01).unwrap()], data.group_names())
-                .unwrap();
+        let constraints = ConstraintSet::new(constraints, &data).unwrap();
         let mlp = Mlp::new(data.n_inputs(), hidden).unwrap();
         let params = mlp.init_params(5);
         TabularProblem::new(mlp, params, Arc::new(data), constraints, BatchSizes { objective: 6, per_group: 5 }, 5)
             .unwrap()
+    }
+
+    fn problem(hidden: &[usize]) -> TabularProblem {
+        problem_with(hidden, vec![FairnessConstraint::new(Notion::LossParity, 0.01).unwrap()])
     }
 
     /// Estimate recomputed naively from the slots' rows.
@@ -393,47 +567,91 @@ mod tests {
         let c = &p.last_estimate().constraints;
         assert!((c[0] - (la - lb - 0.01)).abs() < 1e-6);
         assert!((c[1] - (lb - la - 0.01)).abs() < 1e-6);
+        // Loss-based constraints: exact and smooth agree.
+        assert_eq!(&p.last_estimate().exact_constraints, c);
+    }
+
+    /// Label-conditional statistics draw from each group's positives or
+    /// negatives; exact rates come from hard predictions.
+    #[test]
+    fn equalized_odds_uses_label_cells() {
+        let mut p = problem_with(&[8], vec![FairnessConstraint::new(Notion::EqualizedOdds, 0.05).unwrap()]);
+        p.estimate(Request::Both).unwrap();
+        let data = p.data().clone();
+        // Cells: (A, positive), (B, positive), (A, negative), (B, negative).
+        assert_eq!(p.cells.len(), 4);
+        for cell in &p.cells {
+            for &r in &p.rows[cell.first_slot..cell.first_slot + 5] {
+                assert_eq!(data.groups()[r as usize] as usize, cell.group);
+                assert!(cell.filter.accepts(data.labels()[r as usize]));
+            }
+        }
+        let logits = p.model().logits(p.params(), &data, 1);
+        let tpr_exact = |cell: &Cell| {
+            p.rows[cell.first_slot..cell.first_slot + 5].iter().filter(|&&r| logits[r as usize] > 0.0).count() as f32
+                / 5.0
+        };
+        let (a_pos, b_pos) = (&p.cells[0], &p.cells[1]);
+        assert_eq!((a_pos.group, a_pos.filter), (0, LabelFilter::Positive));
+        let names = p.constraint_names().to_vec();
+        assert_eq!(names[0], "equalized-odds:tpr(A - B)");
+        let exact = &p.last_estimate().exact_constraints;
+        assert!((exact[0] - (tpr_exact(a_pos) - tpr_exact(b_pos) - 0.05)).abs() < 1e-6);
     }
 
     /// The weighted gradient against finite differences of the weighted
-    /// estimate on the same minibatches. A linear model has no ReLU kinks
-    /// for the differences to cross (the MLP's own gradient is checked in
-    /// the model's tests).
+    /// smooth estimate on the same minibatches, for every statistic. A
+    /// linear model has no ReLU kinks for the differences to cross (the
+    /// MLP's own gradient is checked in the model's tests).
     #[test]
-    fn weighted_gradient_matches_finite_differences() {
-        let mut p = problem(&[]);
-        p.estimate(Request::Both).unwrap();
-        let (w0, w) = (0.8f32, [1.7f32, 0.4]);
-        let mut g = vec![0.0; p.num_params()];
-        p.add_gradient(w0, &w, &mut g).unwrap();
-        let data = p.data().clone();
-        let rows = p.rows.clone();
-        let model = p.model().clone();
-        let value = |params: &[f32]| -> f64 {
-            let mut ws = model.workspace(rows.len());
-            let mut z = vec![0.0; rows.len()];
-            model.forward(params, &data, &rows, &mut ws, 0, &mut z);
-            let l: Vec<f64> =
-                rows.iter().zip(&z).map(|(&r, &z)| bce_with_logits(z, data.labels()[r as usize]).0 as f64).collect();
-            let f = l[..6].iter().sum::<f64>() / 6.0;
-            let d = l[6..11].iter().sum::<f64>() / 5.0 - l[11..16].iter().sum::<f64>() / 5.0;
-            w0 as f64 * f + w[0] as f64 * (d - 0.01) + w[1] as f64 * (-d - 0.01)
-        };
-        let params = p.params().to_vec();
-        let mut q = params.clone();
-        let mut checked = 0;
-        for k in 0..params.len() {
-            let h = 1e-2f32;
-            q[k] = params[k] + h;
-            let up = value(&q);
-            q[k] = params[k] - h;
-            let down = value(&q);
-            q[k] = params[k];
-            let fd = (up - down) / (2.0 * h as f64);
-            assert!((g[k] as f64 - fd).abs() < 2e-3, "param {k}: {} vs {fd}", g[k]);
-            checked += 1;
+    fn weighted_gradient_matches_finite_differences_for_every_statistic() {
+        let notions = [
+            Notion::LossParity,
+            Notion::DemographicParity,
+            Notion::EqualizedOdds,
+            Notion::AccuracyParity,
+            Notion::PredictiveParity,
+            Notion::Calibration,
+        ];
+        for notion in notions {
+            let mut p = problem_with(&[], vec![FairnessConstraint::new(notion, 0.01).unwrap()]);
+            p.estimate(Request::Both).unwrap();
+            let m = p.num_constraints();
+            let w: Vec<f32> = (0..m).map(|i| 0.3 + 0.4 * i as f32).collect();
+            let w0 = 0.8f32;
+            let mut g = vec![0.0; p.num_params()];
+            p.add_gradient(w0, &w, &mut g).unwrap();
+            let value = |p: &mut TabularProblem| -> f64 {
+                p.forward_slots(0..p.n_slots);
+                p.evaluate_constraints();
+                let f: f64 = p.losses[..6].iter().map(|&l| l as f64).sum::<f64>() / 6.0;
+                w0 as f64 * f + p.estimate.constraints.iter().zip(&w).map(|(&c, &wi)| (c * wi) as f64).sum::<f64>()
+            };
+            let params = p.params().to_vec();
+            for k in 0..params.len() {
+                let h = 1e-2f32;
+                p.params[k] = params[k] + h;
+                let up = value(&mut p);
+                p.params[k] = params[k] - h;
+                let down = value(&mut p);
+                p.params[k] = params[k];
+                let fd = (up - down) / (2.0 * h as f64);
+                assert!((g[k] as f64 - fd).abs() < 2e-3 * (1.0 + fd.abs()), "{notion:?} param {k}: {} vs {fd}", g[k]);
+            }
         }
-        assert_eq!(checked, 8);
+    }
+
+    #[test]
+    fn weight_norm_gradient() {
+        let mut p = problem_with(&[4], vec![FairnessConstraint::new(Notion::WeightNorm, 1.0).unwrap()]);
+        p.estimate(Request::Both).unwrap();
+        let norm2: f32 = p.params().iter().map(|x| x * x).sum();
+        assert!((p.last_estimate().constraints[0] - (norm2 - 1.0)).abs() < 1e-4);
+        let mut g = vec![0.0; p.num_params()];
+        p.add_gradient(0.0, &[2.0], &mut g).unwrap();
+        for (gi, &x) in g.iter().zip(p.params()) {
+            assert!((gi - 4.0 * x).abs() < 1e-6);
+        }
     }
 
     #[test]
@@ -467,23 +685,61 @@ mod tests {
         assert_eq!(both, obj);
     }
 
+    /// Halves of a minibatch: estimates over the even and odd rows, whose
+    /// gradients add up to the whole batch's (with equal halves).
     #[test]
-    fn group_batch_larger_than_group_is_an_error() {
+    fn row_selections_split_the_minibatches() {
+        let mut p = problem(&[6]);
+        p.set_batch_sizes(BatchSizes { objective: 8, per_group: 6 }).unwrap();
+        assert_eq!(p.rows_per_estimate(), 8 + 2 * 6);
+        p.estimate(Request::Both).unwrap();
+        let all = p.last_estimate().clone();
+        let mut halves = Vec::new();
+        let mut grads = Vec::new();
+        for selection in [RowSelection::Even, RowSelection::Odd] {
+            p.select_rows(selection).unwrap();
+            halves.push(p.last_estimate().clone());
+            let mut g = vec![0.0; p.num_params()];
+            p.add_gradient(1.0, &[0.7, 0.2], &mut g).unwrap();
+            grads.push(g);
+        }
+        p.select_rows(RowSelection::All).unwrap();
+        let mut g = vec![0.0; p.num_params()];
+        p.add_gradient(1.0, &[0.7, 0.2], &mut g).unwrap();
+        // Equal halves: every statistic is the mean of its halves' values.
+        assert!((all.objective - (halves[0].objective + halves[1].objective) / 2.0).abs() < 1e-6);
+        for i in 0..2 {
+            let mean = (halves[0].constraints[i] + halves[1].constraints[i]) / 2.0;
+            assert!((all.constraints[i] - mean).abs() < 1e-6);
+        }
+        for k in 0..g.len() {
+            assert!((g[k] - (grads[0][k] + grads[1][k]) / 2.0).abs() < 1e-5);
+        }
+        // Batch sizes can change again; a size-1 batch has no halves.
+        p.set_batch_sizes(BatchSizes { objective: 1, per_group: 1 }).unwrap();
+        p.estimate(Request::Both).unwrap();
+        assert!(p.select_rows(RowSelection::Even).is_err());
+        assert!(p.set_batch_sizes(BatchSizes { objective: 1, per_group: 1_000_000 }).is_err());
+    }
+
+    #[test]
+    fn cells_too_small_are_named() {
         let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
         let constraints =
-            ConstraintSet::new(vec![FairnessConstraint::new(Notion::LossParity, 0.01).unwrap()], data.group_names())
-                .unwrap();
+            ConstraintSet::new(vec![FairnessConstraint::new(Notion::EqualOpportunity, 0.05).unwrap()], &data).unwrap();
         let mlp = Mlp::new(data.n_inputs(), &[4]).unwrap();
         let params = mlp.init_params(0);
-        let n_b = data.group_counts()[1];
-        let batches = BatchSizes { objective: 8, per_group: n_b + 1 };
+        let positives_a = (0..data.n_rows()).filter(|&i| data.groups()[i] == 0 && data.labels()[i] > 0.5).count();
+        let batches = BatchSizes { objective: 8, per_group: positives_a + 1 };
         let err = TabularProblem::new(mlp, params, Arc::new(data), constraints, batches, 0).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
-                "group 'B' has {n_b} training rows, fewer than the group batch size {} (lower --group-batch-size)",
-                n_b + 1
+                "group 'A' has {positives_a} positive training rows, fewer than the group batch size {} (lower \
+                 --group-batch-size)",
+                positives_a + 1
             )
         );
+        assert_eq!(Statistic::Tpr.label_filter(), LabelFilter::Positive);
     }
 }

@@ -156,7 +156,7 @@ impl Observer for Observers<'_, '_> {
 /// let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
 /// let constraints = ConstraintSet::new(
 ///     vec![FairnessConstraint::new(Notion::LossParity, 0.02).unwrap()],
-///     data.group_names(),
+///     &data,
 /// ).unwrap();
 /// let mlp = Mlp::new(data.n_inputs(), &[16]).unwrap();
 /// let params = mlp.init_params(0);
@@ -203,8 +203,8 @@ pub fn train(
     let has_multipliers = algorithm.has_multipliers();
     let columns = LogColumns {
         multipliers: if has_multipliers { constraint_names.clone() } else { Vec::new() },
+        extras: algorithm.log_columns(&constraint_names),
         constraints: constraint_names,
-        extras: algorithm.log_columns(),
     };
     observer.start(&columns)?;
 

@@ -1,0 +1,151 @@
+//! The stochastic augmented Lagrangian (ALM) dual rule, as
+//! humancompatible-train 0.4.2's `ALM` runs it. With a Moreau-smoothed SGD
+//! primal step it is SSL-ALM, the smoothed stochastic linearized ALM of
+//! Huang, Zhang & Alacaoglu (arXiv 2504.07607); without smoothing, plain
+//! stochastic ALM.
+//!
+//! One step, with minibatch estimates `c` (one sample serves both the
+//! multiplier update and the gradient):
+//! * slack-minimized ("HPR") augmentation:
+//!   `lambda <- clamp(lambda + eta * ([lambda + rho c]_+ - lambda) / rho, 0, lambda_max)`,
+//!   and the gradient weight of `c_j` is `[lambda_j + rho c_j]_+` (with the
+//!   updated `lambda`);
+//! * quadratic augmentation (`(rho/2) ||[c]_+||^2`):
+//!   `lambda <- clamp(lambda + eta c, 0, lambda_max)`, weight
+//!   `lambda_j + rho [c_j]_+`.
+//!
+//! The paper's own benchmark code differs (see the README): it carries
+//! explicit slack variables, takes the penalty term's constraint value from
+//! an independent second sample, resets `lambda` to 0 when its norm reaches
+//! the bound instead of clamping, and adds one full-batch step at the end.
+//! The package form is used here because its multipliers stay bounded and
+//! it needs one constraint sample per step.
+
+use serde::{Deserialize, Serialize};
+
+use super::lagrangian::{DualRule, positive};
+use crate::error::Result;
+use crate::problem::Estimate;
+
+/// How the penalty augments the Lagrangian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augmentation {
+    /// The slack-minimized (Hestenes-Powell-Rockafellar) form.
+    Hpr,
+    /// `(rho/2) ||[c]_+||^2`.
+    Quadratic,
+}
+
+/// Settings of the ALM dual rule. The default is the paper's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlmConfig {
+    /// Dual step size `eta`.
+    pub dual_lr: f32,
+    /// Penalty `rho` (> 0).
+    pub penalty: f32,
+    /// Augmentation.
+    pub augmentation: Augmentation,
+    /// Multipliers are clamped to `[0, dual_bound]`.
+    pub dual_bound: f32,
+}
+
+impl Default for AlmConfig {
+    fn default() -> Self {
+        AlmConfig { dual_lr: 0.05, penalty: 1.0, augmentation: Augmentation::Hpr, dual_bound: 10.0 }
+    }
+}
+
+impl AlmConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        positive("dual-lr", self.dual_lr)?;
+        positive("penalty", self.penalty)?;
+        positive("dual-bound", self.dual_bound)
+    }
+}
+
+/// The ALM dual state.
+#[derive(Debug, Clone)]
+pub struct Alm {
+    config: AlmConfig,
+    multipliers: Vec<f32>,
+}
+
+impl Alm {
+    /// Multipliers starting at 0.
+    pub fn new(config: AlmConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Alm { config, multipliers: Vec::new() })
+    }
+}
+
+impl DualRule for Alm {
+    fn reset(&mut self, m: usize) {
+        self.multipliers = vec![0.0; m];
+    }
+
+    fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
+        let AlmConfig { dual_lr: eta, penalty: rho, augmentation, dual_bound } = self.config;
+        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.constraints) {
+            match augmentation {
+                Augmentation::Hpr => {
+                    let direction = ((*lambda + rho * c).max(0.0) - *lambda) / rho;
+                    *lambda = (*lambda + eta * direction).clamp(0.0, dual_bound);
+                    *w = (*lambda + rho * c).max(0.0);
+                }
+                Augmentation::Quadratic => {
+                    *lambda = (*lambda + eta * c).clamp(0.0, dual_bound);
+                    *w = *lambda + rho * c.max(0.0);
+                }
+            }
+        }
+        1.0
+    }
+
+    fn multipliers(&self) -> &[f32] {
+        &self.multipliers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::Algorithm;
+    use crate::algorithms::lagrangian::Lagrangian;
+    use crate::algorithms::optim::PrimalConfig;
+    use crate::algorithms::testing::{QuadraticProblem, tail_means};
+
+    /// min (x-3)^2 s.t. x - 1 <= 0 (noisy): optimum x = 1, lambda = 4.
+    #[test]
+    fn ssl_alm_converges_to_the_constrained_optimum() {
+        for augmentation in [Augmentation::Hpr, Augmentation::Quadratic] {
+            let config = AlmConfig { augmentation, ..AlmConfig::default() };
+            let primal = PrimalConfig::sgd(0.02).smoothed(0.5, 0.5);
+            let mut alg = Lagrangian::new("ssl-alm", Alm::new(config).unwrap(), primal).unwrap();
+            let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 1);
+            let (x, lambda) = tail_means(&mut alg, &mut problem, 20_000);
+            assert!((x - 1.0).abs() < 0.02, "{augmentation:?}: x = {x}");
+            assert!((lambda - 4.0).abs() < 0.2, "{augmentation:?}: lambda = {lambda}");
+        }
+    }
+
+    #[test]
+    fn multipliers_stay_in_their_bounds() {
+        // A constraint that cannot be met (x + 10 <= 0 from x = 3 with tiny
+        // steps) drives lambda to its bound and no further.
+        let config = AlmConfig { dual_bound: 2.0, ..AlmConfig::default() };
+        let mut alg = Lagrangian::new("alm", Alm::new(config).unwrap(), PrimalConfig::sgd(1e-6)).unwrap();
+        let mut problem = QuadraticProblem::new(3.0, -10.0, 0.0, 3);
+        for _ in 0..1_000 {
+            alg.step(&mut problem).unwrap();
+        }
+        assert_eq!(alg.multipliers()[0], 2.0);
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let err = Alm::new(AlmConfig { penalty: 0.0, ..AlmConfig::default() }).unwrap_err();
+        assert_eq!(err.to_string(), "invalid value for penalty: 0 (must be a positive number)");
+    }
+}

@@ -1,0 +1,122 @@
+//! The shared step of the Lagrangian family. Every method of the family
+//! (gradient descent-ascent, ALM and SSL-ALM, iALM, nuPI, SPBM, penalty,
+//! proxy-Lagrangian) takes the primal gradient of
+//! `w0 * f + sum_i w_i * c_i`, with weights that depend on the constraint
+//! values alone: one estimate, one dual update, one weighted gradient, one
+//! primal step. What differs is the [`DualRule`]: how the dual state moves
+//! and which weights it gives; each rule is one file of this module.
+
+use super::Algorithm;
+use super::optim::{Primal, PrimalConfig};
+use crate::error::Result;
+use crate::problem::{Estimate, Problem, Request};
+
+/// How a Lagrangian method's dual state moves and weighs the constraints.
+pub trait DualRule {
+    /// Sizes the state for `m` constraints (called before the first step).
+    fn reset(&mut self, m: usize);
+
+    /// Updates the dual state from this step's estimates and writes the
+    /// weight of each constraint's gradient into `weights`; returns the
+    /// objective's weight.
+    fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32;
+
+    /// The multipliers, one per constraint.
+    fn multipliers(&self) -> &[f32];
+
+    /// Names of extra per-log values (penalties, step sizes...).
+    fn log_columns(&self, _constraint_names: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The extra values, parallel to [`DualRule::log_columns`].
+    fn log_values(&mut self, _out: &mut Vec<f64>) {}
+}
+
+/// A Lagrangian method: a dual rule over a primal step.
+#[derive(Debug, Clone)]
+pub struct Lagrangian<D> {
+    name: &'static str,
+    dual: D,
+    primal: Primal,
+    weights: Vec<f32>,
+    grad: Vec<f32>,
+    ready: bool,
+}
+
+impl<D: DualRule> Lagrangian<D> {
+    /// The method `name` (its command-line name) with dual rule `dual` and
+    /// primal step `primal`.
+    pub fn new(name: &'static str, dual: D, primal: PrimalConfig) -> Result<Self> {
+        Ok(Lagrangian { name, dual, primal: Primal::new(primal)?, weights: Vec::new(), grad: Vec::new(), ready: false })
+    }
+
+    /// The dual rule.
+    pub fn dual(&self) -> &D {
+        &self.dual
+    }
+}
+
+impl<D: DualRule> Algorithm for Lagrangian<D> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
+        if !self.ready {
+            let m = problem.num_constraints();
+            self.dual.reset(m);
+            self.weights = vec![0.0; m];
+            self.grad = vec![0.0; problem.num_params()];
+            self.ready = true;
+        }
+        problem.estimate(Request::Both)?;
+        let objective_weight = self.dual.update(problem.last_estimate(), &mut self.weights);
+        problem.add_gradient(objective_weight, &self.weights, &mut self.grad)?;
+        self.primal.step(problem.params_mut(), &mut self.grad);
+        Ok(())
+    }
+
+    fn uses_constraints(&self) -> bool {
+        true
+    }
+
+    fn has_multipliers(&self) -> bool {
+        true
+    }
+
+    fn multipliers(&self) -> &[f32] {
+        self.dual.multipliers()
+    }
+
+    fn log_columns(&self, constraint_names: &[String]) -> Vec<String> {
+        self.dual.log_columns(constraint_names)
+    }
+
+    fn log_values(&mut self, out: &mut Vec<f64>) {
+        self.dual.log_values(out);
+    }
+}
+
+/// Checks a hyperparameter is a positive finite number.
+pub(crate) fn positive(field: &str, v: f32) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(crate::Error::config(field, format!("{v} (must be a positive number)")))
+    }
+}
+
+/// Checks a hyperparameter is a non-negative finite number.
+pub(crate) fn non_negative(field: &str, v: f32) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(crate::Error::config(field, format!("{v} (must be a non-negative number)")))
+    }
+}
+
+/// Checks a hyperparameter lies in `[0, 1)`.
+pub(crate) fn fraction(field: &str, v: f32) -> Result<()> {
+    if (0.0..1.0).contains(&v) { Ok(()) } else { Err(crate::Error::config(field, format!("{v} (must be in [0, 1))"))) }
+}

@@ -1,0 +1,102 @@
+//! A quadratic penalty method: minimize `f + (rho/2) sum_j [c_j]_+^2`, so the
+//! weight of a violated constraint's gradient is `rho c_j`. No multipliers:
+//! the violation left at the solution shrinks like `1/rho`, which is the
+//! weakness the Lagrangian methods remove. With `penalty_growth > 1` the
+//! penalty grows each step (up to `max_penalty`) while the constraints are
+//! violated on average, the classical penalty-method schedule.
+
+use super::lagrangian::{DualRule, positive};
+use crate::error::{Error, Result};
+use crate::problem::Estimate;
+
+/// Settings of the penalty method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PenaltyConfig {
+    /// Penalty `rho`.
+    pub penalty: f32,
+    /// Factor applied to `rho` after a step whose largest constraint
+    /// estimate is positive (1: a fixed penalty).
+    pub penalty_growth: f32,
+    /// Cap on `rho`.
+    pub max_penalty: f32,
+}
+
+impl Default for PenaltyConfig {
+    fn default() -> Self {
+        PenaltyConfig { penalty: 10.0, penalty_growth: 1.0, max_penalty: 1e4 }
+    }
+}
+
+/// The penalty method's state: the penalty, and the weights shown as
+/// "multipliers" (`rho [c]_+`, the multipliers it implies).
+#[derive(Debug, Clone)]
+pub struct Penalty {
+    config: PenaltyConfig,
+    penalty: f32,
+    implied: Vec<f32>,
+}
+
+impl Penalty {
+    /// A penalty starting at `config.penalty`.
+    pub fn new(config: PenaltyConfig) -> Result<Self> {
+        positive("penalty", config.penalty)?;
+        if !(config.penalty_growth.is_finite() && config.penalty_growth >= 1.0) {
+            return Err(Error::config("penalty-growth", format!("{} (must be at least 1)", config.penalty_growth)));
+        }
+        Ok(Penalty { config, penalty: config.penalty, implied: Vec::new() })
+    }
+}
+
+impl DualRule for Penalty {
+    fn reset(&mut self, m: usize) {
+        self.implied = vec![0.0; m];
+        self.penalty = self.config.penalty;
+    }
+
+    fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
+        let mut violated = false;
+        for ((implied, w), &c) in self.implied.iter_mut().zip(weights.iter_mut()).zip(&estimate.constraints) {
+            *w = self.penalty * c.max(0.0);
+            *implied = *w;
+            violated |= c > 0.0;
+        }
+        if violated {
+            self.penalty = (self.penalty * self.config.penalty_growth).min(self.config.max_penalty);
+        }
+        1.0
+    }
+
+    fn multipliers(&self) -> &[f32] {
+        &self.implied
+    }
+
+    fn log_columns(&self, _names: &[String]) -> Vec<String> {
+        vec!["penalty".into()]
+    }
+
+    fn log_values(&mut self, out: &mut Vec<f64>) {
+        out.push(self.penalty as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::lagrangian::Lagrangian;
+    use crate::algorithms::optim::PrimalConfig;
+    use crate::algorithms::testing::{QuadraticProblem, tail_means};
+
+    /// min (x-3)^2 + (rho/2) [x-1]_+^2 has its minimum at x = 1 + 4/(2+rho):
+    /// the penalty method's known bias, here 1 + 4/12 with rho = 10.
+    #[test]
+    fn converges_to_the_penalized_optimum() {
+        let mut alg =
+            Lagrangian::new("penalty", Penalty::new(PenaltyConfig::default()).unwrap(), PrimalConfig::sgd(0.01))
+                .unwrap();
+        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.0, 5);
+        let (x, implied) = tail_means(&mut alg, &mut problem, 4_000);
+        assert!((x - (1.0 + 4.0 / 12.0)).abs() < 1e-3, "x = {x}");
+        // The implied multiplier rho (x - 1) = 10/3.
+        assert!((implied - 10.0 / 3.0).abs() < 1e-2, "{implied}");
+    }
+}

@@ -1,0 +1,220 @@
+//! Group statistics as ratios of per-row sums.
+//!
+//! Every statistic of a group is `sum(numerator) / sum(denominator)` over
+//! the group's rows. Exactly (for evaluation, and for the "true" constraint
+//! values of the proxy-Lagrangian) the terms use the hard prediction
+//! `z > 0`; smoothly (for training) they use `sigmoid(z)`, and each row also
+//! gives the derivatives of its terms with respect to its logit `z`, so the
+//! derivative of the group's statistic with respect to that logit is
+//! `(d num - S * d den) / sum(den)`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::loss::sigmoid;
+
+/// A per-group statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Statistic {
+    /// Mean BCE loss.
+    Loss,
+    /// Fraction predicted positive.
+    PositiveRate,
+    /// True positive rate: fraction of positives predicted positive.
+    Tpr,
+    /// False positive rate: fraction of negatives predicted positive.
+    Fpr,
+    /// False negative rate: fraction of positives predicted negative.
+    Fnr,
+    /// Fraction predicted correctly.
+    Accuracy,
+    /// Fraction predicted wrongly.
+    ErrorRate,
+    /// Precision (positive predictive value): fraction of predicted
+    /// positives that are positive.
+    Precision,
+    /// Calibration in the large: mean predicted probability minus the
+    /// fraction of positives.
+    Calibration,
+}
+
+/// Which rows a statistic is a mean over: all of the group's rows, or only
+/// its positives or negatives. Training draws a separate minibatch stream
+/// for each (group, filter) cell a constraint needs, so that a statistic
+/// such as the TPR is never estimated from a batch without positives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LabelFilter {
+    /// Every row of the group.
+    Any,
+    /// The group's positive rows.
+    Positive,
+    /// The group's negative rows.
+    Negative,
+}
+
+impl LabelFilter {
+    /// True when a row with label `y` belongs to the filter.
+    pub fn accepts(self, y: f32) -> bool {
+        match self {
+            LabelFilter::Any => true,
+            LabelFilter::Positive => y > 0.5,
+            LabelFilter::Negative => y <= 0.5,
+        }
+    }
+}
+
+/// One row's smooth terms and their derivatives with respect to its logit.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SmoothTerms {
+    /// Numerator term.
+    pub num: f32,
+    /// d num / d z.
+    pub dnum: f32,
+    /// Denominator term.
+    pub den: f32,
+    /// d den / d z.
+    pub dden: f32,
+}
+
+impl Statistic {
+    /// Every statistic.
+    pub const ALL: [Statistic; 9] = [
+        Statistic::Loss,
+        Statistic::PositiveRate,
+        Statistic::Tpr,
+        Statistic::Fpr,
+        Statistic::Fnr,
+        Statistic::Accuracy,
+        Statistic::ErrorRate,
+        Statistic::Precision,
+        Statistic::Calibration,
+    ];
+
+    /// The name used in configs and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Statistic::Loss => "loss",
+            Statistic::PositiveRate => "positive-rate",
+            Statistic::Tpr => "tpr",
+            Statistic::Fpr => "fpr",
+            Statistic::Fnr => "fnr",
+            Statistic::Accuracy => "accuracy",
+            Statistic::ErrorRate => "error-rate",
+            Statistic::Precision => "precision",
+            Statistic::Calibration => "calibration",
+        }
+    }
+
+    /// True for statistics whose exact value is a rate of hard predictions
+    /// (a piecewise-constant function of the parameters); false for the
+    /// loss and calibration, whose exact and smooth values coincide.
+    pub fn is_rate(self) -> bool {
+        !matches!(self, Statistic::Loss | Statistic::Calibration)
+    }
+
+    /// The rows the statistic averages over.
+    pub fn label_filter(self) -> LabelFilter {
+        match self {
+            Statistic::Tpr | Statistic::Fnr => LabelFilter::Positive,
+            Statistic::Fpr => LabelFilter::Negative,
+            _ => LabelFilter::Any,
+        }
+    }
+
+    /// Smooth terms of a row with logit `z`, label `y` and loss `loss`
+    /// (with derivative `dloss`): the sigmoid stands in for the prediction.
+    #[inline]
+    pub fn smooth(self, z: f32, y: f32, loss: f32, dloss: f32) -> SmoothTerms {
+        let s = sigmoid(z);
+        let ds = s * (1.0 - s);
+        let (num, dnum, den, dden) = match self {
+            Statistic::Loss => (loss, dloss, 1.0, 0.0),
+            Statistic::PositiveRate => (s, ds, 1.0, 0.0),
+            Statistic::Tpr => (y * s, y * ds, y, 0.0),
+            Statistic::Fpr => ((1.0 - y) * s, (1.0 - y) * ds, 1.0 - y, 0.0),
+            Statistic::Fnr => (y * (1.0 - s), -y * ds, y, 0.0),
+            Statistic::Accuracy => (y * s + (1.0 - y) * (1.0 - s), (2.0 * y - 1.0) * ds, 1.0, 0.0),
+            Statistic::ErrorRate => (y * (1.0 - s) + (1.0 - y) * s, (1.0 - 2.0 * y) * ds, 1.0, 0.0),
+            Statistic::Precision => (y * s, y * ds, s, ds),
+            Statistic::Calibration => (s - y, ds, 1.0, 0.0),
+        };
+        SmoothTerms { num, dnum, den, dden }
+    }
+
+    /// Exact terms `(numerator, denominator)` of a row: the prediction is
+    /// positive when `z > 0`.
+    #[inline]
+    pub fn exact(self, z: f32, y: f32, loss: f32) -> (f32, f32) {
+        let p = if z > 0.0 { 1.0 } else { 0.0 };
+        let correct = if (p > 0.5) == (y > 0.5) { 1.0 } else { 0.0 };
+        match self {
+            Statistic::Loss => (loss, 1.0),
+            Statistic::PositiveRate => (p, 1.0),
+            Statistic::Tpr => (y * p, y),
+            Statistic::Fpr => ((1.0 - y) * p, 1.0 - y),
+            Statistic::Fnr => (y * (1.0 - p), y),
+            Statistic::Accuracy => (correct, 1.0),
+            Statistic::ErrorRate => (1.0 - correct, 1.0),
+            Statistic::Precision => (y * p, p),
+            Statistic::Calibration => (sigmoid(z) - y, 1.0),
+        }
+    }
+}
+
+impl std::str::FromStr for Statistic {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Statistic::ALL.into_iter().find(|st| st.name() == s).ok_or_else(|| {
+            crate::Error::config(
+                "statistic",
+                format!("'{s}' (known: {})", Statistic::ALL.map(Statistic::name).join(", ")),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::loss::bce_with_logits;
+
+    /// The smooth terms' derivatives against central differences, and the
+    /// smooth terms at a confident logit against the exact ones.
+    #[test]
+    fn smooth_terms_derivatives_and_limits() {
+        for s in Statistic::ALL {
+            for &(z, y) in &[(0.3f32, 1.0f32), (-0.7, 0.0), (1.2, 0.0), (-0.2, 1.0)] {
+                let h = 1e-3;
+                let at = |z: f32| {
+                    let (l, d) = bce_with_logits(z, y);
+                    s.smooth(z, y, l, d)
+                };
+                let (up, down, mid) = (at(z + h), at(z - h), at(z));
+                let dnum = (up.num - down.num) / (2.0 * h);
+                let dden = (up.den - down.den) / (2.0 * h);
+                assert!((dnum - mid.dnum).abs() < 1e-3, "{s:?} z={z} y={y}: {dnum} vs {}", mid.dnum);
+                assert!((dden - mid.dden).abs() < 1e-3, "{s:?} z={z} y={y}");
+            }
+            if s.is_rate() {
+                for &(z, y) in &[(12.0f32, 1.0f32), (-12.0, 1.0), (12.0, 0.0), (-12.0, 0.0)] {
+                    let (l, d) = bce_with_logits(z, y);
+                    let smooth = s.smooth(z, y, l, d);
+                    let (num, den) = s.exact(z, y, l);
+                    assert!((smooth.num - num).abs() < 1e-4 && (smooth.den - den).abs() < 1e-4, "{s:?} z={z} y={y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn label_filters_and_names() {
+        assert_eq!(Statistic::Tpr.label_filter(), LabelFilter::Positive);
+        assert_eq!(Statistic::Fpr.label_filter(), LabelFilter::Negative);
+        assert_eq!(Statistic::Precision.label_filter(), LabelFilter::Any);
+        assert!(LabelFilter::Positive.accepts(1.0) && !LabelFilter::Positive.accepts(0.0));
+        for s in Statistic::ALL {
+            assert_eq!(s.name().parse::<Statistic>().unwrap(), s);
+        }
+        assert!("recall".parse::<Statistic>().is_err());
+    }
+}
