@@ -254,7 +254,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<AlgorithmName>,
 
-    /// Settings preset: paper = the humancompatible.train paper's hyperparameters and batch sizes [default: paper]
+    /// Settings preset: default (fairtrain's), or paper (the humancompatible.train paper's hyperparameters and batch sizes) [default: default]
     #[arg(long, value_parser = preset_parser(), help_heading = "Algorithm")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
@@ -268,6 +268,11 @@ pub struct TrainArgs {
     #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_list")]
     pub bound: Option<Vec<f64>>,
+
+    /// Temperature T of the rate surrogates sigmoid(logit / T) used for constraint gradients [default: 0.25]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
 
     /// Primal optimizer of a Lagrangian method [preset]
     #[arg(long, value_parser = primal_parser(), help_heading = "Hyperparameters")]

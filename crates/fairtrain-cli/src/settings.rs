@@ -9,7 +9,7 @@ use fairtrain::algorithms::{
     AlgorithmConfig, AlgorithmName, AlmConfig, DualConfig, GdaConfig, GhostConfig, IalmConfig, NupiConfig,
     PenaltyConfig, PrimalConfig, ProxyConfig, SpbmConfig, SwitchingConfig,
 };
-use fairtrain::constraints::{Comparison, ConstraintKind, FairnessConstraint, Notion, Sense};
+use fairtrain::constraints::{Comparison, ConstraintKind, DEFAULT_TEMPERATURE, FairnessConstraint, Notion, Sense};
 use fairtrain::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use fairtrain::problem::BatchSizes;
 use fairtrain::train::DEFAULT_AVERAGE;
@@ -21,7 +21,7 @@ pub const DEFAULT_ITERATIONS: u64 = 20_000;
 /// Default hidden widths.
 pub const DEFAULT_HIDDEN: [usize; 2] = [64, 32];
 /// The preset used when none is given.
-pub const DEFAULT_PRESET: Preset = Preset::Paper;
+pub const DEFAULT_PRESET: Preset = Preset::Default;
 
 /// How long to train, as the user asked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,6 +42,7 @@ pub struct TrainSettings {
     pub preset: Preset,
     pub algorithm: AlgorithmConfig,
     pub constraints: Vec<FairnessConstraint>,
+    pub temperature: f32,
     pub hidden: Vec<usize>,
     pub batch: BatchSizes,
     pub seed: u64,
@@ -457,12 +458,17 @@ impl TrainSettings {
                 format!("applies only to CSV data; {} has a fixed test split", source.name()),
             ));
         }
+        let temperature = args.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
+        }
         Ok(TrainSettings {
             source,
             load,
             preset,
             algorithm,
             constraints,
+            temperature,
             hidden,
             batch,
             seed: args.seed.unwrap_or(0),
@@ -495,6 +501,7 @@ impl TrainSettings {
             algorithm: Some(self.algorithm.name()),
             preset: Some(self.preset),
             constraint: Some(self.constraints.iter().map(constraint_spec).collect()),
+            temperature: Some(self.temperature),
             hidden: Some(if self.hidden.is_empty() {
                 "none".into()
             } else {
@@ -609,9 +616,10 @@ mod tests {
     }
 
     #[test]
-    fn paper_defaults() {
+    fn defaults() {
         let s = TrainSettings::resolve(&TrainArgs::default()).unwrap();
         assert_eq!(s.source, DataSource::Adult);
+        assert_eq!(s.preset, Preset::Default);
         assert_eq!(s.algorithm, AlgorithmConfig::paper(AlgorithmName::SslAlm));
         assert_eq!(s.batch, BatchSizes { objective: 8, per_group: 8 });
         assert_eq!(s.budget, BudgetSetting::Iterations(20_000));
@@ -619,6 +627,10 @@ mod tests {
         assert_eq!(s.hidden, [64, 32]);
         let s = TrainSettings::resolve(&args("algorithm = \"ssw\"")).unwrap();
         assert_eq!(s.batch, BatchSizes { objective: 16, per_group: 16 });
+        // The default preset takes equal switching steps; the paper's stays.
+        assert_eq!(s.algorithm, AlgorithmConfig::Switching(SwitchingConfig { lr: 0.02, ..SwitchingConfig::default() }));
+        let s = TrainSettings::resolve(&args("algorithm = \"ssw\"\npreset = \"paper\"")).unwrap();
+        assert_eq!(s.algorithm, AlgorithmConfig::Switching(SwitchingConfig::default()));
     }
 
     #[test]
@@ -687,6 +699,7 @@ mod tests {
             ("algorithm = \"ghost\"\nghost-radius = 50.0", "ghost-radius"),
             ("algorithm = \"nupi\"\nnu = 1.0", "nu"),
             ("[[constraint]]\nkind = \"ratio\"\nbound = 0.8", "constraint"),
+            ("temperature = 0.0", "temperature"),
         ] {
             let err = TrainSettings::resolve(&args(text)).unwrap_err();
             assert!(err.to_string().starts_with(&format!("invalid value for {field}:")), "{text}: {err}");

@@ -87,7 +87,7 @@ impl DualRule for Alm {
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
         let AlmConfig { dual_lr: eta, penalty: rho, augmentation, dual_bound } = self.config;
-        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.constraints) {
+        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.exact_constraints) {
             match augmentation {
                 Augmentation::Hpr => {
                     let direction = ((*lambda + rho * c).max(0.0) - *lambda) / rho;

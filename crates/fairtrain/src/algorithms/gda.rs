@@ -45,7 +45,7 @@ impl DualRule for Gda {
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
-        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.constraints) {
+        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.exact_constraints) {
             *lambda = (*lambda + self.config.dual_lr * c).clamp(0.0, self.config.dual_bound);
             *w = *lambda;
         }

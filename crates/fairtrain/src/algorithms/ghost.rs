@@ -430,7 +430,7 @@ impl Ghost {
         for i in 0..m {
             problem.add_constraint_gradient(i, &mut self.jacobian[i * n..(i + 1) * n])?;
         }
-        let c = &problem.last_estimate().constraints;
+        let c = &problem.last_estimate().exact_constraints;
         let config = self.config;
         let t_star = ghost_relaxation(c, &self.jacobian, n, config.ghost_radius);
         let violation = c.iter().map(|&x| x as f64).fold(0.0, f64::max);
@@ -613,6 +613,22 @@ mod tests {
             }
             assert!(objective(ours) <= best + 1e-3, "g {g:?} c {c:?}: {} vs grid {best}", objective(ours));
         }
+    }
+
+    /// min (x-3)^2 s.t. x <= 1 (noisy): the SQP steps settle at x = 1.
+    #[test]
+    fn converges_to_the_constrained_optimum() {
+        use crate::algorithms::testing::QuadraticProblem;
+        let mut alg = Ghost::new(GhostConfig { lr: 0.2, step_decay: 0.001, ..GhostConfig::default() }).unwrap();
+        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 8);
+        let mut x = 0.0;
+        for t in 0..4_000 {
+            alg.step(&mut problem).unwrap();
+            if t >= 2_000 {
+                x += problem.params()[0] as f64 / 2_000.0;
+            }
+        }
+        assert!((x - 1.0).abs() < 0.02, "x = {x}");
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl DualRule for Ialm {
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
-        let c = &estimate.constraints;
+        let c = &estimate.exact_constraints;
         let norm = c.iter().map(|v| v * v).sum::<f32>().sqrt();
         self.step = if norm > 0.0 { self.penalty.min(self.config.dual_lr / norm) } else { self.penalty };
         for ((lambda, w), &cj) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(c) {

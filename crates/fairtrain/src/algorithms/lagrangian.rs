@@ -5,6 +5,16 @@
 //! values alone: one estimate, one dual update, one weighted gradient, one
 //! primal step. What differs is the [`DualRule`]: how the dual state moves
 //! and which weights it gives; each rule is one file of this module.
+//!
+//! Dual rules read the *exact* constraint estimates (rates of hard
+//! predictions), while the gradient they weigh is that of the smooth
+//! surrogates ("proxy constraints", as in TFCO and Cooper's strict
+//! violations). For loss-based constraints the two coincide. For rates they
+//! do not: with the smooth values on both sides, training settles where the
+//! mean sigmoid rates meet the bound while the true rates do not (on the
+//! synthetic data, an equalized-odds gap of 0.11 against a bound of 0.05);
+//! with the exact values, the multipliers keep growing until the true rates
+//! meet it.
 
 use super::Algorithm;
 use super::optim::{Primal, PrimalConfig};
@@ -16,9 +26,9 @@ pub trait DualRule {
     /// Sizes the state for `m` constraints (called before the first step).
     fn reset(&mut self, m: usize);
 
-    /// Updates the dual state from this step's estimates and writes the
-    /// weight of each constraint's gradient into `weights`; returns the
-    /// objective's weight.
+    /// Updates the dual state from this step's estimates (its exact
+    /// constraint values) and writes the weight of each constraint's
+    /// gradient into `weights`; returns the objective's weight.
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32;
 
     /// The multipliers, one per constraint.

@@ -65,7 +65,7 @@ impl DualRule for Nupi {
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
         let NupiConfig { dual_lr: ki, kp, nu, penalty: rho, dual_bound } = self.config;
         let state = self.multipliers.iter_mut().zip(self.average.iter_mut());
-        for ((lambda, xi), (w, &c)) in state.zip(weights.iter_mut().zip(&estimate.constraints)) {
+        for ((lambda, xi), (w, &c)) in state.zip(weights.iter_mut().zip(&estimate.exact_constraints)) {
             let previous = *xi;
             *xi = nu * *xi + (1.0 - nu) * c;
             *lambda = (*lambda + ki * c + kp * (*xi - previous)).clamp(0.0, dual_bound);

@@ -144,7 +144,7 @@ impl DualRule for Spbm {
         let gamma = Self::annealed(config.dual_averaging, epoch);
         let k = Self::annealed(config.penalty_decay, epoch);
         let state = self.multipliers.iter_mut().zip(self.penalties.iter_mut());
-        for ((lambda, p), (w, &c)) in state.zip(weights.iter_mut().zip(&estimate.constraints)) {
+        for ((lambda, p), (w, &c)) in state.zip(weights.iter_mut().zip(&estimate.exact_constraints)) {
             let slope = config.barrier.derivative(c / *p);
             // The gradient weight uses the state before this update.
             *w = *lambda * slope;

@@ -74,7 +74,7 @@ impl Algorithm for SwitchingSubgradient {
             self.grad = vec![0.0; problem.num_params()];
         }
         problem.estimate(Request::Both)?;
-        let c = &problem.last_estimate().constraints;
+        let c = &problem.last_estimate().exact_constraints;
         let (worst, worst_value) =
             c.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
         self.steps += 1;

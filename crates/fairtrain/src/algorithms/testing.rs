@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::error::Result;
-use crate::problem::{Estimate, Problem, Request};
+use crate::problem::{BatchSizes, Estimate, Problem, Request, RowSelection};
 
 /// `min E[(x - a)^2 + xi x]  s.t.  E[x - b + zeta] <= 0` in one dimension,
 /// with Gaussian noise `xi`, `zeta` of standard deviation `noise`. For
@@ -70,6 +70,14 @@ impl Problem for QuadraticProblem {
     }
     fn add_gradient(&mut self, w0: f32, w: &[f32], grad: &mut [f32]) -> Result<()> {
         grad[0] += w0 * (2.0 * (self.x[0] - self.a) + self.xi) + w[0];
+        Ok(())
+    }
+    /// One noisy sample whatever the batch size.
+    fn set_batch_sizes(&mut self, _sizes: BatchSizes) -> Result<()> {
+        Ok(())
+    }
+    /// Every half is the whole sample.
+    fn select_rows(&mut self, _selection: RowSelection) -> Result<()> {
         Ok(())
     }
 }

@@ -1,16 +1,30 @@
 //! Group statistics as ratios of per-row sums.
 //!
 //! Every statistic of a group is `sum(numerator) / sum(denominator)` over
-//! the group's rows. Exactly (for evaluation, and for the "true" constraint
-//! values of the proxy-Lagrangian) the terms use the hard prediction
-//! `z > 0`; smoothly (for training) they use `sigmoid(z)`, and each row also
+//! the group's rows. Exactly (for evaluation, and for the constraint values
+//! the dual updates see) the terms use the hard prediction `z > 0`;
+//! smoothly (for the gradient) rates use `sigmoid(z / T)`, and each row also
 //! gives the derivatives of its terms with respect to its logit `z`, so the
 //! derivative of the group's statistic with respect to that logit is
 //! `(d num - S * d den) / sum(den)`.
+//!
+//! The temperature `T` (default [`DEFAULT_TEMPERATURE`]) sharpens the
+//! surrogate. With `T = 1` the mean sigmoid of a group can meet a bound
+//! while the fraction of predictions above the threshold does not, and can
+//! even order the groups the other way: on the synthetic data, equalized
+//! odds stalled with a true gap of 0.08-0.11 against a bound of 0.05 while
+//! the smooth gaps were inside it. At `T = 0.25` training meets the bound
+//! on train and test, at under half a point of accuracy for the single-rate
+//! notions; much lower temperatures over-constrain (`T = 0.1` cost 10 points
+//! of accuracy there). The loss and calibration are not surrogates of hard
+//! rates and always use the model's probability.
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::loss::sigmoid;
+
+/// The default temperature of the rate surrogates.
+pub const DEFAULT_TEMPERATURE: f32 = 0.25;
 
 /// A per-group statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -122,11 +136,16 @@ impl Statistic {
     }
 
     /// Smooth terms of a row with logit `z`, label `y` and loss `loss`
-    /// (with derivative `dloss`): the sigmoid stands in for the prediction.
+    /// (with derivative `dloss`): `sigmoid(z / temperature)` stands in for
+    /// the prediction in rates.
     #[inline]
-    pub fn smooth(self, z: f32, y: f32, loss: f32, dloss: f32) -> SmoothTerms {
-        let s = sigmoid(z);
-        let ds = s * (1.0 - s);
+    pub fn smooth(self, z: f32, y: f32, loss: f32, dloss: f32, temperature: f32) -> SmoothTerms {
+        if self == Statistic::Calibration {
+            let s = sigmoid(z);
+            return SmoothTerms { num: s - y, dnum: s * (1.0 - s), den: 1.0, dden: 0.0 };
+        }
+        let s = sigmoid(z / temperature);
+        let ds = s * (1.0 - s) / temperature;
         let (num, dnum, den, dden) = match self {
             Statistic::Loss => (loss, dloss, 1.0, 0.0),
             Statistic::PositiveRate => (s, ds, 1.0, 0.0),
@@ -136,7 +155,7 @@ impl Statistic {
             Statistic::Accuracy => (y * s + (1.0 - y) * (1.0 - s), (2.0 * y - 1.0) * ds, 1.0, 0.0),
             Statistic::ErrorRate => (y * (1.0 - s) + (1.0 - y) * s, (1.0 - 2.0 * y) * ds, 1.0, 0.0),
             Statistic::Precision => (y * s, y * ds, s, ds),
-            Statistic::Calibration => (s - y, ds, 1.0, 0.0),
+            Statistic::Calibration => unreachable!("handled above"),
         };
         SmoothTerms { num, dnum, den, dden }
     }
@@ -183,22 +202,22 @@ mod tests {
     #[test]
     fn smooth_terms_derivatives_and_limits() {
         for s in Statistic::ALL {
-            for &(z, y) in &[(0.3f32, 1.0f32), (-0.7, 0.0), (1.2, 0.0), (-0.2, 1.0)] {
+            for &(z, y, t) in &[(0.3f32, 1.0f32, 1.0f32), (-0.7, 0.0, 0.25), (1.2, 0.0, 0.5), (-0.2, 1.0, 0.25)] {
                 let h = 1e-3;
                 let at = |z: f32| {
                     let (l, d) = bce_with_logits(z, y);
-                    s.smooth(z, y, l, d)
+                    s.smooth(z, y, l, d, t)
                 };
                 let (up, down, mid) = (at(z + h), at(z - h), at(z));
                 let dnum = (up.num - down.num) / (2.0 * h);
                 let dden = (up.den - down.den) / (2.0 * h);
-                assert!((dnum - mid.dnum).abs() < 1e-3, "{s:?} z={z} y={y}: {dnum} vs {}", mid.dnum);
-                assert!((dden - mid.dden).abs() < 1e-3, "{s:?} z={z} y={y}");
+                assert!((dnum - mid.dnum).abs() < 2e-3, "{s:?} z={z} y={y} t={t}: {dnum} vs {}", mid.dnum);
+                assert!((dden - mid.dden).abs() < 2e-3, "{s:?} z={z} y={y} t={t}");
             }
             if s.is_rate() {
                 for &(z, y) in &[(12.0f32, 1.0f32), (-12.0, 1.0), (12.0, 0.0), (-12.0, 0.0)] {
                     let (l, d) = bce_with_logits(z, y);
-                    let smooth = s.smooth(z, y, l, d);
+                    let smooth = s.smooth(z, y, l, d, DEFAULT_TEMPERATURE);
                     let (num, den) = s.exact(z, y, l);
                     assert!((smooth.num - num).abs() < 1e-4 && (smooth.den - den).abs() < 1e-4, "{s:?} z={z} y={y}");
                 }

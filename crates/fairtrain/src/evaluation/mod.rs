@@ -215,6 +215,8 @@ pub struct GroupReport {
     pub tpr: Option<f64>,
     /// False positive rate.
     pub fpr: Option<f64>,
+    /// Precision (fraction of predicted positives that are positive).
+    pub precision: Option<f64>,
 }
 
 impl From<&GroupCounts> for GroupReport {
@@ -226,6 +228,7 @@ impl From<&GroupCounts> for GroupReport {
             positive_rate: c.positive_rate(),
             tpr: c.tpr(),
             fpr: c.fpr(),
+            precision: c.precision(),
         }
     }
 }

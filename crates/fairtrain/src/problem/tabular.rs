@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use super::{Estimate, Problem, Request, RowSelection};
-use crate::constraints::{ConstraintSet, LabelFilter};
+use crate::constraints::{ConstraintSet, DEFAULT_TEMPERATURE, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::error::{Error, Result};
 use crate::model::loss::bce_with_logits;
@@ -98,6 +98,8 @@ pub struct TabularProblem {
     /// Parameters changed since the last forward pass.
     stale: bool,
     selection: RowSelection,
+    /// Temperature of the rate surrogates.
+    temperature: f32,
 }
 
 fn label_name(filter: LabelFilter) -> &'static str {
@@ -219,7 +221,18 @@ impl TabularProblem {
             has_constraints: false,
             stale: false,
             selection: RowSelection::All,
+            temperature: DEFAULT_TEMPERATURE,
         })
+    }
+
+    /// Sets the temperature `T` of the rate surrogates `sigmoid(z / T)`
+    /// (see [`crate::constraints::Statistic::smooth`]).
+    pub fn with_temperature(mut self, temperature: f32) -> Result<Self> {
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
+        }
+        self.temperature = temperature;
+        Ok(self)
     }
 
     /// The model.
@@ -318,7 +331,7 @@ impl TabularProblem {
                     continue;
                 }
                 let (z, y, loss) = (self.logits[slot], labels[self.rows[slot] as usize], self.losses[slot]);
-                let t = statistic.smooth(z, y, loss, self.dlosses[slot]);
+                let t = statistic.smooth(z, y, loss, self.dlosses[slot], self.temperature);
                 num += t.num;
                 den += t.den;
                 let (n, d) = statistic.exact(z, y, loss);
@@ -433,7 +446,8 @@ impl Problem for TabularProblem {
                         continue;
                     }
                     let y = labels[self.rows[slot] as usize];
-                    let t = statistic.smooth(self.logits[slot], y, self.losses[slot], self.dlosses[slot]);
+                    let t =
+                        statistic.smooth(self.logits[slot], y, self.losses[slot], self.dlosses[slot], self.temperature);
                     self.dz[slot] += scale * (t.dnum - value * t.dden);
                 }
             }
