@@ -384,6 +384,38 @@ mod tests {
         assert!((report.max_violation.unwrap() - (gap - 0.05)).abs() < 1e-6);
     }
 
+    /// Four intersectional groups by hand, one of them empty and one with a
+    /// single row: gaps skip what is undefined.
+    #[test]
+    fn intersectional_groups_with_empty_and_tiny_groups() {
+        let names: Vec<String> = ["W & M", "W & F", "NW & M", "NW & F"].iter().map(|s| s.to_string()).collect();
+        // W & M: logits (1, -1, 2), labels (1, 1, 0); W & F: (0.5, -0.5), labels (0, 0);
+        // NW & M: none; NW & F: one row (3, label 1).
+        let f = GroupFrame::from_parts(
+            &names,
+            &[1.0, -1.0, 2.0, 0.5, -0.5, 3.0],
+            &[1.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            &[0, 0, 0, 1, 1, 3],
+        );
+        assert_eq!(f.group(2).n, 0.0);
+        assert_eq!(f.group(2).positive_rate(), None);
+        assert_eq!(f.group(0).positive_rate(), Some(2.0 / 3.0));
+        assert_eq!(f.group(1).positive_rate(), Some(0.5));
+        assert_eq!(f.group(3).positive_rate(), Some(1.0));
+        // DP gap over the three non-empty groups: 1 - 0.5.
+        assert_eq!(f.dp_gap(), Some(0.5));
+        // TPR: W & M 1/2, W & F undefined (no positives), NW & F 1.
+        assert_eq!(f.group(1).tpr(), None);
+        assert_eq!(f.eopp_gap(), Some(0.5));
+        // FPR: W & M 1/1, W & F 1/2, NW & F undefined: gap 0.5; EO = 0.5.
+        assert_eq!(f.eo_gap(), Some(0.5));
+        let report = SplitReport::new(&f, &[FairnessConstraint::new(Notion::DemographicParity, 0.4).unwrap()], &[]);
+        assert_eq!(report.constraints[0].value, Some(0.5));
+        assert!((report.max_violation.unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(report.groups.0[2].1.n, 0);
+        assert_eq!(report.groups.0[2].1.loss, None);
+    }
+
     #[test]
     fn undefined_rates_are_none_and_serialize_as_null() {
         // Group b has no positives: its TPR is undefined.
