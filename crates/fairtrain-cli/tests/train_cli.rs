@@ -470,3 +470,29 @@ fn constraints_from_a_config_file() {
     let header = std::fs::read_to_string(out.join("history.csv")).unwrap().lines().next().unwrap().to_string();
     assert_eq!(header.matches("lambda:").count(), 4, "{header}");
 }
+
+/// A step size far too large: the run stops with the iteration and the
+/// likely cause, exits non-zero, and writes no metrics.json.
+#[test]
+fn divergence_is_reported_with_its_iteration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = out_dir(&tmp, "diverged");
+    let o = fairtrain(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--algorithm",
+        "sgd",
+        "--lr",
+        "1e9",
+        "--iterations",
+        "2000",
+        "--out",
+        s(&out),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("training diverged at iteration "), "{stderr}");
+    assert!(stderr.contains("try a smaller --lr"), "{stderr}");
+    assert!(!out.join("metrics.json").exists());
+}
