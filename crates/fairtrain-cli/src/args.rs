@@ -73,6 +73,19 @@ pub enum KindName {
     WeightNorm,
 }
 
+impl KindName {
+    /// The config-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KindName::Gap => "gap",
+            KindName::GroupBound => "group-bound",
+            KindName::AbsoluteBound => "absolute-bound",
+            KindName::Ratio => "ratio",
+            KindName::WeightNorm => "weight-norm",
+        }
+    }
+}
+
 /// `at-most` or `at-least` (group bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -289,7 +289,7 @@ fn resolve_constraint(spec: &ConstraintSpec, positional: Option<f64>) -> Result<
                 ConstraintKind::WeightNorm => "weight-norm".to_string(),
                 _ => format!(
                     "{}:{}",
-                    serde_plain_name(spec.kind.expect("a kind")),
+                    spec.kind.expect("a kind").name(),
                     statistics.iter().map(|s| s.name()).collect::<Vec<_>>().join("+")
                 ),
             };
@@ -315,60 +315,47 @@ fn resolve_constraint(spec: &ConstraintSpec, positional: Option<f64>) -> Result<
     Ok(constraint)
 }
 
-fn serde_plain_name(kind: KindName) -> &'static str {
-    match kind {
-        KindName::Gap => "gap",
-        KindName::GroupBound => "group-bound",
-        KindName::AbsoluteBound => "absolute-bound",
-        KindName::Ratio => "ratio",
-        KindName::WeightNorm => "weight-norm",
-    }
-}
-
-/// A constraint as a declaration, for the resolved config.
+/// A constraint as a declaration, for the resolved config: a named notion
+/// (with its comparison when it is measured against all rows), or a kind
+/// with its statistics.
 fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
-    let notion = Notion::ALL.into_iter().find(|n| n.kind() == c.kind && n.name() == c.name);
-    match notion {
-        Some(n) => ConstraintSpec { notion: Some(n), bound: Some(c.bound), ..ConstraintSpec::default() },
-        None => {
-            let (kind, statistic, comparison, sense) = match &c.kind {
-                ConstraintKind::Gap { statistics, comparison } => {
-                    // A named notion measured against all rows.
-                    if let Some(n) = Notion::ALL.into_iter().find(|n| {
-                        n.name() == c.name
-                            && matches!(n.kind(), ConstraintKind::Gap { statistics: s, .. } if &s == statistics)
-                    }) {
-                        return ConstraintSpec {
-                            notion: Some(n),
-                            bound: Some(c.bound),
-                            comparison: Some(*comparison),
-                            ..ConstraintSpec::default()
-                        };
-                    }
-                    (KindName::Gap, Some(statistics.clone()), Some(*comparison), None)
-                }
-                ConstraintKind::GroupBound { statistic, sense } => (
-                    KindName::GroupBound,
-                    Some(vec![*statistic]),
-                    None,
-                    Some(if *sense == Sense::AtLeast { SenseName::AtLeast } else { SenseName::AtMost }),
-                ),
-                ConstraintKind::AbsoluteBound { statistic } => {
-                    (KindName::AbsoluteBound, Some(vec![*statistic]), None, None)
-                }
-                ConstraintKind::Ratio { statistic } => (KindName::Ratio, Some(vec![*statistic]), None, None),
-                ConstraintKind::WeightNorm => (KindName::WeightNorm, None, None, None),
-            };
-            ConstraintSpec {
-                kind: Some(kind),
-                statistic,
-                comparison,
-                sense,
-                bound: Some(c.bound),
-                name: Some(c.name.clone()),
-                ..ConstraintSpec::default()
+    let bound = Some(c.bound);
+    if let Some(notion) = Notion::ALL.into_iter().find(|n| n.name() == c.name) {
+        let comparison = match (notion.kind(), &c.kind) {
+            (ConstraintKind::Gap { statistics: a, .. }, ConstraintKind::Gap { statistics: b, comparison })
+                if &a == b =>
+            {
+                Some((*comparison != Comparison::Pairwise).then_some(*comparison))
             }
+            (kind, own) if &kind == own => Some(None),
+            _ => None,
+        };
+        if let Some(comparison) = comparison {
+            return ConstraintSpec { notion: Some(notion), bound, comparison, ..ConstraintSpec::default() };
         }
+    }
+    let (kind, statistic, comparison, sense) = match &c.kind {
+        ConstraintKind::Gap { statistics, comparison } => {
+            (KindName::Gap, Some(statistics.clone()), Some(*comparison), None)
+        }
+        ConstraintKind::GroupBound { statistic, sense } => (
+            KindName::GroupBound,
+            Some(vec![*statistic]),
+            None,
+            Some(if *sense == Sense::AtLeast { SenseName::AtLeast } else { SenseName::AtMost }),
+        ),
+        ConstraintKind::AbsoluteBound { statistic } => (KindName::AbsoluteBound, Some(vec![*statistic]), None, None),
+        ConstraintKind::Ratio { statistic } => (KindName::Ratio, Some(vec![*statistic]), None, None),
+        ConstraintKind::WeightNorm => (KindName::WeightNorm, None, None, None),
+    };
+    ConstraintSpec {
+        kind: Some(kind),
+        statistic,
+        comparison,
+        sense,
+        bound,
+        name: Some(c.name.clone()),
+        ..ConstraintSpec::default()
     }
 }
 

@@ -114,7 +114,7 @@ mod tests {
     use crate::algorithms::Algorithm;
     use crate::algorithms::lagrangian::Lagrangian;
     use crate::algorithms::optim::PrimalConfig;
-    use crate::algorithms::testing::{QuadraticProblem, tail_means};
+    use crate::algorithms::testing::{QuadraticProblem, assert_reaches_optimum};
 
     /// min (x-3)^2 s.t. x - 1 <= 0 (noisy): optimum x = 1, lambda = 4.
     #[test]
@@ -123,10 +123,7 @@ mod tests {
             let config = AlmConfig { augmentation, ..AlmConfig::default() };
             let primal = PrimalConfig::sgd(0.02).smoothed(0.5, 0.5);
             let mut alg = Lagrangian::new("ssl-alm", Alm::new(config).unwrap(), primal).unwrap();
-            let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 1);
-            let (x, lambda) = tail_means(&mut alg, &mut problem, 20_000);
-            assert!((x - 1.0).abs() < 0.02, "{augmentation:?}: x = {x}");
-            assert!((lambda - 4.0).abs() < 0.2, "{augmentation:?}: lambda = {lambda}");
+            assert_reaches_optimum(&mut alg, 1, 20_000, 0.02, 0.2);
         }
     }
 

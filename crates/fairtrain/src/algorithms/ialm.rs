@@ -91,16 +91,13 @@ mod tests {
     use super::*;
     use crate::algorithms::lagrangian::Lagrangian;
     use crate::algorithms::optim::PrimalConfig;
-    use crate::algorithms::testing::{QuadraticProblem, tail_means};
+    use crate::algorithms::testing::assert_reaches_optimum;
 
     #[test]
     fn converges_to_the_constrained_optimum() {
         let config = IalmConfig { penalty: 0.2, dual_lr: 0.05, ..IalmConfig::default() };
         let mut alg = Lagrangian::new("ialm", Ialm::new(config).unwrap(), PrimalConfig::sgd(0.02)).unwrap();
-        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 3);
-        let (x, lambda) = tail_means(&mut alg, &mut problem, 40_000);
-        assert!((x - 1.0).abs() < 0.03, "x = {x}");
-        assert!((lambda - 4.0).abs() < 0.3, "lambda = {lambda}");
+        assert_reaches_optimum(&mut alg, 3, 40_000, 0.03, 0.3);
     }
 
     #[test]

@@ -84,16 +84,13 @@ mod tests {
     use super::*;
     use crate::algorithms::lagrangian::Lagrangian;
     use crate::algorithms::optim::PrimalConfig;
-    use crate::algorithms::testing::{QuadraticProblem, tail_means};
+    use crate::algorithms::testing::assert_reaches_optimum;
 
     #[test]
     fn converges_to_the_constrained_optimum() {
         let config = NupiConfig { kp: 0.5, nu: 0.9, ..NupiConfig::default() };
         let mut alg = Lagrangian::new("nupi", Nupi::new(config).unwrap(), PrimalConfig::sgd(0.02)).unwrap();
-        let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 4);
-        let (x, lambda) = tail_means(&mut alg, &mut problem, 40_000);
-        assert!((x - 1.0).abs() < 0.03, "x = {x}");
-        assert!((lambda - 4.0).abs() < 0.2, "lambda = {lambda}");
+        assert_reaches_optimum(&mut alg, 4, 40_000, 0.03, 0.2);
     }
 
     /// With `k_p = 0` and `nu = 0`, nuPI is gradient descent-ascent.

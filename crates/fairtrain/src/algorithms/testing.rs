@@ -100,3 +100,20 @@ pub(crate) fn tail_means(
     }
     (x, lambda)
 }
+
+/// Asserts that `alg` reaches the optimum of `min (x-3)^2 s.t. x <= 1`
+/// (noise 0.05 on both estimates): the means over the second half of
+/// `iterations` steps are within `x_tol` of x* = 1 and `lambda_tol` of the
+/// multiplier 4.
+pub(crate) fn assert_reaches_optimum(
+    alg: &mut dyn crate::algorithms::Algorithm,
+    seed: u64,
+    iterations: usize,
+    x_tol: f64,
+    lambda_tol: f64,
+) {
+    let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, seed);
+    let (x, lambda) = tail_means(alg, &mut problem, iterations);
+    assert!((x - 1.0).abs() < x_tol, "{}: x = {x}", alg.name());
+    assert!((lambda - 4.0).abs() < lambda_tol, "{}: lambda = {lambda}", alg.name());
+}
