@@ -387,6 +387,11 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerance: Option<f32>,
 
+    /// Weight of the newest batch in the running average of the constraint estimates that decide the steps; 1 = current batch only (switching subgradient, penalty) [preset]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraint_averaging: Option<f32>,
+
     /// Step-size decay zeta: gamma <- gamma (1 - zeta gamma) (ghost) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]

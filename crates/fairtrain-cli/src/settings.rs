@@ -77,6 +77,7 @@ fn hyperparameters_given(args: &TrainArgs) -> Vec<&'static str> {
         ("regret", args.regret.is_some()),
         ("constraint-lr", args.constraint_lr.is_some()),
         ("tolerance", args.tolerance.is_some()),
+        ("constraint-averaging", args.constraint_averaging.is_some()),
         ("step-decay", args.step_decay.is_some()),
         ("ghost-alpha", args.ghost_alpha.is_some()),
         ("ghost-base-batch", args.ghost_base_batch.is_some()),
@@ -102,9 +103,9 @@ fn hyperparameters_of(name: AlgorithmName) -> Vec<&'static str> {
         AlgorithmName::Spbm => {
             &["dual-averaging", "penalty-decay", "delta", "barrier", "initial-multiplier", "dual-bound"]
         }
-        AlgorithmName::Penalty => &["penalty", "penalty-growth"],
+        AlgorithmName::Penalty => &["penalty", "penalty-growth", "constraint-averaging"],
         AlgorithmName::ProxyLagrangian => &["dual-lr", "regret"],
-        AlgorithmName::Ssw => return vec!["lr", "constraint-lr", "tolerance"],
+        AlgorithmName::Ssw => return vec!["lr", "constraint-lr", "tolerance", "constraint-averaging"],
         AlgorithmName::Ghost => {
             return vec![
                 "lr",
@@ -204,6 +205,7 @@ fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Resu
                 DualConfig::Penalty(d) => DualConfig::Penalty(PenaltyConfig {
                     penalty: a.penalty.unwrap_or(d.penalty),
                     penalty_growth: a.penalty_growth.unwrap_or(d.penalty_growth),
+                    constraint_averaging: a.constraint_averaging.unwrap_or(d.constraint_averaging),
                     ..d
                 }),
                 DualConfig::Proxy(d) => DualConfig::Proxy(ProxyConfig {
@@ -218,6 +220,7 @@ fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Resu
             lr: a.lr.unwrap_or(d.lr),
             constraint_lr: a.constraint_lr.unwrap_or(d.constraint_lr),
             tolerance: a.tolerance.unwrap_or(d.tolerance),
+            constraint_averaging: a.constraint_averaging.unwrap_or(d.constraint_averaging),
         }),
         AlgorithmConfig::Ghost(d) => AlgorithmConfig::Ghost(GhostConfig {
             lr: a.lr.unwrap_or(d.lr),
@@ -564,6 +567,7 @@ impl TrainSettings {
                     DualConfig::Penalty(c) => {
                         a.penalty = Some(c.penalty);
                         a.penalty_growth = Some(c.penalty_growth);
+                        a.constraint_averaging = Some(c.constraint_averaging);
                     }
                     DualConfig::Proxy(c) => {
                         a.dual_lr = Some(c.dual_lr);
@@ -575,6 +579,7 @@ impl TrainSettings {
                 a.lr = Some(c.lr);
                 a.constraint_lr = Some(c.constraint_lr);
                 a.tolerance = Some(c.tolerance);
+                a.constraint_averaging = Some(c.constraint_averaging);
             }
             AlgorithmConfig::Ghost(c) => {
                 a.lr = Some(c.lr);
@@ -615,7 +620,14 @@ mod tests {
         let s = TrainSettings::resolve(&args("algorithm = \"ssw\"")).unwrap();
         assert_eq!(s.batch, BatchSizes { objective: 16, per_group: 16 });
         // The default preset takes equal switching steps; the paper's stays.
-        assert_eq!(s.algorithm, AlgorithmConfig::Switching(SwitchingConfig { lr: 0.02, ..SwitchingConfig::default() }));
+        assert_eq!(
+            s.algorithm,
+            AlgorithmConfig::Switching(SwitchingConfig {
+                lr: 0.02,
+                constraint_averaging: 0.02,
+                ..SwitchingConfig::default()
+            })
+        );
         let s = TrainSettings::resolve(&args("algorithm = \"ssw\"\npreset = \"paper\"")).unwrap();
         assert_eq!(s.algorithm, AlgorithmConfig::Switching(SwitchingConfig::default()));
     }

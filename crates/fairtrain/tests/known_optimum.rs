@@ -142,7 +142,12 @@ fn every_algorithm_reaches_the_kkt_point() {
         (
             lagrangian(
                 AlgorithmName::Penalty,
-                DualConfig::Penalty(PenaltyConfig { penalty: 1.0, penalty_growth: 1.001, max_penalty: 1e4 }),
+                DualConfig::Penalty(PenaltyConfig {
+                    penalty: 1.0,
+                    penalty_growth: 1.001,
+                    max_penalty: 1e4,
+                    constraint_averaging: 1.0,
+                }),
                 sgd,
             ),
             20_000,
@@ -155,7 +160,15 @@ fn every_algorithm_reaches_the_kkt_point() {
             ),
             20_000,
         ),
-        (AlgorithmConfig::Switching(SwitchingConfig { lr: 0.05, constraint_lr: 0.005, tolerance: 0.0 }), 20_000),
+        (
+            AlgorithmConfig::Switching(SwitchingConfig {
+                lr: 0.05,
+                constraint_lr: 0.005,
+                tolerance: 0.0,
+                constraint_averaging: 1.0,
+            }),
+            20_000,
+        ),
         (
             AlgorithmConfig::Ghost(GhostConfig {
                 lr: 0.05,

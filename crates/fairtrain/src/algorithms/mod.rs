@@ -291,9 +291,14 @@ impl AlgorithmConfig {
     /// * the switching subgradient takes equal objective and constraint
     ///   steps (0.02): with the paper's 10:1 ratio the noisy switching
     ///   decisions leave it infeasible (on Adult, as in the reference);
+    ///   and it decides on a running average of the constraint estimates
+    ///   (over about 50 batches): deciding on single batches, rate
+    ///   constraints look violated so often that it drives the model to
+    ///   the trivial predictor;
     /// * the penalty method's penalty grows while the constraints stay
     ///   violated on average (a fixed penalty leaves a violation of about
-    ///   `lambda* / rho`, whose scale depends on the data);
+    ///   `lambda* / rho`, whose scale depends on the data), and its weights
+    ///   use averaged constraint estimates for the same reason;
     /// * Stochastic Ghost steps from 0.1 and decays more slowly (0.01).
     pub fn preset(name: AlgorithmName, preset: Preset) -> Self {
         let paper = Self::paper(name);
@@ -301,10 +306,12 @@ impl AlgorithmConfig {
             return paper;
         }
         match paper {
-            AlgorithmConfig::Switching(c) => AlgorithmConfig::Switching(SwitchingConfig { lr: c.constraint_lr, ..c }),
+            AlgorithmConfig::Switching(c) => {
+                AlgorithmConfig::Switching(SwitchingConfig { lr: c.constraint_lr, constraint_averaging: 0.02, ..c })
+            }
             AlgorithmConfig::Lagrangian { name, dual: DualConfig::Penalty(c), primal } => AlgorithmConfig::Lagrangian {
                 name,
-                dual: DualConfig::Penalty(PenaltyConfig { penalty_growth: 1.0005, ..c }),
+                dual: DualConfig::Penalty(PenaltyConfig { penalty_growth: 1.0005, constraint_averaging: 0.02, ..c }),
                 primal,
             },
             AlgorithmConfig::Ghost(c) => AlgorithmConfig::Ghost(GhostConfig { lr: 0.1, step_decay: 0.01, ..c }),

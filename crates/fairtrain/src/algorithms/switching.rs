@@ -9,6 +9,14 @@
 //! for the gradient and shrinks the tolerance by 0.97 per iteration after
 //! 800 iterations of each epoch; the package does neither, and neither does
 //! this implementation.
+//!
+//! With `constraint_averaging < 1` the decision compares a running average of
+//! the (exact) constraint estimates instead of the current one. Rates
+//! estimated on small batches are so noisy that a model satisfying the
+//! bound looks violated in a large fraction of batches; deciding on single
+//! batches then takes constraint steps most of the time and drives the
+//! model to the trivial feasible point (on Adult with demographic parity:
+//! predicting no positives, 0.754 accuracy).
 
 use super::Algorithm;
 use super::lagrangian::{non_negative, positive};
@@ -25,11 +33,16 @@ pub struct SwitchingConfig {
     pub constraint_lr: f32,
     /// A constraint step is taken when `max_i c_i > tolerance`.
     pub tolerance: f32,
+    /// Weight of the newest estimate in the running average of the
+    /// constraints the switch decides on; 1 decides on the current batch
+    /// alone (the paper), smaller values average over about
+    /// `1 / constraint_averaging` batches.
+    pub constraint_averaging: f32,
 }
 
 impl Default for SwitchingConfig {
     fn default() -> Self {
-        SwitchingConfig { lr: 0.2, constraint_lr: 0.02, tolerance: 1e-4 }
+        SwitchingConfig { lr: 0.2, constraint_lr: 0.02, tolerance: 1e-4, constraint_averaging: 1.0 }
     }
 }
 
@@ -38,7 +51,14 @@ impl SwitchingConfig {
     pub fn validate(&self) -> Result<()> {
         positive("lr", self.lr)?;
         positive("constraint-lr", self.constraint_lr)?;
-        non_negative("tolerance", self.tolerance)
+        non_negative("tolerance", self.tolerance)?;
+        if !(self.constraint_averaging > 0.0 && self.constraint_averaging <= 1.0) {
+            return Err(crate::Error::config(
+                "constraint-averaging",
+                format!("{} (must be in (0, 1])", self.constraint_averaging),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -48,6 +68,8 @@ pub struct SwitchingSubgradient {
     config: SwitchingConfig,
     weights: Vec<f32>,
     grad: Vec<f32>,
+    /// Running average of the exact constraint estimates.
+    averages: Vec<f32>,
     constraint_steps: u64,
     steps: u64,
 }
@@ -56,7 +78,14 @@ impl SwitchingSubgradient {
     /// A new run.
     pub fn new(config: SwitchingConfig) -> Result<Self> {
         config.validate()?;
-        Ok(SwitchingSubgradient { config, weights: Vec::new(), grad: Vec::new(), constraint_steps: 0, steps: 0 })
+        Ok(SwitchingSubgradient {
+            config,
+            weights: Vec::new(),
+            grad: Vec::new(),
+            averages: Vec::new(),
+            constraint_steps: 0,
+            steps: 0,
+        })
     }
 }
 
@@ -67,16 +96,25 @@ impl Algorithm for SwitchingSubgradient {
 
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
         let m = problem.num_constraints();
-        if self.weights.len() != m {
+        let fresh = self.weights.len() != m;
+        if fresh {
             self.weights = vec![0.0; m];
+            self.averages = vec![0.0; m];
         }
         if self.grad.len() != problem.num_params() {
             self.grad = vec![0.0; problem.num_params()];
         }
         problem.estimate(Request::Both)?;
         let c = &problem.last_estimate().exact_constraints;
-        let (worst, worst_value) =
-            c.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+        let alpha = if fresh { 1.0 } else { self.config.constraint_averaging };
+        for (avg, &ci) in self.averages.iter_mut().zip(c) {
+            *avg += alpha * (ci - *avg);
+        }
+        let (worst, worst_value) = self
+            .averages
+            .iter()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
         self.steps += 1;
         let lr = if m > 0 && worst_value > self.config.tolerance {
             self.constraint_steps += 1;
@@ -118,7 +156,7 @@ mod tests {
     #[test]
     fn settles_on_the_constraint_boundary() {
         let mut problem = QuadraticProblem::new(3.0, 1.0, 0.05, 4);
-        let config = SwitchingConfig { lr: 0.01, constraint_lr: 0.01, tolerance: 0.0 };
+        let config = SwitchingConfig { lr: 0.01, constraint_lr: 0.01, tolerance: 0.0, constraint_averaging: 1.0 };
         let mut alg = SwitchingSubgradient::new(config).unwrap();
         let mut mean_x = 0.0;
         for t in 0..20_000 {
@@ -132,6 +170,39 @@ mod tests {
         alg.log_values(&mut fraction);
         // At the boundary the rule alternates between the two kinds of step.
         assert!(fraction[0] > 0.2 && fraction[0] < 0.9, "{fraction:?}");
+    }
+
+    /// With noise large against the objective's pull, deciding on single
+    /// estimates settles where a violation is *seen* 80% of the time
+    /// (objective gradient 4 vs constraint gradient 1 at x = 1), i.e. about
+    /// 0.84 noise deviations inside the infeasible side; the averaged
+    /// decision sees a fraction of that noise and stays near x = 1.
+    #[test]
+    fn averaging_the_decision_removes_the_noise_bias() {
+        let mean_x = |constraint_averaging: f32| {
+            let mut problem = QuadraticProblem::new(3.0, 1.0, 0.5, 6);
+            let config = SwitchingConfig { lr: 0.002, constraint_lr: 0.002, tolerance: 0.0, constraint_averaging };
+            let mut alg = SwitchingSubgradient::new(config).unwrap();
+            let mut mean_x = 0.0;
+            for t in 0..40_000 {
+                alg.step(&mut problem).unwrap();
+                if t >= 20_000 {
+                    mean_x += problem.params()[0] as f64 / 20_000.0;
+                }
+            }
+            mean_x
+        };
+        let single = mean_x(1.0);
+        assert!((single - 1.42).abs() < 0.1, "x = {single}");
+        let averaged = mean_x(0.02);
+        assert!((averaged - 1.0).abs() < 0.1, "x = {averaged}");
+    }
+
+    #[test]
+    fn rejects_an_averaging_weight_outside_0_1() {
+        let config = SwitchingConfig { constraint_averaging: 0.0, ..SwitchingConfig::default() };
+        let err = SwitchingSubgradient::new(config).err().unwrap().to_string();
+        assert!(err.contains("constraint-averaging"), "{err}");
     }
 
     #[test]
