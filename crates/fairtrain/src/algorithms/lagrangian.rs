@@ -126,7 +126,65 @@ pub(crate) fn non_negative(field: &str, v: f32) -> Result<()> {
     }
 }
 
+/// Checks an averaging weight lies in `(0, 1]` (1: no averaging).
+pub(crate) fn averaging_weight(field: &str, v: f32) -> Result<()> {
+    if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(crate::Error::config(field, format!("{v} (must be in (0, 1])"))) }
+}
+
+/// Exponential running averages of the constraint estimates, starting at
+/// the first estimate: `avg += weight * (c - avg)`. Rules that act on the
+/// sign of `c` use them, because on small batches a rate estimate's noise
+/// exceeds its distance to the bound.
+#[derive(Debug, Clone)]
+pub(crate) struct ConstraintAverage {
+    weight: f32,
+    values: Vec<f32>,
+}
+
+impl ConstraintAverage {
+    /// Averages with `weight` on the newest estimate (checked by
+    /// [`averaging_weight`]).
+    pub(crate) fn new(weight: f32) -> Self {
+        ConstraintAverage { weight, values: Vec::new() }
+    }
+
+    /// Forgets the estimates seen: the next one starts the averages.
+    pub(crate) fn reset(&mut self) {
+        self.values.clear();
+    }
+
+    /// Folds in the estimates `c` and returns the averages.
+    pub(crate) fn update(&mut self, c: &[f32]) -> &[f32] {
+        if self.values.len() == c.len() {
+            for (avg, &ci) in self.values.iter_mut().zip(c) {
+                *avg += self.weight * (ci - *avg);
+            }
+        } else {
+            self.values.clear();
+            self.values.extend_from_slice(c);
+        }
+        &self.values
+    }
+}
+
 /// Checks a hyperparameter lies in `[0, 1)`.
 pub(crate) fn fraction(field: &str, v: f32) -> Result<()> {
     if (0.0..1.0).contains(&v) { Ok(()) } else { Err(crate::Error::config(field, format!("{v} (must be in [0, 1))"))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first estimate starts the averages; later ones move them by
+    /// `weight` of the difference; a reset starts over.
+    #[test]
+    fn constraint_average_starts_at_the_first_estimate() {
+        let mut avg = ConstraintAverage::new(0.25);
+        assert_eq!(avg.update(&[1.0, -2.0]), &[1.0, -2.0]);
+        assert_eq!(avg.update(&[5.0, 2.0]), &[2.0, -1.0]);
+        avg.reset();
+        assert_eq!(avg.update(&[3.0, 0.0]), &[3.0, 0.0]);
+        assert!(averaging_weight("constraint-averaging", 1.5).unwrap_err().to_string().contains("(0, 1]"));
+    }
 }

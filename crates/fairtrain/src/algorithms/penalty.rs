@@ -8,13 +8,13 @@
 //! exact constraint value, so minibatch noise at the boundary does not
 //! inflate the penalty.
 //!
-//! With `averaging < 1` the weights use a running average of each
+//! With `constraint_averaging < 1` the weights use a running average of each
 //! constraint instead of the current minibatch estimate. `E[[c]_+]` exceeds
 //! `[E c]_+` by about the noise of `c`, so with noisy estimates (rates on
 //! small batches) the per-batch weights keep pushing a feasible model
 //! further, toward the trivial predictor.
 
-use super::lagrangian::{DualRule, positive};
+use super::lagrangian::{ConstraintAverage, DualRule, averaging_weight, positive};
 use crate::error::{Error, Result};
 use crate::problem::Estimate;
 
@@ -46,12 +46,10 @@ pub struct Penalty {
     config: PenaltyConfig,
     penalty: f32,
     implied: Vec<f32>,
-    /// Running averages of the constraints (rate `config.constraint_averaging`).
-    averages: Vec<f32>,
+    /// Running averages of the constraints (weight `config.constraint_averaging`).
+    averages: ConstraintAverage,
     /// Exponential average of the largest constraint value.
     worst_average: f32,
-    /// No estimate seen since the last reset.
-    fresh: bool,
 }
 
 /// Weight of the newest value in the average of the largest constraint.
@@ -64,19 +62,13 @@ impl Penalty {
         if !(config.penalty_growth.is_finite() && config.penalty_growth >= 1.0) {
             return Err(Error::config("penalty-growth", format!("{} (must be at least 1)", config.penalty_growth)));
         }
-        if !(config.constraint_averaging > 0.0 && config.constraint_averaging <= 1.0) {
-            return Err(Error::config(
-                "constraint-averaging",
-                format!("{} (must be in (0, 1])", config.constraint_averaging),
-            ));
-        }
+        averaging_weight("constraint-averaging", config.constraint_averaging)?;
         Ok(Penalty {
             config,
             penalty: config.penalty,
             implied: Vec::new(),
-            averages: Vec::new(),
+            averages: ConstraintAverage::new(config.constraint_averaging),
             worst_average: 0.0,
-            fresh: true,
         })
     }
 }
@@ -84,22 +76,18 @@ impl Penalty {
 impl DualRule for Penalty {
     fn reset(&mut self, m: usize) {
         self.implied = vec![0.0; m];
-        self.averages = vec![0.0; m];
+        self.averages.reset();
         self.penalty = self.config.penalty;
         self.worst_average = 0.0;
-        self.fresh = true;
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
         let mut worst = f32::NEG_INFINITY;
-        let alpha = if self.fresh { 1.0 } else { self.config.constraint_averaging };
-        self.fresh = false;
-        let rows = self.implied.iter_mut().zip(weights.iter_mut()).zip(&mut self.averages);
-        for (((implied, w), average), &c) in rows.zip(&estimate.exact_constraints) {
-            *average += alpha * (c - *average);
+        let averages = self.averages.update(&estimate.exact_constraints);
+        for ((implied, w), &average) in self.implied.iter_mut().zip(weights.iter_mut()).zip(averages) {
             *w = self.penalty * average.max(0.0);
             *implied = *w;
-            worst = worst.max(*average);
+            worst = worst.max(average);
         }
         if worst.is_finite() {
             self.worst_average += WORST_AVERAGING * (worst - self.worst_average);

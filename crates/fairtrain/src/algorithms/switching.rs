@@ -19,7 +19,7 @@
 //! predicting no positives, 0.754 accuracy).
 
 use super::Algorithm;
-use super::lagrangian::{non_negative, positive};
+use super::lagrangian::{ConstraintAverage, averaging_weight, non_negative, positive};
 use super::optim::{PrimalOptimizer, Sgd};
 use crate::error::Result;
 use crate::problem::{Problem, Request};
@@ -52,13 +52,7 @@ impl SwitchingConfig {
         positive("lr", self.lr)?;
         positive("constraint-lr", self.constraint_lr)?;
         non_negative("tolerance", self.tolerance)?;
-        if !(self.constraint_averaging > 0.0 && self.constraint_averaging <= 1.0) {
-            return Err(crate::Error::config(
-                "constraint-averaging",
-                format!("{} (must be in (0, 1])", self.constraint_averaging),
-            ));
-        }
-        Ok(())
+        averaging_weight("constraint-averaging", self.constraint_averaging)
     }
 }
 
@@ -68,8 +62,8 @@ pub struct SwitchingSubgradient {
     config: SwitchingConfig,
     weights: Vec<f32>,
     grad: Vec<f32>,
-    /// Running average of the exact constraint estimates.
-    averages: Vec<f32>,
+    /// Running averages of the exact constraint estimates.
+    averages: ConstraintAverage,
     constraint_steps: u64,
     steps: u64,
 }
@@ -82,7 +76,7 @@ impl SwitchingSubgradient {
             config,
             weights: Vec::new(),
             grad: Vec::new(),
-            averages: Vec::new(),
+            averages: ConstraintAverage::new(config.constraint_averaging),
             constraint_steps: 0,
             steps: 0,
         })
@@ -96,22 +90,16 @@ impl Algorithm for SwitchingSubgradient {
 
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
         let m = problem.num_constraints();
-        let fresh = self.weights.len() != m;
-        if fresh {
+        if self.weights.len() != m {
             self.weights = vec![0.0; m];
-            self.averages = vec![0.0; m];
         }
         if self.grad.len() != problem.num_params() {
             self.grad = vec![0.0; problem.num_params()];
         }
         problem.estimate(Request::Both)?;
-        let c = &problem.last_estimate().exact_constraints;
-        let alpha = if fresh { 1.0 } else { self.config.constraint_averaging };
-        for (avg, &ci) in self.averages.iter_mut().zip(c) {
-            *avg += alpha * (ci - *avg);
-        }
         let (worst, worst_value) = self
             .averages
+            .update(&problem.last_estimate().exact_constraints)
             .iter()
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
