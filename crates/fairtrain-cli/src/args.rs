@@ -10,6 +10,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use fairtrain::algorithms::{AlgorithmName, Augmentation, Barrier, PrimalKind, Regret};
 use fairtrain::constraints::{Comparison, Notion, Statistic};
 use fairtrain::data::MissingPolicy;
+use fairtrain::data::acs::AcsMissing;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -28,6 +29,10 @@ fn algorithm_parser() -> impl TypedValueParser<Value = AlgorithmName> {
 
 fn missing_parser() -> impl TypedValueParser<Value = MissingPolicy> {
     parser(&["drop", "error"], |s| if s == "error" { MissingPolicy::Error } else { MissingPolicy::Drop })
+}
+
+fn acs_missing_parser() -> impl TypedValueParser<Value = AcsMissing> {
+    parser(&["zero", "minus-one"], |s| if s == "minus-one" { AcsMissing::MinusOne } else { AcsMissing::Zero })
 }
 
 fn preset_parser() -> impl TypedValueParser<Value = Preset> {
@@ -212,7 +217,7 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TrainArgs {
-    /// Data: a built-in name (adult, synthetic) or a CSV path (contains '/' or ends in .csv) [default: adult]
+    /// Data: a built-in name (adult, german, compas, law, synthetic), an ACS task (acs-income, acs-employment, acs-public-coverage, acs-mobility, acs-travel-time, acs-income-poverty-ratio), or a CSV/ARFF path (contains '/' or ends in .csv/.arff) [default: adult]
     #[arg(long, help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
@@ -256,6 +261,51 @@ pub struct TrainArgs {
     #[arg(long, help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
+
+    /// Sample-weight column (e.g. adult's fnlwgt, ACS's PWGTP): weights the objective, the constraints and the metrics
+    #[arg(long, help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<String>,
+
+    /// TOML schema of a CSV/ARFF file: column types, target, positive value, groups, weight, drop list (flags override it)
+    #[arg(long, value_name = "FILE.toml", help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+
+    /// ACS: state postal code(s), e.g. OK or CA,TX [default: OK]
+    #[arg(long, value_delimiter = ',', help_heading = "Data")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    pub state: Option<Vec<String>>,
+
+    /// ACS: survey year (2014 on) [default: 2018]
+    #[arg(long, help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year: Option<u16>,
+
+    /// ACS: 1-Year or 5-Year files [default: 1-Year]
+    #[arg(long, help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<String>,
+
+    /// ACS: what a missing cell becomes: zero (what folktables does) or minus-one (what it intends) [default: zero]
+    #[arg(long, value_parser = acs_missing_parser(), help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acs_missing: Option<AcsMissing>,
+
+    /// ACS: read RELSHIPP where RELP is absent (survey years 2019 on; folktables fails there)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acs_relshipp: Option<bool>,
+
+    /// Data cache directory [default: $FAIRTRAIN_CACHE, else the platform cache dir]/fairtrain
+    #[arg(long, value_name = "DIR", help_heading = "Data")]
+    #[serde(skip)]
+    pub cache: Option<PathBuf>,
+
+    /// Never touch the network: data missing from the cache is an error saying how to get it
+    #[arg(long, help_heading = "Data")]
+    #[serde(skip)]
+    pub offline: bool,
 
     /// Keep the sensitive column(s) among the model's features
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Data")]
@@ -533,6 +583,8 @@ impl TrainArgs {
         merged.extend(flags);
         let mut args: TrainArgs = merged.try_into().context("internal: merged settings do not parse")?;
         args.overwrite = self.overwrite;
+        args.offline = self.offline;
+        args.cache = self.cache.clone();
         args.config = self.config;
         Ok(args)
     }

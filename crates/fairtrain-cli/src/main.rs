@@ -1,6 +1,7 @@
 //! The `fairtrain` command line.
 
 mod args;
+mod datasets_cmd;
 mod output;
 mod progress;
 mod report;
@@ -23,12 +24,16 @@ struct Cli {
 enum Command {
     /// Train a model with a fairness constraint and report per-group results
     Train(Box<args::TrainArgs>),
+    /// Built-in data sets and ACS tasks: list, describe, fetch into the cache
+    #[command(subcommand)]
+    Datasets(datasets_cmd::DatasetsCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train_cmd::run(*args),
+        Command::Datasets(command) => datasets_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

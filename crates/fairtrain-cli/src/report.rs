@@ -49,6 +49,8 @@ pub struct DataSummary {
     pub inputs: usize,
     pub positive_label: String,
     pub rows_dropped: usize,
+    /// The sample-weight column, when rows are weighted.
+    pub weight: Option<String>,
     pub sha256: Vec<String>,
     pub warnings: Vec<String>,
 }

@@ -10,6 +10,8 @@ use fairtrain::algorithms::{
     PenaltyConfig, PrimalConfig, ProxyConfig, SpbmConfig, SwitchingConfig,
 };
 use fairtrain::constraints::{Comparison, ConstraintKind, DEFAULT_TEMPERATURE, FairnessConstraint, Notion, Sense};
+use fairtrain::data::acs::Horizon;
+use fairtrain::data::schema::Schema;
 use fairtrain::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use fairtrain::problem::BatchSizes;
 use fairtrain::train::DEFAULT_AVERAGE;
@@ -39,6 +41,7 @@ pub enum BudgetSetting {
 pub struct TrainSettings {
     pub source: DataSource,
     pub load: LoadOptions,
+    pub schema_path: Option<PathBuf>,
     pub preset: Preset,
     pub algorithm: AlgorithmConfig,
     pub constraints: Vec<FairnessConstraint>,
@@ -362,6 +365,39 @@ fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
     }
 }
 
+/// Applies the ACS flags to an ACS source; elsewhere they are errors.
+fn resolve_acs(source: &mut DataSource, args: &TrainArgs) -> Result<(), Error> {
+    let given = [
+        ("state", args.state.is_some()),
+        ("year", args.year.is_some()),
+        ("horizon", args.horizon.is_some()),
+        ("acs-missing", args.acs_missing.is_some()),
+        ("acs-relshipp", args.acs_relshipp.is_some()),
+    ];
+    let DataSource::Acs(request) = source else {
+        if let Some((field, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(Error::config(*field, format!("applies only to ACS tasks, not to {}", source.name())));
+        }
+        return Ok(());
+    };
+    if let Some(states) = &args.state {
+        request.states = states.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
+    }
+    if let Some(year) = args.year {
+        request.year = year;
+    }
+    if let Some(h) = &args.horizon {
+        request.horizon = Horizon::parse(h)?;
+    }
+    if let Some(m) = args.acs_missing {
+        request.missing = m;
+    }
+    if let Some(r) = args.acs_relshipp {
+        request.relshipp = r;
+    }
+    request.validate()
+}
+
 impl TrainSettings {
     /// Resolves and validates `args` (already merged with any config file).
     pub fn resolve(args: &TrainArgs) -> Result<Self, Error> {
@@ -424,7 +460,19 @@ impl TrainSettings {
             Some(h) => parse_hidden(h)?,
             None => DEFAULT_HIDDEN.to_vec(),
         };
-        let is_csv = matches!(source, DataSource::Csv(_));
+        let mut source = source;
+        resolve_acs(&mut source, args)?;
+        let random_split = source.has_random_split();
+        let schema = match &args.schema {
+            Some(path) if source.is_file() => Some(Schema::from_file(path)?),
+            Some(_) => {
+                return Err(Error::config(
+                    "schema",
+                    format!("applies only to CSV/ARFF data; {} has a fixed schema", source.name()),
+                ));
+            }
+            None => None,
+        };
         let load = LoadOptions {
             target: args.target.clone(),
             positive: args.positive.clone(),
@@ -432,20 +480,25 @@ impl TrainSettings {
             categorical: args.categorical.clone().unwrap_or_default(),
             drop: args.drop.clone().unwrap_or_default(),
             missing: args.missing.unwrap_or_default(),
-            test_fraction: match (args.test_fraction, is_csv) {
+            test_fraction: match (args.test_fraction, random_split) {
                 (None, true) => Some(DEFAULT_TEST_FRACTION),
                 (t, _) => t,
             },
             split_seed: args.split_seed.unwrap_or(0),
             keep_group_feature: args.keep_group_feature.unwrap_or(false),
+            weight: args.weight.clone(),
+            schema,
+            cache: args.cache.clone(),
+            offline: args.offline,
+            mirror: None,
         };
         if let Some(t) = load.test_fraction.filter(|t| !(*t > 0.0 && *t < 1.0)) {
             return Err(Error::config("test-fraction", format!("{t} (must be between 0 and 1, exclusive)")));
         }
-        if args.split_seed.is_some() && !is_csv {
+        if args.split_seed.is_some() && !random_split {
             return Err(Error::config(
                 "split-seed",
-                format!("applies only to CSV data; {} has a fixed test split", source.name()),
+                format!("{} has a fixed test split; a split seed applies to other data", source.name()),
             ));
         }
         let temperature = args.temperature.unwrap_or(DEFAULT_TEMPERATURE);
@@ -455,6 +508,7 @@ impl TrainSettings {
         Ok(TrainSettings {
             source,
             load,
+            schema_path: args.schema.clone(),
             preset,
             algorithm,
             constraints,
@@ -482,9 +536,10 @@ impl TrainSettings {
     /// The resolved settings as flags: written to `config.toml`, they re-run
     /// the same training with `--config` (the output directory aside).
     pub fn to_args(&self) -> TrainArgs {
-        let is_csv = matches!(self.source, DataSource::Csv(_));
+        let is_file = self.source.is_file();
         let mut a = TrainArgs {
-            data: Some(self.source.name()),
+            data: Some(self.source.data_value()),
+            weight: self.load.weight.clone(),
             group: self.load.group.clone().or_else(|| self.source.default_groups()),
             missing: Some(self.load.missing),
             keep_group_feature: Some(self.load.keep_group_feature),
@@ -505,13 +560,23 @@ impl TrainSettings {
             threads: Some(self.threads),
             ..TrainArgs::default()
         };
-        if is_csv {
+        if is_file {
             a.target = self.load.target.clone();
             a.positive = self.load.positive.clone();
             a.categorical = Some(self.load.categorical.clone()).filter(|v| !v.is_empty());
             a.drop = Some(self.load.drop.clone()).filter(|v| !v.is_empty());
+            a.schema = self.schema_path.clone();
+        }
+        if self.source.has_random_split() {
             a.test_fraction = self.load.test_fraction;
             a.split_seed = Some(self.load.split_seed);
+        }
+        if let DataSource::Acs(r) = &self.source {
+            a.state = Some(r.states.clone());
+            a.year = Some(r.year);
+            a.horizon = Some(r.horizon.dir().to_string());
+            a.acs_missing = Some(r.missing);
+            a.acs_relshipp = Some(r.relshipp);
         }
         match self.budget {
             BudgetSetting::Iterations(n) => a.iterations = Some(n),

@@ -30,6 +30,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let settings = TrainSettings::resolve(&args)?;
     let out = output::choose_dir(settings.out.as_deref(), settings.overwrite)?;
 
+    crate::datasets_cmd::ensure_cached(&settings.source, settings.load.cache.as_deref(), settings.load.offline)?;
     let loaded = load(&settings.source, &settings.load)?;
     let encoded = loaded.encoded;
     let (train_data, test_data) = (Arc::new(encoded.train), encoded.test);
@@ -179,6 +180,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             inputs: train_data.n_inputs(),
             positive_label: encoded.report.positive.clone(),
             rows_dropped: encoded.report.rows_dropped,
+            weight: settings.load.weight.clone(),
             sha256: loaded.sha256.clone(),
             warnings: encoded.report.warnings.clone(),
         },

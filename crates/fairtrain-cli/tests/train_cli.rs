@@ -91,7 +91,7 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
             "--mu does not apply to algorithm adam",
         ),
         ("two budgets", with("synthetic", &["--iterations", "5", "--time-budget", "1"]), "more than one budget"),
-        ("csv needs --target", with(&ok, &["--group", "g"]), "CSV data needs --target"),
+        ("csv needs --target", with(&ok, &["--group", "g"]), "CSV/ARFF data needs --target"),
         ("built-in rejects --target", with("adult", &["--target", "y"]), "applies only to CSV data"),
         ("adult group", with("adult", &["--group", "age"]), "'age' is not a sensitive column of adult"),
         (

@@ -12,12 +12,10 @@
 
 use std::io::Read;
 
-use flate2::read::GzDecoder;
-use sha2::{Digest, Sha256};
-
 use super::encode::{GroupColumn, MissingPolicy, TableSpec};
 use super::table::{RawTable, ReadOptions};
 use crate::error::{Error, Result};
+use flate2::read::GzDecoder;
 
 /// Column names of the Adult files, in order.
 pub const COLUMNS: [&str; 15] = [
@@ -48,13 +46,10 @@ pub const TRAIN_SHA256: &str = "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554c
 /// sha256 of the decompressed `adult.test`.
 pub const TEST_SHA256: &str = "a2a9044bc167a35b2361efbabec64e89d69ce82d9790d2980119aac5fd7e9c05";
 
-/// Hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use super::cache::sha256_hex;
 
-fn decompress_verified(gz: &[u8], name: &str, expected: &str) -> Result<Vec<u8>> {
+/// Decompresses an embedded file and checks its sha256.
+pub(crate) fn decompress_verified(gz: &[u8], name: &str, expected: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     GzDecoder::new(gz)
         .read_to_end(&mut bytes)
@@ -119,8 +114,10 @@ pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool)
         groups: columns,
         drop: vec!["fnlwgt".into(), "education".into()],
         categorical: vec![],
+        numeric: vec![],
         missing,
         keep_group_feature,
+        weight: None,
     })
 }
 

@@ -58,6 +58,11 @@ pub struct TableSpec {
     pub drop: Vec<String>,
     /// Columns to treat as categorical even when every value is a number.
     pub categorical: Vec<String>,
+    /// Columns that must be numeric (a non-number is an error, not a category).
+    pub numeric: Vec<String>,
+    /// A sample-weight column (non-negative numbers): weights every row's
+    /// term in the objective, the constraints and the metrics. Not a feature.
+    pub weight: Option<String>,
     /// Missing-value policy.
     pub missing: MissingPolicy,
     /// Keep the sensitive columns among the features.
@@ -187,8 +192,33 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     for name in &spec.categorical {
         forced_categorical.push(main.column_index(name)?);
     }
+    let mut forced_numeric = Vec::new();
+    for name in &spec.numeric {
+        let c = main.column_index(name)?;
+        if forced_categorical.contains(&c) {
+            return Err(Error::Data(format!("column '{name}' is declared both numeric and categorical")));
+        }
+        forced_numeric.push(c);
+    }
+    let weight_col = match &spec.weight {
+        Some(w) => {
+            let c = main.column_index(w)?;
+            if c == target || group_cols.contains(&c) || dropped_cols.contains(&c) {
+                return Err(Error::Data(format!(
+                    "weight column '{w}' is also the target, a group column or a dropped column"
+                )));
+            }
+            Some(c)
+        }
+        None => None,
+    };
     let features: Vec<usize> = (0..main.names.len())
-        .filter(|&c| c != target && !dropped_cols.contains(&c) && (spec.keep_group_feature || !group_cols.contains(&c)))
+        .filter(|&c| {
+            c != target
+                && Some(c) != weight_col
+                && !dropped_cols.contains(&c)
+                && (spec.keep_group_feature || !group_cols.contains(&c))
+        })
         .collect();
     if features.is_empty() {
         return Err(Error::Data(format!(
@@ -199,6 +229,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     let mut used: Vec<usize> = features.clone();
     used.push(target);
     used.extend(group_cols.iter().filter(|c| !features.contains(c)));
+    used.extend(weight_col);
     used.sort_unstable();
 
     // Missing values.
@@ -320,8 +351,27 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     let mut categorical_cols = Vec::new();
     for &c in &features {
         let used_values = used_values(&tables, &kept, c);
-        let numeric = !forced_categorical.contains(&c)
-            && used_values.iter().all(|(t, code)| as_number(&tables[*t].columns[c].values[*code as usize]).is_some());
+        let all_numbers =
+            used_values.iter().all(|(t, code)| as_number(&tables[*t].columns[c].values[*code as usize]).is_some());
+        if forced_numeric.contains(&c) && !all_numbers {
+            let r = kept
+                .iter()
+                .find(|r| {
+                    let code = tables[r.table].columns[c].codes[r.row];
+                    as_number(&tables[r.table].columns[c].values[code as usize]).is_none()
+                })
+                .expect("a non-number among the used values");
+            return Err(Error::Parse {
+                source_name: tables[r.table].source.clone(),
+                line: tables[r.table].lines[r.row],
+                message: format!(
+                    "value '{}' in column '{}' is not a number, but the column is declared numeric",
+                    tables[r.table].columns[c].get(r.row).unwrap_or(""),
+                    main.names[c]
+                ),
+            });
+        }
+        let numeric = !forced_categorical.contains(&c) && all_numbers;
         if numeric {
             numeric_cols.push(c);
         } else {
@@ -423,6 +473,33 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         offset += n;
     }
 
+    // Sample weights of the kept rows.
+    let weights: Option<Vec<f32>> = match weight_col {
+        None => None,
+        Some(c) => {
+            let mut w = Vec::with_capacity(kept.len());
+            for &r in &kept {
+                let table = &tables[r.table];
+                let v = table.columns[c].get(r.row).and_then(as_number);
+                match v {
+                    Some(x) if x.is_finite() && x >= 0.0 => w.push(x as f32),
+                    _ => {
+                        return Err(Error::Parse {
+                            source_name: table.source.clone(),
+                            line: table.lines[r.row],
+                            message: format!(
+                                "weight '{}' in column '{}' is not a non-negative number",
+                                table.columns[c].get(r.row).unwrap_or(""),
+                                main.names[c]
+                            ),
+                        });
+                    }
+                }
+            }
+            Some(w)
+        }
+    };
+
     let layout = Arc::new(layout);
     let group_names = Arc::new(group_names);
     let build = |rows: &[usize]| -> Result<Dataset> {
@@ -443,7 +520,11 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             labels.push(label(r));
             groups.push(group_of[i]);
         }
-        Dataset::new(layout.clone(), group_names.clone(), dense, cats, labels, groups)
+        let data = Dataset::new(layout.clone(), group_names.clone(), dense, cats, labels, groups)?;
+        match &weights {
+            Some(w) => data.with_weights(rows.iter().map(|&i| w[i]).collect()),
+            None => Ok(data),
+        }
     };
     let train = build(&train_rows)?;
     let test = build(&test_rows)?;
@@ -574,8 +655,10 @@ mod tests {
             groups: vec![GroupColumn::plain("g")],
             drop: vec![],
             categorical: vec![],
+            numeric: vec![],
             missing: MissingPolicy::Drop,
             keep_group_feature: false,
+            weight: None,
         }
     }
 

@@ -7,9 +7,17 @@
 //! so a one-hot encoded row costs as many operations as it has non-zeros
 //! rather than as many as it has inputs.
 
+pub mod acs;
 pub mod adult;
+pub mod arff;
+pub mod cache;
+pub mod catalog;
+pub mod compas;
 pub mod encode;
+pub mod german;
+pub mod law;
 pub mod sampler;
+pub mod schema;
 pub mod source;
 pub mod synthetic;
 pub mod table;
@@ -92,6 +100,8 @@ pub struct Dataset {
     cats: Vec<u32>,
     labels: Vec<f32>,
     groups: Vec<u32>,
+    /// Sample weights; empty when every row weighs 1.
+    weights: Vec<f32>,
 }
 
 impl Dataset {
@@ -133,7 +143,44 @@ impl Dataset {
                 "categorical input index {c} outside the one-hot range {n_dense}..{n_inputs}"
             )));
         }
-        Ok(Dataset { layout, group_names, dense, cats, labels, groups })
+        Ok(Dataset { layout, group_names, dense, cats, labels, groups, weights: Vec::new() })
+    }
+
+    /// The same data with per-row sample weights (non-negative, finite,
+    /// not all zero). Weighted data weights every row's term in the
+    /// objective, the group statistics and the metrics.
+    ///
+    /// ```
+    /// use fairtrain::data::Dataset;
+    /// let data = Dataset::from_dense(vec![0.0, 1.0], 1, vec![1.0, 0.0], vec![0, 1], vec!["a".into(), "b".into()])
+    ///     .unwrap()
+    ///     .with_weights(vec![2.0, 0.5])
+    ///     .unwrap();
+    /// assert_eq!(data.weight(0), 2.0);
+    /// ```
+    pub fn with_weights(mut self, weights: Vec<f32>) -> Result<Self> {
+        if weights.len() != self.n_rows() {
+            return Err(Error::Data(format!("{} weights for {} rows", weights.len(), self.n_rows())));
+        }
+        if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(Error::Data(format!("sample weight {w} is not a non-negative number")));
+        }
+        if !weights.iter().any(|&w| w > 0.0) {
+            return Err(Error::Data("every sample weight is zero".into()));
+        }
+        self.weights = weights;
+        Ok(self)
+    }
+
+    /// The sample weights, when the data has them.
+    pub fn weights(&self) -> Option<&[f32]> {
+        (!self.weights.is_empty()).then_some(self.weights.as_slice())
+    }
+
+    /// The sample weight of row `i` (1 without weights).
+    #[inline]
+    pub fn weight(&self, i: usize) -> f32 {
+        if self.weights.is_empty() { 1.0 } else { self.weights[i] }
     }
 
     /// A data set of dense numeric features only (row-major, `n_features`

@@ -1,11 +1,16 @@
-//! Resolving `--data` (a built-in name or a CSV path) and loading it into
-//! encoded train/test data sets.
+//! Resolving `--data` (a built-in name, an ACS task, or a CSV/ARFF path)
+//! and loading it into encoded train/test data sets, fetching into the
+//! cache what is not shipped (unless offline).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::acs::{self, AcsRequest, AcsTask};
+use super::cache::{Cache, FileSpec, Progress};
+use super::catalog::{self, DatasetInfo};
 use super::encode::{Encoded, GroupColumn, MissingPolicy, Split, TableSpec, encode};
+use super::schema::{ColumnType, Schema};
 use super::table::{RawTable, ReadOptions};
-use super::{adult, synthetic};
+use super::{adult, arff, compas, german, law, synthetic};
 use crate::error::{Error, Result};
 
 /// Where the data comes from.
@@ -13,79 +18,143 @@ use crate::error::{Error, Result};
 pub enum DataSource {
     /// UCI Adult, shipped with the library.
     Adult,
+    /// German credit, shipped with the library.
+    German,
+    /// ProPublica COMPAS, fetched into the cache.
+    Compas,
+    /// Law school bar passage, fetched into the cache.
+    Law,
     /// The generated data set of [`synthetic`].
     Synthetic,
+    /// An ACS PUMS task (folktables' definitions).
+    Acs(AcsRequest),
     /// A CSV file with a header line.
     Csv(PathBuf),
+    /// An ARFF file.
+    Arff(PathBuf),
 }
 
 impl DataSource {
-    /// Parses a `--data` value: a built-in name, or a path (anything
-    /// containing `/` or ending in `.csv`).
+    /// Parses a `--data` value: a built-in name, an ACS task (`acs-income`
+    /// or `ACSIncome`, for the reference survey: 2018, 1-Year, Oklahoma),
+    /// or a path (anything containing `/` or ending in `.csv` or `.arff`).
     pub fn parse(value: &str) -> Result<Self> {
         match value {
-            "adult" => Ok(DataSource::Adult),
-            "synthetic" => Ok(DataSource::Synthetic),
-            v if v.contains('/')
-                || v.contains(std::path::MAIN_SEPARATOR)
-                || v.to_ascii_lowercase().ends_with(".csv") =>
-            {
-                Ok(DataSource::Csv(PathBuf::from(v)))
-            }
-            other => Err(Error::config(
-                "data",
-                format!(
-                    "'{other}' is neither a built-in data set (adult, synthetic) nor a CSV path \
-                     (a path contains '/' or ends in .csv)"
-                ),
-            )),
+            "adult" => return Ok(DataSource::Adult),
+            "german" => return Ok(DataSource::German),
+            "compas" => return Ok(DataSource::Compas),
+            "law" => return Ok(DataSource::Law),
+            "synthetic" => return Ok(DataSource::Synthetic),
+            _ => {}
+        }
+        if let Some(task) = AcsTask::from_name(value) {
+            return Ok(DataSource::Acs(AcsRequest::new(task)));
+        }
+        let lower = value.to_ascii_lowercase();
+        if lower.ends_with(".arff") {
+            return Ok(DataSource::Arff(PathBuf::from(value)));
+        }
+        if value.contains('/') || value.contains(std::path::MAIN_SEPARATOR) || lower.ends_with(".csv") {
+            return Ok(DataSource::Csv(PathBuf::from(value)));
+        }
+        let acs: Vec<&str> = AcsTask::ALL.iter().map(|t| t.definition().name).collect();
+        Err(Error::config(
+            "data",
+            format!(
+                "'{value}' is neither a built-in data set (adult, german, compas, law, synthetic), an ACS task \
+                 ({}), nor a file path (a path contains '/' or ends in .csv or .arff)",
+                acs.join(", ")
+            ),
+        ))
+    }
+
+    /// The name used in reports: the built-in name, the ACS survey or the path.
+    pub fn name(&self) -> String {
+        match self {
+            DataSource::Acs(r) => r.display_name(),
+            DataSource::Csv(p) | DataSource::Arff(p) => p.display().to_string(),
+            other => other.info().expect("a built-in").name.to_string(),
         }
     }
 
-    /// The name used in reports: the built-in name or the path.
-    pub fn name(&self) -> String {
+    /// The `--data` value that selects this source (ACS: the task name).
+    pub fn data_value(&self) -> String {
         match self {
-            DataSource::Adult => "adult".into(),
-            DataSource::Synthetic => "synthetic".into(),
-            DataSource::Csv(p) => p.display().to_string(),
+            DataSource::Acs(r) => r.task.definition().name.to_string(),
+            _ => self.name(),
         }
+    }
+
+    /// The catalogue entry of a built-in data set.
+    pub fn info(&self) -> Option<&'static DatasetInfo> {
+        match self {
+            DataSource::Adult => Some(&catalog::ADULT),
+            DataSource::German => Some(&catalog::GERMAN),
+            DataSource::Compas => Some(&catalog::COMPAS),
+            DataSource::Law => Some(&catalog::LAW),
+            DataSource::Synthetic => Some(&catalog::SYNTHETIC),
+            _ => None,
+        }
+    }
+
+    /// True for files the user brings (CSV, ARFF): target, encoding and
+    /// split are theirs to choose.
+    pub fn is_file(&self) -> bool {
+        matches!(self, DataSource::Csv(_) | DataSource::Arff(_))
+    }
+
+    /// True when the test rows come from a seeded random split (so
+    /// `--split-seed` and `--test-fraction` apply).
+    pub fn has_random_split(&self) -> bool {
+        !matches!(self, DataSource::Adult | DataSource::Synthetic)
     }
 
     /// The sensitive columns used when none are given.
     pub fn default_groups(&self) -> Option<Vec<String>> {
         match self {
-            DataSource::Adult => Some(vec!["race".into()]),
-            DataSource::Synthetic => Some(vec!["group".into()]),
-            DataSource::Csv(_) => None,
+            DataSource::Acs(_) => Some(vec!["race".into()]),
+            DataSource::Csv(_) | DataSource::Arff(_) => None,
+            other => Some(vec![other.info().expect("a built-in").default_group.to_string()]),
         }
     }
 }
 
 /// How to load a data source. `None` means "not given": built-in data sets
-/// reject the CSV-only options when given.
+/// reject the file-only options when given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadOptions {
-    /// Target column (CSV only).
+    /// Target column (CSV/ARFF only).
     pub target: Option<String>,
-    /// Positive target value (CSV only).
+    /// Positive target value (CSV/ARFF only).
     pub positive: Option<String>,
     /// Sensitive columns; the data source's default when `None`.
     pub group: Option<Vec<String>>,
-    /// Columns forced to be categorical (CSV only).
+    /// Columns forced to be categorical (CSV/ARFF only).
     pub categorical: Vec<String>,
-    /// Columns to ignore (CSV only).
+    /// Columns to ignore (CSV/ARFF only).
     pub drop: Vec<String>,
     /// Missing-value policy.
     pub missing: MissingPolicy,
-    /// Test fraction of the random split (CSV only; default 0.2).
+    /// Test fraction of the random split (default 0.2).
     pub test_fraction: Option<f64>,
     /// Seed of the random split.
     pub split_seed: u64,
     /// Keep the sensitive columns among the features.
     pub keep_group_feature: bool,
+    /// Sample-weight column (e.g. Adult's `fnlwgt`, ACS's `PWGTP`).
+    pub weight: Option<String>,
+    /// An explicit schema for a CSV/ARFF file (options given here win).
+    pub schema: Option<Schema>,
+    /// The cache directory (default: [`Cache::resolve`]).
+    pub cache: Option<PathBuf>,
+    /// Never touch the network: a data set missing from the cache is an error.
+    pub offline: bool,
+    /// Download from this mirror instead of the origin.
+    pub mirror: Option<String>,
 }
 
-/// Default fraction of CSV rows held out for testing.
+/// Default fraction of rows held out for testing when there is no
+/// official test split.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 
 /// A loaded data source.
@@ -109,78 +178,252 @@ pub struct Loaded {
 /// assert_eq!(loaded.encoded.train.group_names(), ["A", "B"]);
 /// ```
 pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
-    let groups = match (&options.group, source.default_groups()) {
-        (Some(g), _) => g.clone(),
-        (None, Some(g)) => g,
-        (None, None) => {
-            return Err(Error::config("group", "CSV data needs --group COLUMN (the sensitive attribute)"));
+    let schema = options.schema.clone().unwrap_or_default();
+    let groups = match (&options.group, source.default_groups(), &schema.group) {
+        (Some(g), _, _) => g.clone(),
+        (None, Some(g), _) => g,
+        (None, None, Some(g)) => g.clone(),
+        (None, None, None) => {
+            return Err(Error::config("group", "CSV/ARFF data needs --group COLUMN (the sensitive attribute)"));
         }
     };
     if groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()) {
         return Err(Error::config("group", "empty column name"));
     }
-    if !matches!(source, DataSource::Csv(_)) {
+    if !source.is_file() {
         let fixed = [
             ("target", options.target.is_some()),
             ("positive", options.positive.is_some()),
             ("categorical", !options.categorical.is_empty()),
             ("drop", !options.drop.is_empty()),
-            ("test-fraction", options.test_fraction.is_some()),
+            ("schema", options.schema.is_some()),
+            ("test-fraction", options.test_fraction.is_some() && !source.has_random_split()),
         ];
         if let Some((field, _)) = fixed.iter().find(|(_, given)| *given) {
             return Err(Error::config(
                 *field,
-                format!("applies only to CSV data; {} has a fixed target, encoding and test split", source.name()),
+                format!("applies only to CSV/ARFF data; {} has a fixed target, encoding and test split", source.name()),
             ));
         }
     }
-    match source {
+    let random = Split::Random {
+        test_fraction: options.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+        seed: options.split_seed,
+    };
+    let with_weight = |mut spec: TableSpec| -> TableSpec {
+        if let Some(w) = &options.weight {
+            // A built-in's weight column is dropped as a feature by default.
+            spec.drop.retain(|d| d != w);
+            spec.weight = Some(w.clone());
+        }
+        spec
+    };
+    let (name, sha256, table, split, spec) = match source {
         DataSource::Adult => {
             let (train, test) = adult::raw_tables()?;
             let spec = adult::spec(&groups, options.missing, options.keep_group_feature)?;
-            Ok(Loaded {
-                name: source.name(),
-                sha256: vec![adult::TRAIN_SHA256.into(), adult::TEST_SHA256.into()],
-                group_columns: groups,
-                encoded: encode(train, Split::Table(test), &spec)?,
-            })
+            let sha = vec![adult::TRAIN_SHA256.into(), adult::TEST_SHA256.into()];
+            (source.name(), sha, train, Split::Table(test), with_weight(spec))
+        }
+        DataSource::German => {
+            let spec = german::spec(&groups, options.missing, options.keep_group_feature)?;
+            (source.name(), vec![german::SHA256.into()], german::table()?, random, with_weight(spec))
+        }
+        DataSource::Compas => {
+            let spec = compas::spec(&groups, options.missing, options.keep_group_feature)?;
+            let bytes = cached_or_fetched("compas", &compas::FILE, options)?;
+            let table = compas::table(&bytes, groups.iter().any(|g| g == "race"))?;
+            (source.name(), vec![compas::FILE.sha256.into()], table, random, with_weight(spec))
+        }
+        DataSource::Law => {
+            let spec = law::spec(&groups, options.missing, options.keep_group_feature)?;
+            let bytes = cached_or_fetched("law", &law::FILE, options)?;
+            (source.name(), vec![law::FILE.sha256.into()], law::table(&bytes)?, random, with_weight(spec))
         }
         DataSource::Synthetic => {
             let (train, test) = synthetic::SyntheticSpec::default().tables();
             let mut spec = synthetic::spec(options.missing, options.keep_group_feature);
             spec.groups = groups.iter().map(GroupColumn::plain).collect();
-            Ok(Loaded {
-                name: source.name(),
-                sha256: vec![],
-                group_columns: groups,
-                encoded: encode(train, Split::Table(test), &spec)?,
-            })
+            (source.name(), vec![], train, Split::Table(test), with_weight(spec))
         }
-        DataSource::Csv(path) => {
+        DataSource::Acs(request) => {
+            request.validate()?;
+            let spec = acs::spec(request, &groups, options.missing, options.keep_group_feature)?;
+            let cache = Cache::resolve(options.cache.as_deref())?;
+            let mut files = Vec::new();
+            let mut sha = Vec::new();
+            for state in &request.states {
+                let path = match acs::cached_file(&cache, request, state)? {
+                    Some(p) => p,
+                    None if options.offline => return Err(offline_acs(&cache, request, state)),
+                    None => acs::download(&cache, request, state, options.mirror.as_deref(), &mut |_, _| {})?.0,
+                };
+                if let Some(w) = acs::check_recorded(&cache, &path)? {
+                    return Err(Error::Data(w));
+                }
+                sha.push(super::cache::sha256_file(&path)?);
+                files.push(path);
+            }
+            (source.name(), sha, acs::read_task(request, &files)?, random, with_weight(spec))
+        }
+        DataSource::Csv(path) | DataSource::Arff(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let sha = super::cache::sha256_hex(&bytes);
+            let name = path.display().to_string();
+            let (table, nominal, numeric) = if matches!(source, DataSource::Arff(_)) {
+                let a = arff::read_arff(bytes.as_slice(), &name)?;
+                (a.table, a.nominal, a.numeric)
+            } else {
+                let delimiter = match schema.delimiter {
+                    Some(d) => d as u8,
+                    None => b',',
+                };
+                (
+                    RawTable::read(bytes.as_slice(), &name, &ReadOptions { delimiter, ..ReadOptions::default() })?,
+                    vec![],
+                    vec![],
+                )
+            };
+            schema.check(&table, "the schema")?;
             let target = options
                 .target
                 .clone()
-                .ok_or_else(|| Error::config("target", "CSV data needs --target COLUMN (the label column)"))?;
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let sha = adult::sha256_hex(&bytes);
-            let name = path.display().to_string();
-            let table = RawTable::read(bytes.as_slice(), &name, &ReadOptions::default())?;
+                .or(schema.target.clone())
+                .ok_or_else(|| Error::config("target", "CSV/ARFF data needs --target COLUMN (the label column)"))?;
+            let mut drop = options.drop.clone();
+            drop.extend(schema.columns_of(ColumnType::Drop).into_iter().chain(schema.drop.iter().cloned()));
+            drop.sort();
+            drop.dedup();
+            let mut categorical = options.categorical.clone();
+            categorical.extend(schema.columns_of(ColumnType::Categorical));
+            categorical.extend(nominal.into_iter().filter(|n| !drop.contains(n)));
+            categorical.sort();
+            categorical.dedup();
+            let mut numeric_cols = schema.columns_of(ColumnType::Numeric);
+            numeric_cols.extend(numeric.into_iter().filter(|n| !drop.contains(n) && !categorical.contains(n)));
+            numeric_cols.sort();
+            numeric_cols.dedup();
             let spec = TableSpec {
                 target,
-                positive: options.positive.clone(),
+                positive: options.positive.clone().or(schema.positive.clone()),
                 groups: groups.iter().map(GroupColumn::plain).collect(),
-                drop: options.drop.clone(),
-                categorical: options.categorical.clone(),
-                missing: options.missing,
+                drop,
+                categorical,
+                numeric: numeric_cols,
+                missing: schema.missing.unwrap_or(options.missing),
                 keep_group_feature: options.keep_group_feature,
+                weight: options.weight.clone().or(schema.weight.clone()),
             };
-            let split = Split::Random {
-                test_fraction: options.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
-                seed: options.split_seed,
-            };
-            Ok(Loaded { name, sha256: vec![sha], group_columns: groups, encoded: encode(table, split, &spec)? })
+            (name, vec![sha], table, random, spec)
+        }
+    };
+    Ok(Loaded { name, sha256, group_columns: groups, encoded: encode(table, split, &spec)? })
+}
+
+fn offline_acs(cache: &Cache, request: &AcsRequest, state: &str) -> Error {
+    Error::Data(format!(
+        "{} for {state} is not in the cache ({}) and --offline forbids downloading it; run `fairtrain datasets \
+         fetch {} --state {state} --year {} --horizon {}` where the Census site is reachable, or add --from DIR \
+         with a copy of {} or {}",
+        request.task.definition().name,
+        cache.root().join(request.cache_dir()).display(),
+        request.task.definition().name,
+        request.year,
+        request.horizon.dir(),
+        AcsRequest::archive_name(state),
+        request.csv_name(state).unwrap_or_default(),
+    ))
+}
+
+/// The verified bytes of a fetched data set's file: from the cache, or
+/// downloaded into it first (unless offline).
+fn cached_or_fetched(dataset: &str, file: &FileSpec, options: &LoadOptions) -> Result<Vec<u8>> {
+    let cache = Cache::resolve(options.cache.as_deref())?;
+    if cache.status(dataset, file) != super::cache::FileStatus::Present {
+        if options.offline {
+            return Err(Error::Data(format!(
+                "{dataset} is not in the cache ({} is missing or incomplete) and --offline forbids downloading \
+                 it; run `fairtrain datasets fetch {dataset}` where the network is reachable, or `fairtrain \
+                 datasets fetch {dataset} --from DIR` with a local copy of {}",
+                cache.path(dataset, file).display(),
+                file.name
+            )));
+        }
+        let url = mirror_url(options.mirror.as_deref(), dataset, file);
+        cache.download(dataset, file, &url, &mut |_, _| {})?;
+    }
+    cache.read(dataset, file)
+}
+
+/// The download address of `file`: its origin, or `MIRROR/DATASET/FILE`.
+pub fn mirror_url(mirror: Option<&str>, dataset: &str, file: &FileSpec) -> String {
+    match mirror {
+        Some(m) => format!("{}/{dataset}/{}", m.trim_end_matches('/'), file.name),
+        None => file.url.to_string(),
+    }
+}
+
+/// Where `datasets fetch` gets files.
+#[derive(Debug, Clone, Copy)]
+pub enum FetchFrom<'a> {
+    /// The origin, or a mirror.
+    Network(Option<&'a str>),
+    /// A local directory (or file) holding a copy.
+    Local(&'a Path),
+}
+
+/// Puts the files of `source` into the cache (downloaded or imported),
+/// verified; files already there are verified and kept. Returns what was
+/// done, one line per file, and any warnings (ACS files that changed).
+pub fn fetch(
+    source: &DataSource,
+    cache: &Cache,
+    from: FetchFrom,
+    progress: &mut dyn FnMut(&str, u64, Option<u64>),
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut done = Vec::new();
+    let mut warnings = Vec::new();
+    match source {
+        DataSource::Acs(request) => {
+            request.validate()?;
+            for state in &request.states {
+                let label = format!("{} {state}", AcsRequest::archive_name(state));
+                let mut p = |n: u64, t: Option<u64>| progress(&label, n, t);
+                let (path, warning) = match from {
+                    FetchFrom::Local(dir) => acs::import(cache, request, state, dir)?,
+                    FetchFrom::Network(mirror) => acs::download(cache, request, state, mirror, &mut p)?,
+                };
+                warnings.extend(warning);
+                done.push(format!("{}", path.display()));
+            }
+        }
+        other => {
+            let info = other.info().ok_or_else(|| {
+                Error::config("data", format!("{} is a file; there is nothing to fetch", other.name()))
+            })?;
+            if info.files.is_empty() {
+                done.push(format!("{} is shipped inside fairtrain; nothing to fetch", info.name));
+            }
+            for file in info.files {
+                if cache.status(info.name, file) == super::cache::FileStatus::Present
+                    && cache.read(info.name, file).is_ok()
+                {
+                    done.push(format!("{} already cached and verified", cache.path(info.name, file).display()));
+                    continue;
+                }
+                let path = match from {
+                    FetchFrom::Local(dir) => cache.import(info.name, file, dir)?,
+                    FetchFrom::Network(mirror) => {
+                        let url = mirror_url(mirror, info.name, file);
+                        let p: Progress = &mut |n, t| progress(file.name, n, t);
+                        cache.download(info.name, file, &url, p)?
+                    }
+                };
+                done.push(format!("{} ({} bytes, sha256 verified)", path.display(), file.size));
+            }
         }
     }
+    Ok((done, warnings))
 }
 
 #[cfg(test)]
@@ -193,6 +436,9 @@ mod tests {
         assert_eq!(DataSource::parse("synthetic").unwrap(), DataSource::Synthetic);
         assert_eq!(DataSource::parse("x.CSV").unwrap(), DataSource::Csv("x.CSV".into()));
         assert_eq!(DataSource::parse("dir/x").unwrap(), DataSource::Csv("dir/x".into()));
+        assert_eq!(DataSource::parse("german").unwrap(), DataSource::German);
+        assert_eq!(DataSource::parse("x.arff").unwrap(), DataSource::Arff("x.arff".into()));
+        assert_eq!(DataSource::parse("ACSIncome").unwrap(), DataSource::Acs(AcsRequest::new(AcsTask::Income)));
         let err = DataSource::parse("adutl").unwrap_err();
         assert!(err.to_string().contains("'adutl' is neither a built-in data set"));
     }
@@ -203,7 +449,7 @@ mod tests {
         let err = load(&DataSource::Adult, &options).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value for target: applies only to CSV data; adult has a fixed target, \
+            "invalid value for target: applies only to CSV/ARFF data; adult has a fixed target, \
              encoding and test split"
         );
     }

@@ -109,8 +109,10 @@ pub fn spec(missing: MissingPolicy, keep_group_feature: bool) -> TableSpec {
         groups: vec![GroupColumn::plain("group")],
         drop: vec![],
         categorical: vec![],
+        numeric: vec![],
         missing,
         keep_group_feature,
+        weight: None,
     }
 }
 

@@ -83,11 +83,14 @@ pub struct ReadOptions {
     /// Lines to skip before the header or first record (Adult's test file
     /// starts with a comment line).
     pub skip_lines: usize,
+    /// Rename repeated header names (`x`, `x` becomes `x`, `x.1`) instead
+    /// of refusing the file; for published files known to repeat a name.
+    pub rename_duplicates: bool,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { delimiter: b',', names: None, skip_lines: 0 }
+        ReadOptions { delimiter: b',', names: None, skip_lines: 0, rename_duplicates: false }
     }
 }
 
@@ -148,6 +151,7 @@ impl RawTable {
         if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
             return Err(Error::Data(format!("{source}: no columns (empty file?)")));
         }
+        let names = if options.rename_duplicates { rename_duplicates(names) } else { names };
         check_unique_names(&names, source)?;
         let mut table = RawTable::with_names(source, names);
         let mut record = csv::StringRecord::new();
@@ -170,6 +174,20 @@ impl RawTable {
         }
         Ok(table)
     }
+}
+
+fn rename_duplicates(names: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for n in names {
+        let mut candidate = n.clone();
+        let mut k = 1;
+        while out.contains(&candidate) {
+            candidate = format!("{n}.{k}");
+            k += 1;
+        }
+        out.push(candidate);
+    }
+    out
 }
 
 fn check_unique_names(names: &[String], source: &str) -> Result<()> {
@@ -241,5 +259,7 @@ mod tests {
     fn duplicate_header_is_an_error() {
         let err = read("a,a\n1,2\n", &ReadOptions::default()).unwrap_err();
         assert!(err.to_string().contains("'a' appears more than once"));
+        let t = read("a,a,b,a\n1,2,3,4\n", &ReadOptions { rename_duplicates: true, ..ReadOptions::default() }).unwrap();
+        assert_eq!(t.names, ["a", "a.1", "b", "a.2"]);
     }
 }

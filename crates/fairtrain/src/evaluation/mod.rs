@@ -13,8 +13,11 @@ use crate::model::loss::{bce_with_logits, sigmoid};
 /// Sums over the rows of one group (or of all rows).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct GroupCounts {
-    /// Rows.
+    /// Rows (the sum of their weights when the data has sample weights;
+    /// every sum below is weighted the same way).
     pub n: f64,
+    /// Rows, unweighted.
+    pub rows: u64,
     /// Sum of BCE losses.
     pub loss_sum: f64,
     /// Correct predictions.
@@ -39,17 +42,25 @@ impl GroupCounts {
     /// Adds one row with logit `z` and label `y` (0 or 1).
     #[inline]
     pub fn add(&mut self, z: f32, y: f32) {
+        self.add_weighted(z, y, 1.0);
+    }
+
+    /// Adds one row with sample weight `w`.
+    #[inline]
+    pub fn add_weighted(&mut self, z: f32, y: f32, w: f64) {
         let (loss, _) = bce_with_logits(z, y);
         let predicted = z > 0.0;
         let positive = y > 0.5;
-        self.n += 1.0;
-        self.loss_sum += loss as f64;
-        self.correct += (predicted == positive) as u8 as f64;
-        self.predicted_positive += predicted as u8 as f64;
-        self.positives += positive as u8 as f64;
-        self.true_positives += (predicted && positive) as u8 as f64;
-        self.false_positives += (predicted && !positive) as u8 as f64;
-        self.probability_sum += sigmoid(z) as f64;
+        let flag = |b: bool| if b { w } else { 0.0 };
+        self.n += w;
+        self.rows += 1;
+        self.loss_sum += w * loss as f64;
+        self.correct += flag(predicted == positive);
+        self.predicted_positive += flag(predicted);
+        self.positives += flag(positive);
+        self.true_positives += flag(predicted && positive);
+        self.false_positives += flag(predicted && !positive);
+        self.probability_sum += w * sigmoid(z) as f64;
     }
 
     /// Mean loss.
@@ -127,19 +138,32 @@ pub struct GroupFrame {
 impl GroupFrame {
     /// Counts from per-row logits, labels and group indices.
     pub fn from_parts(names: &[String], logits: &[f32], labels: &[f32], groups: &[u32]) -> Self {
+        Self::from_weighted_parts(names, logits, labels, groups, None)
+    }
+
+    /// Counts with per-row sample weights (`None`: every row weighs 1).
+    pub fn from_weighted_parts(
+        names: &[String],
+        logits: &[f32],
+        labels: &[f32],
+        groups: &[u32],
+        weights: Option<&[f32]>,
+    ) -> Self {
         let mut counts = vec![GroupCounts::default(); names.len()];
         let mut overall = GroupCounts::default();
-        for ((&z, &y), &g) in logits.iter().zip(labels).zip(groups) {
-            counts[g as usize].add(z, y);
-            overall.add(z, y);
+        for (i, ((&z, &y), &g)) in logits.iter().zip(labels).zip(groups).enumerate() {
+            let w = weights.map_or(1.0, |w| w[i] as f64);
+            counts[g as usize].add_weighted(z, y, w);
+            overall.add_weighted(z, y, w);
         }
         GroupFrame { names: names.to_vec(), groups: counts, overall }
     }
 
-    /// Counts of a model's predictions on `data`.
+    /// Counts of a model's predictions on `data` (weighted when it has
+    /// sample weights).
     pub fn from_model(model: &Mlp, params: &[f32], data: &Dataset, threads: usize) -> Self {
         let logits = model.logits(params, data, threads);
-        Self::from_parts(data.group_names(), &logits, data.labels(), data.groups())
+        Self::from_weighted_parts(data.group_names(), &logits, data.labels(), data.groups(), data.weights())
     }
 
     /// Group names.
@@ -222,7 +246,7 @@ pub struct GroupReport {
 impl From<&GroupCounts> for GroupReport {
     fn from(c: &GroupCounts) -> Self {
         GroupReport {
-            n: c.n as u64,
+            n: c.rows,
             loss: c.loss(),
             accuracy: c.accuracy(),
             positive_rate: c.positive_rate(),
@@ -325,6 +349,34 @@ impl SplitReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_weights_equal_repeated_rows() {
+        let names = ["a".to_string(), "b".to_string()];
+        // Weight 3 on a row counts as three copies of it.
+        let weighted = GroupFrame::from_weighted_parts(
+            &names,
+            &[1.0, -1.0, 0.5, -2.0],
+            &[1.0, 1.0, 0.0, 1.0],
+            &[0, 0, 1, 1],
+            Some(&[3.0, 1.0, 1.0, 2.0]),
+        );
+        let repeated = GroupFrame::from_parts(
+            &names,
+            &[1.0, 1.0, 1.0, -1.0, 0.5, -2.0, -2.0],
+            &[1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0],
+            &[0, 0, 0, 0, 1, 1, 1],
+        );
+        for g in 0..2 {
+            let (w, r) = (weighted.group(g), repeated.group(g));
+            assert_eq!(w.positive_rate(), r.positive_rate());
+            assert_eq!(w.tpr(), r.tpr());
+            assert!((w.loss().unwrap() - r.loss().unwrap()).abs() < 1e-12);
+        }
+        assert_eq!(weighted.group(0).positive_rate(), Some(0.75));
+        assert_eq!(weighted.group(0).rows, 2);
+        assert_eq!(weighted.dp_gap(), repeated.dp_gap());
+    }
     use crate::constraints::{Notion, Statistic};
 
     /// Eight rows by hand: group a has logits (2, -1, 0.5, -3) with labels

@@ -282,14 +282,16 @@ impl TabularProblem {
 
     /// The objective estimate over the selected objective slots.
     fn evaluate_objective(&mut self) {
-        let (mut sum, mut count) = (0.0f32, 0usize);
+        // Sample weights (1 without them) make this the weighted mean.
+        let (mut sum, mut total) = (0.0f32, 0.0f32);
         for slot in 0..self.batch.objective {
             if self.selected(slot, 0) {
-                sum += self.losses[slot];
-                count += 1;
+                let w = self.data.weight(self.rows[slot] as usize);
+                sum += w * self.losses[slot];
+                total += w;
             }
         }
-        self.estimate.objective = sum / count.max(1) as f32;
+        self.estimate.objective = if total > 0.0 { sum / total } else { 0.0 };
     }
 
     /// Forward pass and per-row losses of the slots in `range`.
@@ -330,13 +332,14 @@ impl TabularProblem {
                 if !self.selected(slot, first) {
                     continue;
                 }
-                let (z, y, loss) = (self.logits[slot], labels[self.rows[slot] as usize], self.losses[slot]);
+                let row = self.rows[slot] as usize;
+                let (z, y, loss, w) = (self.logits[slot], labels[row], self.losses[slot], self.data.weight(row));
                 let t = statistic.smooth(z, y, loss, self.dlosses[slot], self.temperature);
-                num += t.num;
-                den += t.den;
+                num += w * t.num;
+                den += w * t.den;
                 let (n, d) = statistic.exact(z, y, loss);
-                exact_num += n;
-                exact_den += d;
+                exact_num += w * n;
+                exact_den += w * d;
             }
             self.stat_denominators[k] = den;
             self.stat_values[k] = if den > 0.0 { num / den } else { 0.0 };
@@ -421,11 +424,14 @@ impl Problem for TabularProblem {
         let mut end = 0;
         self.dz[..self.n_slots].fill(0.0);
         if objective_weight != 0.0 && self.has_objective {
-            let count = (0..bs).filter(|&slot| self.selected(slot, 0)).count();
-            let scale = objective_weight / count.max(1) as f32;
+            let total: f32 = (0..bs)
+                .filter(|&slot| self.selected(slot, 0))
+                .map(|slot| self.data.weight(self.rows[slot] as usize))
+                .sum();
+            let scale = if total > 0.0 { objective_weight / total } else { 0.0 };
             for slot in 0..bs {
                 if self.selected(slot, 0) {
-                    self.dz[slot] = scale * self.dlosses[slot];
+                    self.dz[slot] = scale * self.data.weight(self.rows[slot] as usize) * self.dlosses[slot];
                 }
             }
             end = bs;
@@ -445,10 +451,15 @@ impl Problem for TabularProblem {
                     if !self.selected(slot, first) {
                         continue;
                     }
-                    let y = labels[self.rows[slot] as usize];
-                    let t =
-                        statistic.smooth(self.logits[slot], y, self.losses[slot], self.dlosses[slot], self.temperature);
-                    self.dz[slot] += scale * (t.dnum - value * t.dden);
+                    let row = self.rows[slot] as usize;
+                    let t = statistic.smooth(
+                        self.logits[slot],
+                        labels[row],
+                        self.losses[slot],
+                        self.dlosses[slot],
+                        self.temperature,
+                    );
+                    self.dz[slot] += scale * self.data.weight(row) * (t.dnum - value * t.dden);
                 }
             }
             if !self.cells.is_empty() {
@@ -583,6 +594,52 @@ mod tests {
         assert!((c[1] - (lb - la - 0.01)).abs() < 1e-6);
         // Loss-based constraints: exact and smooth agree.
         assert_eq!(&p.last_estimate().exact_constraints, c);
+    }
+
+    /// With sample weights, the objective and the group statistics are
+    /// weighted means over the minibatch, and the gradient is theirs.
+    #[test]
+    fn sample_weights_weight_estimates_and_gradients() {
+        let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
+        let weights: Vec<f32> = (0..data.n_rows()).map(|i| (i % 3) as f32 + 0.5).collect();
+        let data = Arc::new(data.with_weights(weights.clone()).unwrap());
+        let constraints =
+            ConstraintSet::new(vec![FairnessConstraint::new(Notion::LossParity, 0.01).unwrap()], &data).unwrap();
+        let mlp = Mlp::new(data.n_inputs(), &[8]).unwrap();
+        let params = mlp.init_params(5);
+        let batch = BatchSizes { objective: 6, per_group: 5 };
+        let mut p = TabularProblem::new(mlp, params, data.clone(), constraints, batch, 5).unwrap();
+        p.estimate(Request::Both).unwrap();
+        let logits = p.model().logits(p.params(), &data, 1);
+        let loss = |r: u32| bce_with_logits(logits[r as usize], data.labels()[r as usize]).0;
+        let mean = |rows: &[u32]| {
+            let w: f32 = rows.iter().map(|&r| weights[r as usize]).sum();
+            rows.iter().map(|&r| weights[r as usize] * loss(r)).sum::<f32>() / w
+        };
+        assert!((p.last_estimate().objective - mean(&p.rows[..6])).abs() < 1e-6);
+        let gap = mean(&p.rows[6..11]) - mean(&p.rows[11..16]);
+        assert!((p.last_estimate().constraints[0] - (gap - 0.01)).abs() < 1e-6);
+
+        // The gradient of the weighted objective against finite differences.
+        let mut grad = vec![0.0; p.num_params()];
+        p.add_gradient(1.0, &[0.0, 0.0], &mut grad).unwrap();
+        let rows: Vec<u32> = p.rows[..6].to_vec();
+        let base = p.params().to_vec();
+        let objective_at = |params: &[f32]| {
+            let logits = p.model().logits(params, &data, 1);
+            let w: f32 = rows.iter().map(|&r| weights[r as usize]).sum();
+            rows.iter()
+                .map(|&r| weights[r as usize] * bce_with_logits(logits[r as usize], data.labels()[r as usize]).0)
+                .sum::<f32>()
+                / w
+        };
+        for k in [0, 7, base.len() - 1] {
+            let (mut plus, mut minus) = (base.clone(), base.clone());
+            plus[k] += 1e-2;
+            minus[k] -= 1e-2;
+            let fd = (objective_at(&plus) - objective_at(&minus)) / 2e-2;
+            assert!((fd - grad[k]).abs() < 2e-3, "parameter {k}: {fd} vs {}", grad[k]);
+        }
     }
 
     /// Label-conditional statistics draw from each group's positives or

@@ -1,0 +1,378 @@
+//! `fairtrain datasets list|info|fetch`: what data is available, what it
+//! is, and getting it into the cache (downloaded or imported, verified).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use fairtrain::data::acs::{AcsMissing, AcsTask, Horizon};
+use fairtrain::data::cache::{Cache, FileStatus};
+use fairtrain::data::catalog::{BUILTINS, DatasetInfo};
+use fairtrain::data::source::{FetchFrom, fetch};
+use fairtrain::data::{DataSource, LoadOptions, load};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// `fairtrain datasets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// List every built-in data set and ACS task: cached or not, size, groups, label
+    List(CacheArgs),
+    /// Describe a data set: source, licence, citation, preprocessing, rows, features, groups, base rates
+    Info(InfoArgs),
+    /// Download a data set into the cache (or import a local copy with --from), verifying size and sha256
+    Fetch(FetchArgs),
+}
+
+/// The cache flags.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Cache directory [default: $FAIRTRAIN_CACHE, else the platform cache dir]/fairtrain
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Never touch the network
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Which ACS survey (ignored for other data sets).
+#[derive(Debug, Clone, Args)]
+pub struct AcsArgs {
+    /// ACS: state postal code(s) [default: OK]
+    #[arg(long, value_delimiter = ',')]
+    pub state: Option<Vec<String>>,
+    /// ACS: survey year [default: 2018]
+    #[arg(long)]
+    pub year: Option<u16>,
+    /// ACS: 1-Year or 5-Year [default: 1-Year]
+    #[arg(long)]
+    pub horizon: Option<String>,
+}
+
+/// `datasets info` flags.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Data set name (adult, german, compas, law, synthetic, or an ACS task)
+    pub name: String,
+    /// Group column(s) to describe [default: the data set's]
+    #[arg(long, value_delimiter = ',')]
+    pub group: Option<Vec<String>>,
+    #[command(flatten)]
+    pub acs: AcsArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// `datasets fetch` flags.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Data set name (compas, law, or an ACS task; adult and german are shipped)
+    pub name: String,
+    /// Import from a local directory (or file) instead of downloading, with the same checks
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+    /// Download from a mirror: MIRROR/NAME/FILE (ACS: MIRROR/YEAR/HORIZON/csv_pXX.zip)
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+    #[command(flatten)]
+    pub acs: AcsArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Runs a `datasets` subcommand.
+pub fn run(command: DatasetsCommand) -> Result<()> {
+    match command {
+        DatasetsCommand::List(c) => list(&c),
+        DatasetsCommand::Info(a) => info(&a),
+        DatasetsCommand::Fetch(a) => fetch_cmd(&a),
+    }
+}
+
+fn source_of(name: &str, acs: &AcsArgs) -> Result<DataSource> {
+    let mut source = DataSource::parse(name)?;
+    match &mut source {
+        DataSource::Acs(request) => {
+            if let Some(s) = &acs.state {
+                request.states = s.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
+            }
+            if let Some(y) = acs.year {
+                request.year = y;
+            }
+            if let Some(h) = &acs.horizon {
+                request.horizon = Horizon::parse(h)?;
+            }
+            request.validate()?;
+        }
+        DataSource::Csv(_) | DataSource::Arff(_) => bail!("'{name}' is a file path, not a data set name"),
+        _ => {
+            if acs.state.is_some() || acs.year.is_some() || acs.horizon.is_some() {
+                bail!("--state, --year and --horizon apply only to ACS tasks, not to {name}");
+            }
+        }
+    }
+    Ok(source)
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.0} KB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn cache_state(cache: &Cache, info: &DatasetInfo) -> String {
+    if info.shipped {
+        return "shipped".into();
+    }
+    let size: u64 = info.files.iter().map(|f| f.size).sum();
+    let states: Vec<FileStatus> = info.files.iter().map(|f| cache.status(info.name, f)).collect();
+    if states.iter().all(|s| *s == FileStatus::Present) {
+        format!("cached ({})", human_bytes(size))
+    } else if states.iter().any(|s| matches!(s, FileStatus::WrongSize(_))) {
+        "damaged in cache: fetch again".into()
+    } else {
+        format!("not cached ({} to fetch)", human_bytes(size))
+    }
+}
+
+/// The ACS surveys in the cache: `2018 1-Year: OK, CA` per survey.
+fn cached_acs(cache: &Cache) -> Vec<String> {
+    let mut out = Vec::new();
+    let root = cache.root().join("acs");
+    let Ok(years) = std::fs::read_dir(&root) else { return out };
+    let mut years: Vec<PathBuf> = years.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    years.sort();
+    for year in years {
+        for horizon in ["1-Year", "5-Year"] {
+            let Ok(files) = std::fs::read_dir(year.join(horizon)) else { continue };
+            let mut states: Vec<String> = Vec::new();
+            let mut bytes = 0;
+            for f in files.filter_map(|e| e.ok()) {
+                let name = f.file_name().to_string_lossy().to_string();
+                if name.starts_with('.') {
+                    continue;
+                }
+                bytes += f.metadata().map(|m| m.len()).unwrap_or(0);
+                if let Some(st) = name.strip_prefix("csv_p").and_then(|n| n.strip_suffix(".zip")) {
+                    states.push(st.to_ascii_uppercase());
+                } else if let Some(code) = name.strip_prefix("psam_p").and_then(|n| n.strip_suffix(".csv")) {
+                    let st = fairtrain::data::acs::STATES.iter().find(|(_, f)| *f == code).map(|(s, _)| *s);
+                    states.push(st.unwrap_or(code).to_string());
+                }
+            }
+            if !states.is_empty() {
+                states.sort();
+                out.push(format!(
+                    "{} {horizon}: {} ({})",
+                    year.file_name().unwrap_or_default().to_string_lossy(),
+                    states.join(", "),
+                    human_bytes(bytes)
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn list(args: &CacheArgs) -> Result<()> {
+    let cache = Cache::resolve(args.cache.as_deref())?;
+    println!("built-in data sets (cache: {}):", cache.root().display());
+    println!("  {:<10} {:<28} {:<34} label", "name", "status", "groups (--group; first is default)");
+    for info in BUILTINS {
+        let groups: Vec<&str> = info.groups.iter().map(|(g, _)| *g).collect();
+        println!("  {:<10} {:<28} {:<34} {}", info.name, cache_state(&cache, info), groups.join(", "), info.label);
+    }
+    println!("\nACS PUMS tasks (folktables definitions; --state, --year, --horizon; default 2018 1-Year OK):");
+    for task in AcsTask::ALL {
+        println!("  {:<26} {}", task.definition().name, task.describe());
+    }
+    println!("  groups: race (White vs Non-White, default), RAC1P (nine census codes), sex");
+    let cached = cached_acs(&cache);
+    if cached.is_empty() {
+        println!("  cached surveys: none (fairtrain datasets fetch acs-income --state OK)");
+    } else {
+        println!("  cached surveys: {}", cached.join("; "));
+    }
+    Ok(())
+}
+
+fn info(args: &InfoArgs) -> Result<()> {
+    let source = source_of(&args.name, &args.acs)?;
+    let cache = Cache::resolve(args.cache.cache.as_deref())?;
+    match source.info() {
+        Some(info) => {
+            println!("{} — {}", info.name, info.title);
+            println!("  label:     {}", info.label);
+            for (g, meaning) in info.groups {
+                let default = if *g == info.default_group { " (default)" } else { "" };
+                println!("  group:     {g}: {meaning}{default}");
+            }
+            println!("  origin:    {}", info.origin);
+            println!("  licence:   {}", info.licence);
+            println!("  citation:  {}", info.citation);
+            println!("  split:     {}", info.split);
+            for f in info.files {
+                println!(
+                    "  file:      {} ({} bytes, sha256 {})\n             from {}",
+                    f.name, f.size, f.sha256, f.url
+                );
+            }
+            println!("  status:    {}", cache_state(&cache, info));
+            for p in info.preprocessing {
+                println!("  prep:      {p}");
+            }
+        }
+        None => {
+            let DataSource::Acs(request) = &source else { unreachable!("names parse to built-ins or ACS") };
+            let def = request.task.definition();
+            println!("{} — ACS PUMS person data, {}", def.name, request.task.describe());
+            println!("  survey:    {} {} {}", request.year, request.horizon.dir(), request.states.join(", "));
+            println!("  features:  {}", def.features.join(", "));
+            println!("  origin:    {}", request.url(&request.states[0], None));
+            println!("  licence:   US Census Bureau public data (no licence restrictions); cite the ACS PUMS and");
+            println!("             Ding, F. et al. (2021). Retiring Adult: New Datasets for Fair Machine Learning.");
+            println!("  split:     seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)");
+            println!("  groups:    race (White vs Non-White, default), RAC1P (nine codes), sex");
+            let missing = match request.missing {
+                AcsMissing::Zero => "0 (folktables' behaviour)",
+                AcsMissing::MinusOne => "-1",
+            };
+            println!(
+                "  prep:      missing cells become {missing}; codes one-hot encoded; AGEP/WKHP/PINCP/JWMNP/POVPIP numeric"
+            );
+        }
+    }
+    // The figures need the data: computed offline from the cache.
+    let options =
+        LoadOptions { group: args.group.clone(), offline: true, cache: args.cache.cache.clone(), ..Default::default() };
+    let options = LoadOptions {
+        test_fraction: source.has_random_split().then_some(fairtrain::data::source::DEFAULT_TEST_FRACTION),
+        ..options
+    };
+    match load(&source, &options) {
+        Ok(loaded) => {
+            let e = &loaded.encoded;
+            let (train, test) = (&e.train, &e.test);
+            println!(
+                "  rows:      {} ({} train / {} test) after preprocessing; {} read, {} dropped for missing values",
+                train.n_rows() + test.n_rows(),
+                train.n_rows(),
+                test.n_rows(),
+                e.report.rows_read,
+                e.report.rows_dropped
+            );
+            println!(
+                "  features:  {} inputs after encoding ({} numeric, {} categorical columns)",
+                train.n_inputs(),
+                e.report.numeric.len(),
+                e.report.categorical.len()
+            );
+            let positives = |d: &fairtrain::data::Dataset, g: usize| -> (usize, usize) {
+                let mut n = 0;
+                let mut p = 0;
+                for i in 0..d.n_rows() {
+                    if d.groups()[i] as usize == g {
+                        n += 1;
+                        p += (d.labels()[i] > 0.5) as usize;
+                    }
+                }
+                (n, p)
+            };
+            let (mut all_n, mut all_p) = (0, 0);
+            for (g, name) in train.group_names().iter().enumerate() {
+                let (a, b) = (positives(train, g), positives(test, g));
+                let (n, p) = (a.0 + b.0, a.1 + b.1);
+                all_n += n;
+                all_p += p;
+                println!(
+                    "  group {:<22} {n:>7} rows, base rate {:.3} (positive '{}')",
+                    format!("'{name}':"),
+                    p as f64 / n as f64,
+                    e.report.positive
+                );
+            }
+            println!("  overall base rate {:.3}", all_p as f64 / all_n as f64);
+            for w in &e.report.warnings {
+                println!("  warning:   {w}");
+            }
+        }
+        Err(err) => println!("  data:      not loaded ({err})"),
+    }
+    Ok(())
+}
+
+/// A byte-progress bar on stderr (hidden when it is not a terminal).
+fn download_bar() -> ProgressBar {
+    let target =
+        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:32} {bytes}/{total_bytes} · {bytes_per_sec} · eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn run_fetch(source: &DataSource, cache: &Cache, from: FetchFrom) -> Result<()> {
+    let bar = download_bar();
+    let mut progress = |name: &str, n: u64, total: Option<u64>| {
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        bar.set_message(name.to_string());
+        bar.set_position(n);
+    };
+    let result = fetch(source, cache, from, &mut progress);
+    bar.finish_and_clear();
+    let (done, warnings) = result?;
+    for line in done {
+        println!("{line}");
+    }
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
+}
+
+fn fetch_cmd(args: &FetchArgs) -> Result<()> {
+    let source = source_of(&args.name, &args.acs)?;
+    let cache = Cache::resolve(args.cache.cache.as_deref())?;
+    let from = match (&args.from, args.cache.offline) {
+        (Some(dir), _) => FetchFrom::Local(dir.as_path()),
+        (None, true) => bail!(
+            "--offline forbids downloading {}; give --from DIR with a local copy, or fetch without --offline",
+            args.name
+        ),
+        (None, false) => FetchFrom::Network(args.mirror.as_deref()),
+    };
+    if args.from.is_some() && args.mirror.is_some() {
+        bail!("give --from or --mirror, not both");
+    }
+    run_fetch(&source, &cache, from)
+}
+
+/// Before training: downloads (with a progress bar) a fetched data set
+/// that is not in the cache yet, unless offline (then loading reports
+/// what is missing and how to get it).
+pub fn ensure_cached(source: &DataSource, cache_dir: Option<&Path>, offline: bool) -> Result<()> {
+    if offline {
+        return Ok(());
+    }
+    let cache = Cache::resolve(cache_dir)?;
+    let missing = match source {
+        DataSource::Acs(request) => request
+            .states
+            .iter()
+            .any(|s| fairtrain::data::acs::cached_file(&cache, request, s).ok().flatten().is_none()),
+        other => other
+            .info()
+            .is_some_and(|info| info.files.iter().any(|f| cache.status(info.name, f) != FileStatus::Present)),
+    };
+    if missing {
+        eprintln!("fetching {} into {}", source.name(), cache.root().display());
+        run_fetch(source, &cache, FetchFrom::Network(None))?;
+    }
+    Ok(())
+}
