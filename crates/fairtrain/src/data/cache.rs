@@ -256,10 +256,20 @@ fn hex(digest: &[u8]) -> String {
 
 /// Starts a GET of `url`; returns the body reader and the announced length.
 pub fn http_get(url: &str) -> Result<(impl Read, Option<u64>)> {
-    let response = ureq::get(url)
-        .header("User-Agent", concat!("fairtrain/", env!("CARGO_PKG_VERSION")))
-        .call()
-        .map_err(|e| Error::Data(format!("{url}: download failed: {e}")))?;
+    // Fail fast when the host is unreachable; a slow body is fine (state
+    // files of the Census run to hundreds of MB).
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(std::time::Duration::from_secs(30)))
+        .timeout_recv_response(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let response =
+        agent.get(url).header("User-Agent", concat!("fairtrain/", env!("CARGO_PKG_VERSION"))).call().map_err(|e| {
+            Error::Data(format!(
+                "{url}: download failed: {e} (no network here? import a local copy with \
+                 `fairtrain datasets fetch NAME --from DIR`)"
+            ))
+        })?;
     let length = response
         .headers()
         .get("content-length")
