@@ -92,7 +92,7 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
         ),
         ("two budgets", with("synthetic", &["--iterations", "5", "--time-budget", "1"]), "more than one budget"),
         ("csv needs --target", with(&ok, &["--group", "g"]), "CSV/ARFF data needs --target"),
-        ("built-in rejects --target", with("adult", &["--target", "y"]), "applies only to CSV data"),
+        ("built-in rejects --target", with("adult", &["--target", "y"]), "applies only to CSV/ARFF data"),
         ("adult group", with("adult", &["--group", "age"]), "'age' is not a sensitive column of adult"),
         (
             "group batch too large",
