@@ -532,6 +532,16 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
 
+    /// Evaluate the full train and test splits every N iterations, or every S seconds written "Ss" (e.g. 0.5s), into evaluations.csv; evaluation time is not training time
+    #[arg(long, value_name = "N|Ss", help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<String>,
+
+    /// Print nothing but errors and warnings (the outputs are written as usual)
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip)]
+    pub quiet: bool,
+
     /// Output directory [default: runs/<UTC timestamp>]
     #[arg(long, help_heading = "Output")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -584,6 +594,7 @@ impl TrainArgs {
         let mut args: TrainArgs = merged.try_into().context("internal: merged settings do not parse")?;
         args.overwrite = self.overwrite;
         args.offline = self.offline;
+        args.quiet = self.quiet;
         args.cache = self.cache.clone();
         args.config = self.config;
         Ok(args)

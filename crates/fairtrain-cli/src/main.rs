@@ -1,11 +1,15 @@
 //! The `fairtrain` command line.
 
 mod args;
+mod bench_cmd;
+mod charts;
 mod datasets_cmd;
 mod output;
 mod progress;
 mod report;
+mod report_cmd;
 mod settings;
+mod speed;
 mod train_cmd;
 
 use std::process::ExitCode;
@@ -24,6 +28,10 @@ struct Cli {
 enum Command {
     /// Train a model with a fairness constraint and report per-group results
     Train(Box<args::TrainArgs>),
+    /// Run a grid of training runs (the paper's protocol by default) and write results.csv; --speed measures throughput
+    Bench(Box<bench_cmd::BenchArgs>),
+    /// Write report.html (self-contained) and report.md for a bench directory
+    Report(report_cmd::ReportArgs),
     /// Built-in data sets and ACS tasks: list, describe, fetch into the cache
     #[command(subcommand)]
     Datasets(datasets_cmd::DatasetsCommand),
@@ -34,6 +42,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train_cmd::run(*args),
         Command::Datasets(command) => datasets_cmd::run(command),
+        Command::Bench(args) => bench_cmd::run(*args),
+        Command::Report(args) => report_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

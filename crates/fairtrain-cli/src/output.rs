@@ -67,7 +67,8 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.
-fn timestamp() -> String {
+/// The current UTC time as `YYYYMMDD-HHMMSS`.
+pub fn timestamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:04}{:02}{:02}-{:02}{:02}{:02}",

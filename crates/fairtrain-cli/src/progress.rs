@@ -13,8 +13,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar for `budget`.
-    pub fn new(budget: Budget) -> Self {
+    /// A bar for `budget` (hidden unless `show`).
+    pub fn new(budget: Budget, show: bool) -> Self {
         let (len, template) = match budget {
             Budget::Iterations(n) => (n, "{bar:32} {pos}/{len} it · {msg} · eta {eta}"),
             // Time budgets count milliseconds.
@@ -22,7 +22,11 @@ impl Progress {
         };
         let bar = ProgressBar::with_draw_target(
             Some(len),
-            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+            if show && std::io::stderr().is_terminal() {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
         );
         bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
         Progress { bar, budget }

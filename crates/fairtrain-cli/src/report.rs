@@ -20,8 +20,11 @@ pub struct Metrics {
     pub iterations: u64,
     /// Passes of the objective sampler over the training rows.
     pub epochs: u64,
-    /// Seconds in the training loop only (steps and history logging).
+    /// Seconds of training only (steps and history logging; evaluations
+    /// during training excluded).
     pub wall_seconds: f64,
+    /// Seconds spent evaluating the full splits during training (bench).
+    pub evaluation_seconds: f64,
     /// Seconds of the whole command up to writing this file.
     pub total_seconds: f64,
     pub iterations_per_second: f64,
@@ -39,6 +42,8 @@ pub struct Metrics {
     pub data: DataSummary,
     pub train: SplitReport,
     pub test: SplitReport,
+    /// Held-out feasibility certificate of each constraint (test split).
+    pub certificates: Vec<fairtrain::evaluation::certificate::Certificate>,
 }
 
 /// What was loaded.

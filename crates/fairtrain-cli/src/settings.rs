@@ -39,6 +39,8 @@ pub enum BudgetSetting {
 /// Everything a training run needs, resolved.
 #[derive(Debug, Clone)]
 pub struct TrainSettings {
+    /// Full-split evaluations during training (`--eval-every`).
+    pub eval_every: Option<fairtrain::train::Budget>,
     pub source: DataSource,
     pub load: LoadOptions,
     pub schema_path: Option<PathBuf>,
@@ -365,6 +367,25 @@ fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
     }
 }
 
+/// `--eval-every`: `N` iterations or `Ss` seconds.
+pub fn parse_eval_every(value: &str) -> Result<fairtrain::train::Budget, Error> {
+    use fairtrain::train::Budget;
+    let v = value.trim();
+    let bad = || Error::config("eval-every", format!("'{value}' (give iterations, e.g. 500, or seconds, e.g. 0.5s)"));
+    if let Some(seconds) = v.strip_suffix('s') {
+        let s: f64 = seconds.trim().parse().map_err(|_| bad())?;
+        if !(s.is_finite() && s > 0.0) {
+            return Err(bad());
+        }
+        Ok(Budget::Seconds(s))
+    } else {
+        match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Budget::Iterations(n)),
+            _ => Err(bad()),
+        }
+    }
+}
+
 /// Applies the ACS flags to an ACS source; elsewhere they are errors.
 fn resolve_acs(source: &mut DataSource, args: &TrainArgs) -> Result<(), Error> {
     let given = [
@@ -506,6 +527,7 @@ impl TrainSettings {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
         }
         Ok(TrainSettings {
+            eval_every: args.eval_every.as_deref().map(parse_eval_every).transpose()?,
             source,
             load,
             schema_path: args.schema.clone(),
@@ -556,6 +578,10 @@ impl TrainSettings {
             group_batch_size: Some(self.batch.per_group),
             seed: Some(self.seed),
             log_every: Some(self.log_every),
+            eval_every: self.eval_every.map(|b| match b {
+                fairtrain::train::Budget::Iterations(n) => n.to_string(),
+                fairtrain::train::Budget::Seconds(s) => format!("{s}s"),
+            }),
             average: Some(self.average),
             threads: Some(self.threads),
             ..TrainArgs::default()

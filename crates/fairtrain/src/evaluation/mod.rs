@@ -3,6 +3,8 @@
 //! gap and constraint value is derived from them. Predictions are hard:
 //! positive when the logit is above 0 (probability above 0.5).
 
+pub mod certificate;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::constraints::{FairnessConstraint, GroupStatistics, Sense, Statistic};

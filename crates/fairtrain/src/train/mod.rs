@@ -34,13 +34,18 @@ pub struct TrainerConfig {
     /// The returned parameters are the average of the iterates over this
     /// final fraction of the budget (0: the last iterate); see [`train`].
     pub average: f64,
+    /// Call [`Observer::evaluate`] before the first iteration, at this
+    /// cadence (iterations, or seconds of training), and on the returned
+    /// model at the end. Time spent evaluating is not training time: it
+    /// counts neither against a time budget nor in `wall_seconds`.
+    pub evaluate_every: Option<Budget>,
 }
 
 impl TrainerConfig {
     /// A budget with the default cadence (log every 100 iterations) and
     /// averaging (the last 25% of the budget).
     pub fn new(budget: Budget) -> Self {
-        TrainerConfig { budget, log_every: 100, average: DEFAULT_AVERAGE }
+        TrainerConfig { budget, log_every: 100, average: DEFAULT_AVERAGE, evaluate_every: None }
     }
 }
 
@@ -62,8 +67,10 @@ pub enum StopReason {
 pub struct RunSummary {
     /// Iterations done.
     pub iterations: u64,
-    /// Seconds spent in the loop (steps, logging, averaging).
+    /// Seconds of training: steps, logging, averaging; evaluations excluded.
     pub wall_seconds: f64,
+    /// Seconds spent in [`Observer::evaluate`] (not training time).
+    pub evaluation_seconds: f64,
     /// Why it stopped.
     pub stop: StopReason,
     /// Iterates averaged into the returned parameters (0: the last iterate
@@ -111,6 +118,12 @@ pub trait Observer {
     }
     /// Called every 1024 iterations with the iteration count and elapsed seconds.
     fn progress(&mut self, _iteration: u64, _seconds: f64) {}
+    /// Called on the schedule of [`TrainerConfig::evaluate_every`] with the
+    /// current parameters (at the end: the returned ones); the clock of the
+    /// budget is paused meanwhile.
+    fn evaluate(&mut self, _iteration: u64, _seconds: f64, _params: &[f32]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -128,6 +141,30 @@ impl Observer for Observers<'_, '_> {
     }
     fn progress(&mut self, iteration: u64, seconds: f64) {
         self.0.iter_mut().for_each(|o| o.progress(iteration, seconds));
+    }
+    fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.evaluate(iteration, seconds, params))
+    }
+}
+
+/// Training time: wall time minus the time spent in evaluations.
+struct Clock {
+    start: Instant,
+    paused: f64,
+}
+
+impl Clock {
+    fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() - self.paused
+    }
+
+    /// Runs an evaluation, reported at training time `seconds`, with the
+    /// clock stopped.
+    fn evaluate(&mut self, observer: &mut dyn Observer, iteration: u64, seconds: f64, params: &[f32]) -> Result<()> {
+        let t = Instant::now();
+        let result = observer.evaluate(iteration, seconds, params);
+        self.paused += t.elapsed().as_secs_f64();
+        result
     }
 }
 
@@ -182,6 +219,13 @@ pub fn train(
         }
         _ => {}
     }
+    match config.evaluate_every {
+        Some(Budget::Seconds(s)) if !(s.is_finite() && s > 0.0) => {
+            return Err(Error::config("eval-every", format!("{s} (must be a positive number of seconds)")));
+        }
+        Some(Budget::Iterations(0)) => return Err(Error::config("eval-every", "0 (must be at least 1)")),
+        _ => {}
+    }
     if !(0.0..1.0).contains(&config.average) {
         return Err(Error::config(
             "average",
@@ -208,14 +252,27 @@ pub fn train(
     };
     observer.start(&columns)?;
 
-    let start = Instant::now();
+    let mut clock = Clock { start: Instant::now(), paused: 0.0 };
     let mut window = Window::new(m);
     let mut extras = Vec::with_capacity(columns.extras.len());
     let mut iteration: u64 = 0;
+    // The next evaluation point (iterations or seconds).
+    let mut next_evaluation = 0.0f64;
     let stop = loop {
+        match config.evaluate_every {
+            Some(Budget::Iterations(k)) if iteration as f64 >= next_evaluation => {
+                clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
+                next_evaluation += k as f64;
+            }
+            Some(Budget::Seconds(dt)) if clock.seconds() >= next_evaluation => {
+                clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
+                next_evaluation = clock.seconds() + dt;
+            }
+            _ => {}
+        }
         match config.budget {
             Budget::Iterations(n) if iteration >= n => break StopReason::Iterations,
-            Budget::Seconds(s) if start.elapsed().as_secs_f64() >= s => break StopReason::Time,
+            Budget::Seconds(s) if clock.seconds() >= s => break StopReason::Time,
             _ => {}
         }
         algorithm.step(problem)?;
@@ -246,7 +303,7 @@ pub fn train(
         }
         if let Budget::Seconds(s) = config.budget {
             if tail.is_none() && config.average > 0.0 {
-                let elapsed = start.elapsed().as_secs_f64();
+                let elapsed = clock.seconds();
                 if elapsed >= s * (1.0 - config.average) {
                     let expected = (iteration as f64 / elapsed.max(1e-9) * s * config.average) as u64;
                     tail = Some((iteration, average::stride(expected)));
@@ -259,22 +316,27 @@ pub fn train(
             }
         }
         if iteration % config.log_every == 0 {
-            log(problem, algorithm, &mut window, &mut extras, iteration, start, has_multipliers, observer)?;
+            log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
         }
         if iteration % 1024 == 0 {
-            observer.progress(iteration, start.elapsed().as_secs_f64());
+            observer.progress(iteration, clock.seconds());
         }
     };
     if iteration % config.log_every != 0 {
-        log(problem, algorithm, &mut window, &mut extras, iteration, start, has_multipliers, observer)?;
+        log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
     }
     if averager.count() > 0 {
         problem.params_mut().copy_from_slice(averager.mean());
     }
-    observer.progress(iteration, start.elapsed().as_secs_f64());
+    let wall_seconds = clock.seconds();
+    observer.progress(iteration, wall_seconds);
+    if config.evaluate_every.is_some() {
+        clock.evaluate(observer, iteration, wall_seconds, problem.params())?;
+    }
     Ok(RunSummary {
         iterations: iteration,
-        wall_seconds: start.elapsed().as_secs_f64(),
+        wall_seconds,
+        evaluation_seconds: clock.paused,
         stop,
         averaged_iterates: averager.count(),
     })
@@ -316,7 +378,7 @@ fn log(
     window: &mut Window,
     extras: &mut Vec<f64>,
     iteration: u64,
-    start: Instant,
+    seconds: f64,
     has_multipliers: bool,
     observer: &mut dyn Observer,
 ) -> Result<()> {
@@ -336,7 +398,7 @@ fn log(
     algorithm.log_values(extras);
     let record = LogRecord {
         iteration,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         objective: window.objective / window.n_objective.max(1) as f64,
         constraints: &window.means,
         multipliers: if has_multipliers { algorithm.multipliers() } else { &[] },
@@ -348,4 +410,62 @@ fn log(
     window.constraints.iter_mut().for_each(|s| *s = 0.0);
     window.n_constraints = 0;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithms::testing::QuadraticProblem;
+    use crate::algorithms::{AlgorithmConfig, AlgorithmName};
+
+    /// Records the evaluation calls; each one sleeps to make its cost visible.
+    #[derive(Default)]
+    struct Evaluations {
+        calls: Vec<(u64, f64)>,
+        sleep_ms: u64,
+    }
+
+    impl Observer for Evaluations {
+        fn evaluate(&mut self, iteration: u64, seconds: f64, _params: &[f32]) -> Result<()> {
+            self.calls.push((iteration, seconds));
+            std::thread::sleep(std::time::Duration::from_millis(self.sleep_ms));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn evaluations_follow_the_schedule() {
+        let mut problem = QuadraticProblem::new(1.0, 0.5, 0.1, 0);
+        let mut algorithm = AlgorithmConfig::paper(AlgorithmName::Sgd).build().unwrap();
+        let config = TrainerConfig {
+            evaluate_every: Some(Budget::Iterations(40)),
+            ..TrainerConfig::new(Budget::Iterations(100))
+        };
+        let mut seen = Evaluations::default();
+        train(&mut problem, algorithm.as_mut(), &config, &mut seen).unwrap();
+        let iterations: Vec<u64> = seen.calls.iter().map(|c| c.0).collect();
+        // Before the first step, every 40 iterations, and the returned model.
+        assert_eq!(iterations, [0, 40, 80, 100]);
+    }
+
+    #[test]
+    fn evaluation_time_is_not_training_time() {
+        let mut problem = QuadraticProblem::new(1.0, 0.5, 0.1, 0);
+        let mut algorithm = AlgorithmConfig::paper(AlgorithmName::Sgd).build().unwrap();
+        let config =
+            TrainerConfig { evaluate_every: Some(Budget::Seconds(0.05)), ..TrainerConfig::new(Budget::Seconds(0.2)) };
+        let mut seen = Evaluations { sleep_ms: 30, ..Evaluations::default() };
+        let started = Instant::now();
+        let summary = train(&mut problem, algorithm.as_mut(), &config, &mut seen).unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        // About 5 evaluations of 30 ms: the run took longer than its budget,
+        // but its training time is the budget.
+        assert!(seen.calls.len() >= 4, "{:?}", seen.calls);
+        assert!(summary.wall_seconds >= 0.2 && summary.wall_seconds < 0.23, "{}", summary.wall_seconds);
+        assert!(summary.evaluation_seconds >= 0.03 * seen.calls.len() as f64);
+        assert!(elapsed >= summary.wall_seconds + summary.evaluation_seconds - 1e-3);
+        // Evaluation times are training seconds: increasing, within the budget.
+        assert!(seen.calls.windows(2).all(|w| w[1].1 >= w[0].1));
+        assert!(seen.calls.last().unwrap().1 <= summary.wall_seconds + 1e-9);
+    }
 }

@@ -1,0 +1,264 @@
+//! Held-out feasibility certificates: does a constraint hold on the
+//! population the held-out rows come from, not just on those rows?
+//!
+//! A constraint's value on a held-out split is an estimate. The certificate
+//! bounds it from the side of violation with a stratified percentile
+//! bootstrap: each group's rows are resampled with replacement (group
+//! sizes fixed, as the split fixes them), the constraint is recomputed on
+//! every resample, and the `confidence` quantile of the violation is the
+//! certified worst case. "Holds with 95% confidence" means that quantile is
+//! within the bound. The bootstrap needs no distributional assumption and
+//! works for every statistic (ratios of sums, gaps, ratios between groups);
+//! for a largest gap over pairs it is conservative, since the maximum of
+//! noisy differences is biased upward.
+//!
+//! ```
+//! use fairtrain::constraints::{FairnessConstraint, Notion};
+//! use fairtrain::evaluation::certificate::{certify, CertifyOptions};
+//! // A constant predictor has a demographic parity gap of exactly 0 in
+//! // every resample: certified for any bound.
+//! let logits = vec![0.3f32; 200];
+//! let labels: Vec<f32> = (0..200).map(|i| (i % 3 == 0) as u8 as f32).collect();
+//! let groups: Vec<u32> = (0..200).map(|i| (i % 2) as u32).collect();
+//! let names = vec!["a".to_string(), "b".to_string()];
+//! let c = FairnessConstraint::new(Notion::DemographicParity, 0.01).unwrap();
+//! let certs = certify(&names, &logits, &labels, &groups, None, &[c], &[], &CertifyOptions::default());
+//! assert!(certs[0].holds);
+//! assert_eq!(certs[0].value_bound, Some(0.0));
+//! ```
+
+use rand::RngExt;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{GroupCounts, GroupFrame};
+use crate::constraints::{FairnessConstraint, Sense};
+use crate::model::loss::{bce_with_logits, sigmoid};
+
+/// How to certify.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CertifyOptions {
+    /// Confidence level, in (0, 1).
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    pub resamples: usize,
+    /// Seed of the resampling.
+    pub seed: u64,
+}
+
+impl Default for CertifyOptions {
+    fn default() -> Self {
+        CertifyOptions { confidence: 0.95, resamples: 1000, seed: 0 }
+    }
+}
+
+/// The verdict on one constraint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Certificate {
+    /// The constraint's name.
+    pub name: String,
+    /// Its value on the held-out rows.
+    pub value: Option<f64>,
+    /// The bound.
+    pub bound: f64,
+    /// `<=` or `>=`.
+    pub sense: Sense,
+    /// Confidence level of `value_bound`.
+    pub confidence: f64,
+    /// One-sided confidence bound on the value, from the side of violation
+    /// (an upper bound for `<=`, a lower bound for `>=`).
+    pub value_bound: Option<f64>,
+    /// Whether `value_bound` is within the bound.
+    pub holds: bool,
+    /// How the bound was computed.
+    pub method: String,
+}
+
+impl Certificate {
+    /// The verdict in words: "holds with 95% confidence" or "not certified".
+    pub fn verdict(&self) -> String {
+        if self.holds {
+            format!("holds with {:.0}% confidence", self.confidence * 100.0)
+        } else {
+            "not certified".to_string()
+        }
+    }
+}
+
+/// A row's contribution to the group counts, computed once.
+#[derive(Clone, Copy)]
+struct RowTerms {
+    loss: f64,
+    probability: f64,
+    predicted: bool,
+    positive: bool,
+    weight: f64,
+}
+
+impl GroupCounts {
+    #[inline]
+    fn add_terms(&mut self, t: &RowTerms) {
+        let w = t.weight;
+        let flag = |b: bool| if b { w } else { 0.0 };
+        self.n += w;
+        self.rows += 1;
+        self.loss_sum += w * t.loss;
+        self.correct += flag(t.predicted == t.positive);
+        self.predicted_positive += flag(t.predicted);
+        self.positives += flag(t.positive);
+        self.true_positives += flag(t.predicted && t.positive);
+        self.false_positives += flag(t.predicted && !t.positive);
+        self.probability_sum += w * t.probability;
+    }
+}
+
+/// Certifies each constraint on held-out rows (per-row logits, labels,
+/// group indices and optional sample weights; `params` for constraints on
+/// the parameters).
+#[allow(clippy::too_many_arguments)]
+pub fn certify(
+    group_names: &[String],
+    logits: &[f32],
+    labels: &[f32],
+    groups: &[u32],
+    weights: Option<&[f32]>,
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+    options: &CertifyOptions,
+) -> Vec<Certificate> {
+    let terms: Vec<RowTerms> = (0..logits.len())
+        .map(|i| RowTerms {
+            loss: bce_with_logits(logits[i], labels[i]).0 as f64,
+            probability: sigmoid(logits[i]) as f64,
+            predicted: logits[i] > 0.0,
+            positive: labels[i] > 0.5,
+            weight: weights.map_or(1.0, |w| w[i] as f64),
+        })
+        .collect();
+    let n_groups = group_names.len();
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_groups];
+    for (i, &g) in groups.iter().enumerate() {
+        members[g as usize].push(i as u32);
+    }
+    let observed = GroupFrame::from_weighted_parts(group_names, logits, labels, groups, weights);
+    let values: Vec<Option<f64>> = constraints.iter().map(|c| c.value(&observed, params)).collect();
+
+    // Bootstrap violations, one list per constraint.
+    let mut violations: Vec<Vec<f64>> = vec![Vec::with_capacity(options.resamples); constraints.len()];
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut counts = vec![GroupCounts::default(); n_groups];
+    for _ in 0..options.resamples {
+        let mut overall = GroupCounts::default();
+        for (g, rows) in members.iter().enumerate() {
+            counts[g] = GroupCounts::default();
+            for _ in 0..rows.len() {
+                let t = &terms[rows[rng.random_range(0..rows.len())] as usize];
+                counts[g].add_terms(t);
+                overall.add_terms(t);
+            }
+        }
+        let frame = GroupFrame { names: Vec::new(), groups: counts.clone(), overall };
+        for (c, out) in constraints.iter().zip(&mut violations) {
+            // An undefined statistic in a resample (a group without
+            // positives, say) counts as the worst case.
+            out.push(c.value(&frame, params).map_or(f64::INFINITY, |v| c.violation(v)));
+        }
+    }
+    constraints
+        .iter()
+        .zip(values)
+        .zip(violations)
+        .map(|((c, value), mut v)| {
+            v.sort_by(f64::total_cmp);
+            let k = ((options.confidence * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+            let worst = v.get(k).copied().filter(|x| x.is_finite());
+            // Back from the violation to the value: violation = value - bound
+            // for `<=`, bound - value for `>=`.
+            let value_bound = worst.map(|w| match c.sense() {
+                Sense::AtMost => w + c.bound,
+                Sense::AtLeast => c.bound - w,
+            });
+            Certificate {
+                name: c.name().to_string(),
+                value,
+                bound: c.bound,
+                sense: c.sense(),
+                confidence: options.confidence,
+                value_bound,
+                holds: worst.is_some_and(|w| w <= 0.0),
+                method: format!(
+                    "stratified percentile bootstrap, {} resamples of the held-out rows",
+                    options.resamples
+                ),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constraints::Notion;
+
+    fn two_groups(n: usize, rate_a: f64, rate_b: f64) -> (Vec<String>, Vec<f32>, Vec<f32>, Vec<u32>) {
+        // Group a: the first n rows, a fraction rate_a predicted positive;
+        // group b: the next n rows, rate_b.
+        let mut logits = Vec::new();
+        let mut groups = Vec::new();
+        for (g, rate) in [(0u32, rate_a), (1, rate_b)] {
+            let k = (rate * n as f64).round() as usize;
+            for i in 0..n {
+                logits.push(if i < k { 1.0 } else { -1.0 });
+                groups.push(g);
+            }
+        }
+        let labels = (0..2 * n).map(|i| (i % 2) as f32).collect();
+        (vec!["a".into(), "b".into()], logits, labels, groups)
+    }
+
+    #[test]
+    fn matches_the_normal_approximation_of_a_rate_gap() {
+        // Positive rates 0.5 and 0.4 over 2,000 rows each: the gap's standard
+        // error is sqrt(0.25/2000 + 0.24/2000) = 0.015652, so the one-sided
+        // 95% upper bound is 0.1 + 1.645 * 0.015652 = 0.1257.
+        let (names, logits, labels, groups) = two_groups(2000, 0.5, 0.4);
+        let c = FairnessConstraint::new(Notion::DemographicParity, 0.13).unwrap();
+        let options = CertifyOptions { resamples: 4000, ..CertifyOptions::default() };
+        let cert = &certify(&names, &logits, &labels, &groups, None, &[c], &[], &options)[0];
+        assert!((cert.value.unwrap() - 0.1).abs() < 1e-12);
+        let upper = cert.value_bound.unwrap();
+        assert!((upper - 0.1257).abs() < 0.003, "{upper}");
+        assert!(cert.holds);
+        assert_eq!(cert.verdict(), "holds with 95% confidence");
+        // A bound the estimate meets but its upper confidence bound does not.
+        let c = FairnessConstraint::new(Notion::DemographicParity, 0.11).unwrap();
+        let cert = &certify(&names, &logits, &labels, &groups, None, &[c], &[], &options)[0];
+        assert!(!cert.holds);
+        assert_eq!(cert.verdict(), "not certified");
+    }
+
+    #[test]
+    fn constant_predictor_is_certified_exactly() {
+        let (names, _, labels, groups) = two_groups(100, 0.5, 0.5);
+        let logits = vec![2.0f32; 200];
+        let c = FairnessConstraint::new(Notion::DemographicParity, 0.0).unwrap();
+        let cert = &certify(&names, &logits, &labels, &groups, None, &[c], &[], &CertifyOptions::default())[0];
+        assert_eq!(cert.value, Some(0.0));
+        assert_eq!(cert.value_bound, Some(0.0));
+        assert!(cert.holds);
+    }
+
+    #[test]
+    fn at_least_constraints_bound_from_below() {
+        // Disparate impact (ratio of positive rates, at least 0.8): 0.45 / 0.5.
+        let (names, logits, labels, groups) = two_groups(2000, 0.5, 0.45);
+        let c = FairnessConstraint::new(Notion::DisparateImpact, 0.8).unwrap();
+        let cert = &certify(&names, &logits, &labels, &groups, None, &[c], &[], &CertifyOptions::default())[0];
+        assert_eq!(cert.sense, Sense::AtLeast);
+        let (value, lower) = (cert.value.unwrap(), cert.value_bound.unwrap());
+        assert!((value - 0.9).abs() < 1e-12);
+        assert!(lower < value && lower > 0.8, "{lower}");
+        assert!(cert.holds);
+    }
+}
