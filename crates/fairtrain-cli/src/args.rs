@@ -537,6 +537,16 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_every: Option<String>,
 
+    /// Write a checkpoint (the complete state, atomically) every N iterations or every S seconds written "Ss", and at the end; "off" disables [default: 60s]
+    #[arg(long, value_name = "N|Ss|off", help_heading = "Output")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<String>,
+
+    /// Continue the run in --out from its last checkpoint, to its budget or a new --iterations/--time-budget
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip)]
+    pub resume: bool,
+
     /// Print nothing but errors and warnings (the outputs are written as usual)
     #[arg(long, help_heading = "Output")]
     #[serde(skip)]
@@ -595,6 +605,7 @@ impl TrainArgs {
         args.overwrite = self.overwrite;
         args.offline = self.offline;
         args.quiet = self.quiet;
+        args.resume = self.resume;
         args.cache = self.cache.clone();
         args.config = self.config;
         Ok(args)

@@ -477,7 +477,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     let Some(&i) = todo.get(k) else { break };
                     let run = &runs[i];
                     bar.set_message(run.id.clone());
-                    match execute_run(&exe, &runs_dir, run) {
+                    match execute_run(&exe, &runs_dir, run, args.resume) {
                         Ok(metrics) => {
                             let line = describe(run, &metrics);
                             let mut all = results.lock().expect("not poisoned");
@@ -567,16 +567,21 @@ pub fn finished_metrics(dir: &Path) -> Option<Value> {
     (m["status"] == "completed").then_some(m)
 }
 
-/// Runs one cell as `fairtrain train` in a child process.
-fn execute_run(exe: &Path, runs_dir: &Path, run: &Run) -> Result<Value> {
+/// Runs one cell as `fairtrain train` in a child process; with `resume`, a
+/// run interrupted after a checkpoint continues from it.
+fn execute_run(exe: &Path, runs_dir: &Path, run: &Run, resume: bool) -> Result<Value> {
     let dir = runs_dir.join(&run.id);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let request = dir.join("request.toml");
-    let text = toml::to_string(&run.args).context("internal: run settings do not serialize")?;
-    std::fs::write(&request, text).with_context(|| format!("cannot write {}", request.display()))?;
     let mut command = Command::new(exe);
-    command.arg("train").arg("--config").arg(&request).arg("--out").arg(&dir).arg("--quiet");
+    if resume && dir.join(crate::train_cmd::CHECKPOINT_FILE).exists() && dir.join("config.toml").exists() {
+        command.arg("train").arg("--resume").arg("--out").arg(&dir).arg("--quiet");
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let request = dir.join("request.toml");
+        let text = toml::to_string(&run.args).context("internal: run settings do not serialize")?;
+        std::fs::write(&request, text).with_context(|| format!("cannot write {}", request.display()))?;
+        command.arg("train").arg("--config").arg(&request).arg("--out").arg(&dir).arg("--quiet");
+    }
     if run.args.offline {
         command.arg("--offline");
     }

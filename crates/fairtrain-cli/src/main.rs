@@ -4,7 +4,9 @@ mod args;
 mod bench_cmd;
 mod charts;
 mod datasets_cmd;
+mod manifest;
 mod output;
+mod predict_cmd;
 mod progress;
 mod report;
 mod report_cmd;
@@ -30,6 +32,10 @@ enum Command {
     Train(Box<args::TrainArgs>),
     /// Run a grid of training runs (the paper's protocol by default) and write results.csv; --speed measures throughput
     Bench(Box<bench_cmd::BenchArgs>),
+    /// Score new data with a saved model (the same preprocessing as in training)
+    Predict(predict_cmd::PredictArgs),
+    /// Per-group metrics, fairness gaps and held-out certificates of any model's predictions
+    Audit(predict_cmd::AuditArgs),
     /// Write report.html (self-contained) and report.md for a bench directory
     Report(report_cmd::ReportArgs),
     /// Built-in data sets and ACS tasks: list, describe, fetch into the cache
@@ -40,14 +46,23 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train_cmd::run(*args),
+        Command::Train(args) => {
+            train_cmd::install_interrupt_handler();
+            train_cmd::run(*args)
+        }
         Command::Datasets(command) => datasets_cmd::run(command),
         Command::Bench(args) => bench_cmd::run(*args),
         Command::Report(args) => report_cmd::run(args),
+        Command::Predict(args) => predict_cmd::predict(args),
+        Command::Audit(args) => predict_cmd::audit(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(stopped) = e.downcast_ref::<train_cmd::Interrupted>() {
+                eprintln!("{stopped}");
+                return ExitCode::from(train_cmd::INTERRUPTED_EXIT);
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

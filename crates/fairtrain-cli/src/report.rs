@@ -12,6 +12,12 @@ pub struct Metrics {
     pub schema_version: u32,
     pub fairtrain_version: &'static str,
     pub status: &'static str,
+    /// The iteration this run was resumed from (`null` for a fresh run).
+    pub resumed_from: Option<u64>,
+    /// Checkpoints written by this process, the size of the last, and the time spent writing them.
+    pub checkpoints: u64,
+    pub checkpoint_bytes: u64,
+    pub checkpoint_seconds: f64,
     pub algorithm: String,
     pub preset: String,
     pub dataset: String,
@@ -92,14 +98,28 @@ fn num(v: Option<f64>, digits: usize) -> String {
 
 /// The per-group table of both splits and the constraint verdicts.
 pub fn render(train: &SplitReport, test: &SplitReport) -> String {
-    let width = train.groups.0.iter().map(|(name, _)| name.chars().count()).max().unwrap_or(5).max(5);
+    render_splits(&[("train", train), ("test", test)])
+}
+
+/// The per-group table and constraint verdicts of one split.
+pub fn render_split(name: &str, report: &SplitReport) -> String {
+    render_splits(&[(name, report)])
+}
+
+fn render_splits(splits: &[(&str, &SplitReport)]) -> String {
+    let width = splits
+        .iter()
+        .flat_map(|(_, r)| r.groups.0.iter().map(|(name, _)| name.chars().count()))
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<6} {:<width$} {:>7} {:>7} {:>8} {:>8} {:>6} {:>6}",
         "split", "group", "n", "loss", "accuracy", "pos.rate", "TPR", "FPR"
     );
-    for (split, report) in [("train", train), ("test", test)] {
+    for &(split, report) in splits {
         for (name, g) in &report.groups.0 {
             let _ = writeln!(
                 out,
@@ -128,7 +148,7 @@ pub fn render(train: &SplitReport, test: &SplitReport) -> String {
         );
     }
     let _ = writeln!(out);
-    for (split, report) in [("train", train), ("test", test)] {
+    for &(split, report) in splits {
         for c in &report.constraints {
             let verdict = if c.satisfied {
                 "satisfied".to_string()

@@ -208,7 +208,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         ),
         ("algorithms", grid.algorithms.join(", ")),
         ("presets", grid.presets.join(", ")),
-        ("seeds", format!("0..{}", grid.seeds)),
+        ("seeds", format!("0 to {} ({} per cell)", grid.seeds - 1, grid.seeds)),
         ("budget per run", budget.clone()),
         (
             "evaluations",

@@ -41,6 +41,8 @@ pub enum BudgetSetting {
 pub struct TrainSettings {
     /// Full-split evaluations during training (`--eval-every`).
     pub eval_every: Option<fairtrain::train::Budget>,
+    /// Checkpoint cadence (`--checkpoint-every`; `None`: off).
+    pub checkpoint_every: Option<fairtrain::train::Budget>,
     pub source: DataSource,
     pub load: LoadOptions,
     pub schema_path: Option<PathBuf>,
@@ -367,11 +369,14 @@ fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
     }
 }
 
-/// `--eval-every`: `N` iterations or `Ss` seconds.
-pub fn parse_eval_every(value: &str) -> Result<fairtrain::train::Budget, Error> {
+/// The default checkpoint cadence.
+pub const DEFAULT_CHECKPOINT_EVERY: &str = "60s";
+
+/// A cadence: `N` iterations or `Ss` seconds.
+pub fn parse_cadence(field: &str, value: &str) -> Result<fairtrain::train::Budget, Error> {
     use fairtrain::train::Budget;
     let v = value.trim();
-    let bad = || Error::config("eval-every", format!("'{value}' (give iterations, e.g. 500, or seconds, e.g. 0.5s)"));
+    let bad = || Error::config(field, format!("'{value}' (give iterations, e.g. 500, or seconds, e.g. 0.5s)"));
     if let Some(seconds) = v.strip_suffix('s') {
         let s: f64 = seconds.trim().parse().map_err(|_| bad())?;
         if !(s.is_finite() && s > 0.0) {
@@ -383,6 +388,13 @@ pub fn parse_eval_every(value: &str) -> Result<fairtrain::train::Budget, Error> 
             Ok(n) if n > 0 => Ok(Budget::Iterations(n)),
             _ => Err(bad()),
         }
+    }
+}
+
+fn cadence(b: fairtrain::train::Budget) -> String {
+    match b {
+        fairtrain::train::Budget::Iterations(n) => n.to_string(),
+        fairtrain::train::Budget::Seconds(s) => format!("{s}s"),
     }
 }
 
@@ -527,7 +539,11 @@ impl TrainSettings {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
         }
         Ok(TrainSettings {
-            eval_every: args.eval_every.as_deref().map(parse_eval_every).transpose()?,
+            eval_every: args.eval_every.as_deref().map(|v| parse_cadence("eval-every", v)).transpose()?,
+            checkpoint_every: match args.checkpoint_every.as_deref().unwrap_or(DEFAULT_CHECKPOINT_EVERY) {
+                "off" => None,
+                v => Some(parse_cadence("checkpoint-every", v)?),
+            },
             source,
             load,
             schema_path: args.schema.clone(),
@@ -578,10 +594,8 @@ impl TrainSettings {
             group_batch_size: Some(self.batch.per_group),
             seed: Some(self.seed),
             log_every: Some(self.log_every),
-            eval_every: self.eval_every.map(|b| match b {
-                fairtrain::train::Budget::Iterations(n) => n.to_string(),
-                fairtrain::train::Budget::Seconds(s) => format!("{s}s"),
-            }),
+            eval_every: self.eval_every.map(cadence),
+            checkpoint_every: Some(self.checkpoint_every.map_or("off".to_string(), cadence)),
             average: Some(self.average),
             threads: Some(self.threads),
             ..TrainArgs::default()

@@ -162,7 +162,14 @@ fn constrained_training_holds_the_loss_gap_on_train_and_test() {
 }
 
 fn without_timings(mut m: Value) -> Value {
-    for key in ["wall_seconds", "total_seconds", "iterations_per_second", "peak_rss_mb"] {
+    for key in [
+        "wall_seconds",
+        "total_seconds",
+        "iterations_per_second",
+        "peak_rss_mb",
+        "checkpoint_seconds",
+        "evaluation_seconds",
+    ] {
         m.as_object_mut().unwrap().remove(key);
     }
     m

@@ -38,7 +38,7 @@ pub enum Augmentation {
 }
 
 /// Settings of the ALM dual rule. The default is the paper's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AlmConfig {
     /// Dual step size `eta`.
     pub dual_lr: f32,
@@ -66,7 +66,7 @@ impl AlmConfig {
 }
 
 /// The ALM dual state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Alm {
     config: AlmConfig,
     multipliers: Vec<f32>,

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::problem::Estimate;
 
 /// Settings of gradient descent-ascent.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GdaConfig {
     /// Dual step size `eta`.
     pub dual_lr: f32,
@@ -24,7 +24,7 @@ impl Default for GdaConfig {
 }
 
 /// The gradient descent-ascent dual state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Gda {
     config: GdaConfig,
     multipliers: Vec<f32>,

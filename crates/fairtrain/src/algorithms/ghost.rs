@@ -38,7 +38,7 @@ use crate::simd::{dispatched, fmadd, isa};
 
 /// Settings of Stochastic Ghost. The default is the paper's plotted run
 /// (`alpha 0.4, beta 10, tau 1, rho 0.8, lambda 0.5, gamma0 0.05, zeta 0.05`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GhostConfig {
     /// Initial step size `gamma_0`.
     pub lr: f32,
@@ -248,7 +248,7 @@ fn project_capped_simplex(w: &mut [f64]) {
 
 /// Scratch space of the direction subproblem (no allocation per solve
 /// once sized).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct QpScratch {
     mu: Vec<f64>,
     trial: Vec<f64>,
@@ -412,7 +412,7 @@ fn solve_spd(h: &mut [f64], k: usize, mut b: Vec<f64>) -> Vec<f64> {
 }
 
 /// Stochastic Ghost state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ghost {
     config: GhostConfig,
     rng: ChaCha8Rng,
@@ -500,6 +500,15 @@ impl Ghost {
 }
 
 impl Algorithm for Ghost {
+    fn save_state(&self) -> Result<Vec<u8>> {
+        crate::train::checkpoint::encode(self)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        *self = crate::train::checkpoint::decode(state)?;
+        Ok(())
+    }
+
     fn name(&self) -> &'static str {
         "ghost"
     }

@@ -12,7 +12,7 @@ use crate::problem::Estimate;
 
 /// Settings of iALM. The default is the package's (`beta = sigma = gamma
 /// = 1`) with multipliers clamped to `[0, 10]`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IalmConfig {
     /// Initial penalty and dual step cap `beta`.
     pub penalty: f32,
@@ -33,7 +33,7 @@ impl Default for IalmConfig {
 }
 
 /// The iALM dual state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ialm {
     config: IalmConfig,
     multipliers: Vec<f32>,

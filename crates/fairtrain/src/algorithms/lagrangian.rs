@@ -44,8 +44,10 @@ pub trait DualRule {
 }
 
 /// A Lagrangian method: a dual rule over a primal step.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Lagrangian<D> {
+    // Restored from the running instance, not from a checkpoint.
+    #[serde(skip)]
     name: &'static str,
     dual: D,
     primal: Primal,
@@ -67,7 +69,18 @@ impl<D: DualRule> Lagrangian<D> {
     }
 }
 
-impl<D: DualRule> Algorithm for Lagrangian<D> {
+impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for Lagrangian<D> {
+    fn save_state(&self) -> Result<Vec<u8>> {
+        crate::train::checkpoint::encode(self)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let name = self.name;
+        *self = crate::train::checkpoint::decode(state)?;
+        self.name = name;
+        Ok(())
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }
@@ -135,7 +148,7 @@ pub(crate) fn averaging_weight(field: &str, v: f32) -> Result<()> {
 /// the first estimate: `avg += weight * (c - avg)`. Rules that act on the
 /// sign of `c` use them, because on small batches a rate estimate's noise
 /// exceeds its distance to the bound.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ConstraintAverage {
     weight: f32,
     values: Vec<f32>,

@@ -79,6 +79,17 @@ pub trait Algorithm {
     /// Appends the extra values for the log window just ended, parallel to
     /// [`Algorithm::log_columns`], and starts a new window.
     fn log_values(&mut self, _out: &mut Vec<f64>) {}
+
+    /// The algorithm's complete state (multipliers, optimizer moments,
+    /// random generators...) for a checkpoint.
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Err(Error::Data(format!("algorithm {} cannot save its state for a checkpoint", self.name())))
+    }
+
+    /// Restores a state written by [`Algorithm::save_state`].
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Err(Error::Data(format!("algorithm {} cannot restore a checkpoint", self.name())))
+    }
 }
 
 /// The algorithms by command-line name.

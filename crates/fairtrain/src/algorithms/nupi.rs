@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::problem::Estimate;
 
 /// Settings of nuPI.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NupiConfig {
     /// Integral gain `k_i` (the dual step size).
     pub dual_lr: f32,
@@ -37,7 +37,7 @@ impl Default for NupiConfig {
 }
 
 /// The nuPI dual state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Nupi {
     config: NupiConfig,
     multipliers: Vec<f32>,

@@ -155,7 +155,7 @@ impl std::str::FromStr for PrimalKind {
 /// assert!((x[0] - 0.8).abs() < 1e-7);
 /// assert_eq!(g[0], 0.0);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Sgd {
     /// Step size.
     pub lr: f32,
@@ -189,7 +189,7 @@ impl PrimalOptimizer for Sgd {
 }
 
 /// Adam (Kingma & Ba) with bias correction, as PyTorch's default.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Adam {
     /// Step size.
     pub lr: f32,
@@ -233,7 +233,7 @@ impl PrimalOptimizer for Adam {
 
 /// RMSProp as PyTorch's default: `v <- alpha v + (1 - alpha) g^2`,
 /// `x <- x - lr g / (sqrt(v) + eps)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RmsProp {
     /// Step size.
     pub lr: f32,
@@ -267,7 +267,7 @@ impl PrimalOptimizer for RmsProp {
 /// Moreau-envelope smoothing of the primal step (SSL-ALM's "smoothed"
 /// part): adds `mu (x - z)` to the gradient and moves the anchor `z` toward
 /// the pre-step parameters, `z <- z + beta (x - z)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct MoreauEnvelope {
     /// Proximal weight.
     pub mu: f32,
@@ -308,7 +308,7 @@ impl MoreauEnvelope {
 
 /// The primal step of a Lagrangian method: an optimizer, optionally with
 /// Moreau-envelope smoothing.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PrimalConfig {
     /// The optimizer.
     pub kind: PrimalKind,
@@ -360,7 +360,7 @@ impl PrimalConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Optimizer {
     Sgd(Sgd),
     Adam(Adam),
@@ -368,7 +368,7 @@ enum Optimizer {
 }
 
 /// A configured primal step (see [`PrimalConfig`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Primal {
     optimizer: Optimizer,
     smoothing: Option<MoreauEnvelope>,

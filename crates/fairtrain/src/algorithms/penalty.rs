@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::problem::Estimate;
 
 /// Settings of the penalty method.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PenaltyConfig {
     /// Penalty `rho`.
     pub penalty: f32,
@@ -41,7 +41,7 @@ impl Default for PenaltyConfig {
 
 /// The penalty method's state: the penalty, and the weights shown as
 /// "multipliers" (`rho [c]_+`, the multipliers it implies).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Penalty {
     config: PenaltyConfig,
     penalty: f32,

@@ -38,7 +38,7 @@ pub enum Regret {
 }
 
 /// Settings of the proxy-Lagrangian.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProxyConfig {
     /// Step size `eta` of the multiplicative updates.
     pub dual_lr: f32,
@@ -55,7 +55,7 @@ impl Default for ProxyConfig {
 }
 
 /// The proxy-Lagrangian's constraint player.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProxyLagrangian {
     config: ProxyConfig,
     /// log M, column-major: column k is `log_m[k * n..(k + 1) * n]`

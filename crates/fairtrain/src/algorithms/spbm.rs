@@ -62,7 +62,7 @@ impl Barrier {
 
 /// Settings of SPBM. The default follows humancompatible-train's benchmark
 /// configuration (`penalty_mult 0.5`, `gamma 0.9`, `delta 1`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpbmConfig {
     /// Initial dual averaging weight `gamma_0` in `[0, 1)`.
     pub dual_averaging: f32,
@@ -98,7 +98,7 @@ const MIN_MULTIPLIER: f32 = 1e-9;
 const PENALTY_RANGE: (f32, f32) = (0.1, 1.0);
 
 /// The SPBM dual state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Spbm {
     config: SpbmConfig,
     multipliers: Vec<f32>,

@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::problem::{Problem, Request};
 
 /// Hyperparameters. The default is the paper preset.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SwitchingConfig {
     /// Step size of objective steps.
     pub lr: f32,
@@ -57,7 +57,7 @@ impl SwitchingConfig {
 }
 
 /// Switching subgradient state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SwitchingSubgradient {
     config: SwitchingConfig,
     weights: Vec<f32>,
@@ -84,6 +84,15 @@ impl SwitchingSubgradient {
 }
 
 impl Algorithm for SwitchingSubgradient {
+    fn save_state(&self) -> Result<Vec<u8>> {
+        crate::train::checkpoint::encode(self)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        *self = crate::train::checkpoint::decode(state)?;
+        Ok(())
+    }
+
     fn name(&self) -> &'static str {
         "ssw"
     }

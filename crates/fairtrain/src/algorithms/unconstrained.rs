@@ -7,8 +7,10 @@ use crate::error::Result;
 use crate::problem::{Problem, Request};
 
 /// Unconstrained training with a primal optimizer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Unconstrained {
+    // Restored from the running instance, not from a checkpoint.
+    #[serde(skip)]
     name: &'static str,
     primal: Primal,
     zeros: Vec<f32>,
@@ -23,6 +25,17 @@ impl Unconstrained {
 }
 
 impl Algorithm for Unconstrained {
+    fn save_state(&self) -> Result<Vec<u8>> {
+        crate::train::checkpoint::encode(self)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let name = self.name;
+        *self = crate::train::checkpoint::decode(state)?;
+        self.name = name;
+        Ok(())
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }

@@ -92,6 +92,8 @@ pub struct PrepReport {
     pub rows_dropped: usize,
     /// Missing cells per column among the dropped rows, in column order.
     pub missing_by_column: Vec<(String, usize)>,
+    /// The target column.
+    pub target: String,
     /// The positive target value.
     pub positive: String,
     /// Numeric feature columns.
@@ -538,6 +540,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             .filter(|&(_, &n)| n > 0)
             .map(|(c, &n)| (main.names[c].clone(), n))
             .collect(),
+        target: spec.target.clone(),
         positive,
         numeric: numeric_cols.iter().map(|&c| main.names[c].clone()).collect(),
         categorical: categorical_cols.iter().map(|&c| main.names[c].clone()).collect(),

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 /// s.next_batch(); // only 2 rows left: a new pass begins
 /// assert_eq!(s.epoch(), 1);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpochSampler {
     indices: Vec<u32>,
     batch: usize,

@@ -86,19 +86,39 @@ impl Certificate {
     }
 }
 
-/// A row's contribution to the group counts, computed once.
-#[derive(Clone, Copy)]
-struct RowTerms {
-    loss: f64,
-    probability: f64,
-    predicted: bool,
-    positive: bool,
-    weight: f64,
+/// One row's outcome: what every group statistic is a sum of.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowOutcome {
+    /// BCE loss of the row (NaN when only hard predictions are known).
+    pub loss: f64,
+    /// Predicted probability of the positive class (NaN when unknown).
+    pub probability: f64,
+    /// Predicted positive.
+    pub predicted: bool,
+    /// Labelled positive.
+    pub positive: bool,
+    /// Sample weight.
+    pub weight: f64,
+}
+
+impl RowOutcome {
+    /// The outcome of a row with logit `z`, label `y` and weight `w`
+    /// (predicted positive when `z > 0`).
+    pub fn from_logit(z: f32, y: f32, w: f64) -> Self {
+        RowOutcome {
+            loss: bce_with_logits(z, y).0 as f64,
+            probability: sigmoid(z) as f64,
+            predicted: z > 0.0,
+            positive: y > 0.5,
+            weight: w,
+        }
+    }
 }
 
 impl GroupCounts {
+    /// Adds one row's outcome.
     #[inline]
-    fn add_terms(&mut self, t: &RowTerms) {
+    pub fn add_outcome(&mut self, t: &RowOutcome) {
         let w = t.weight;
         let flag = |b: bool| if b { w } else { 0.0 };
         self.n += w;
@@ -127,21 +147,27 @@ pub fn certify(
     params: &[f32],
     options: &CertifyOptions,
 ) -> Vec<Certificate> {
-    let terms: Vec<RowTerms> = (0..logits.len())
-        .map(|i| RowTerms {
-            loss: bce_with_logits(logits[i], labels[i]).0 as f64,
-            probability: sigmoid(logits[i]) as f64,
-            predicted: logits[i] > 0.0,
-            positive: labels[i] > 0.5,
-            weight: weights.map_or(1.0, |w| w[i] as f64),
-        })
+    let outcomes: Vec<RowOutcome> = (0..logits.len())
+        .map(|i| RowOutcome::from_logit(logits[i], labels[i], weights.map_or(1.0, |w| w[i] as f64)))
         .collect();
+    certify_outcomes(group_names, &outcomes, groups, constraints, params, options)
+}
+
+/// [`certify`] from per-row outcomes (e.g. another tool's predictions).
+pub fn certify_outcomes(
+    group_names: &[String],
+    terms: &[RowOutcome],
+    groups: &[u32],
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+    options: &CertifyOptions,
+) -> Vec<Certificate> {
     let n_groups = group_names.len();
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); n_groups];
     for (i, &g) in groups.iter().enumerate() {
         members[g as usize].push(i as u32);
     }
-    let observed = GroupFrame::from_weighted_parts(group_names, logits, labels, groups, weights);
+    let observed = GroupFrame::from_outcomes(group_names, terms, groups);
     let values: Vec<Option<f64>> = constraints.iter().map(|c| c.value(&observed, params)).collect();
 
     // Bootstrap violations, one list per constraint.
@@ -154,8 +180,8 @@ pub fn certify(
             counts[g] = GroupCounts::default();
             for _ in 0..rows.len() {
                 let t = &terms[rows[rng.random_range(0..rows.len())] as usize];
-                counts[g].add_terms(t);
-                overall.add_terms(t);
+                counts[g].add_outcome(t);
+                overall.add_outcome(t);
             }
         }
         let frame = GroupFrame { names: Vec::new(), groups: counts.clone(), overall };

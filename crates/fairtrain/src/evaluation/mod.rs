@@ -161,6 +161,17 @@ impl GroupFrame {
         GroupFrame { names: names.to_vec(), groups: counts, overall }
     }
 
+    /// Counts from per-row outcomes.
+    pub fn from_outcomes(names: &[String], outcomes: &[certificate::RowOutcome], groups: &[u32]) -> Self {
+        let mut counts = vec![GroupCounts::default(); names.len()];
+        let mut overall = GroupCounts::default();
+        for (o, &g) in outcomes.iter().zip(groups) {
+            counts[g as usize].add_outcome(o);
+            overall.add_outcome(o);
+        }
+        GroupFrame { names: names.to_vec(), groups: counts, overall }
+    }
+
     /// Counts of a model's predictions on `data` (weighted when it has
     /// sample weights).
     pub fn from_model(model: &Mlp, params: &[f32], data: &Dataset, threads: usize) -> Self {

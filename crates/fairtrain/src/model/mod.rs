@@ -4,6 +4,7 @@
 
 mod kernels;
 pub mod loss;
+pub mod saved;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

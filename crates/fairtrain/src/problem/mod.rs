@@ -41,7 +41,7 @@ impl Request {
 }
 
 /// Which rows of the current minibatches estimates and gradients use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum RowSelection {
     /// All rows.
     #[default]
@@ -53,7 +53,7 @@ pub enum RowSelection {
 }
 
 /// Minibatch estimates at the current parameters.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
     /// Estimate of the objective `f`.
     pub objective: f32,
@@ -118,5 +118,16 @@ pub trait Problem {
     /// estimate keeps it. Optional.
     fn select_rows(&mut self, _selection: RowSelection) -> Result<()> {
         Err(Error::Data("this problem does not support row selections".into()))
+    }
+
+    /// The problem's complete state (parameters, samplers and their random
+    /// generators, current minibatches) for a checkpoint. Optional.
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Err(Error::Data("this problem cannot save its state for a checkpoint".into()))
+    }
+
+    /// Restores a state written by [`Problem::save_state`]. Optional.
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Err(Error::Data("this problem cannot restore a checkpoint".into()))
     }
 }

@@ -21,7 +21,7 @@ use crate::model::loss::bce_with_logits;
 use crate::model::{Mlp, Workspace};
 
 /// Minibatch sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchSizes {
     /// Rows of the objective minibatch (drawn from all training rows).
     pub objective: usize,
@@ -100,6 +100,21 @@ pub struct TabularProblem {
     selection: RowSelection,
     /// Temperature of the rate surrogates.
     temperature: f32,
+}
+
+/// What a checkpoint keeps of a [`TabularProblem`]; the data, model and
+/// buffers are rebuilt from the settings.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TabularState {
+    params: Vec<f32>,
+    batch: BatchSizes,
+    objective_sampler: EpochSampler,
+    cell_samplers: Vec<EpochSampler>,
+    rows: Vec<u32>,
+    estimate: Estimate,
+    has_objective: bool,
+    has_constraints: bool,
+    selection: RowSelection,
 }
 
 fn label_name(filter: LabelFilter) -> &'static str {
@@ -490,6 +505,53 @@ impl Problem for TabularProblem {
         let result = self.add_gradient(0.0, &unit, grad);
         self.unit_weights = unit;
         result
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        crate::train::checkpoint::encode(&TabularState {
+            params: self.params.clone(),
+            batch: self.batch,
+            objective_sampler: self.objective_sampler.clone(),
+            cell_samplers: self.cells.iter().map(|c| c.sampler.clone()).collect(),
+            rows: self.rows[..self.n_slots].to_vec(),
+            estimate: self.estimate.clone(),
+            has_objective: self.has_objective,
+            has_constraints: self.has_constraints,
+            selection: self.selection,
+        })
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let state: TabularState = crate::train::checkpoint::decode(state)?;
+        let mismatch = |what: &str| {
+            Error::Data(format!("the checkpoint does not fit this problem ({what} differ); was the data changed?"))
+        };
+        if state.params.len() != self.params.len() {
+            return Err(mismatch("parameter counts"));
+        }
+        if state.cell_samplers.len() != self.cells.len()
+            || state.cell_samplers.iter().zip(&self.cells).any(|(a, c)| a.len() != c.sampler.len())
+            || state.objective_sampler.len() != self.objective_sampler.len()
+        {
+            return Err(mismatch("group sizes"));
+        }
+        self.set_batch_sizes(state.batch)?;
+        if state.rows.len() != self.n_slots || state.rows.iter().any(|&r| r as usize >= self.data.n_rows()) {
+            return Err(mismatch("minibatch rows"));
+        }
+        self.params.copy_from_slice(&state.params);
+        self.objective_sampler = state.objective_sampler;
+        for (cell, sampler) in self.cells.iter_mut().zip(state.cell_samplers) {
+            cell.sampler = sampler;
+        }
+        self.rows[..self.n_slots].copy_from_slice(&state.rows);
+        self.estimate = state.estimate;
+        self.has_objective = state.has_objective;
+        self.has_constraints = state.has_constraints;
+        self.selection = state.selection;
+        // Logits and losses are recomputed from the restored rows when needed.
+        self.stale = true;
+        Ok(())
     }
 
     fn set_batch_sizes(&mut self, sizes: BatchSizes) -> Result<()> {

@@ -25,7 +25,7 @@ dispatched! {
 }
 
 /// The running mean of sampled parameter vectors.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Averager {
     mean: Vec<f32>,
     count: u64,

@@ -15,6 +15,7 @@ pub struct HistoryWriter<W: Write> {
     n_multipliers: usize,
     name: String,
     fields: Vec<String>,
+    write_header: bool,
 }
 
 impl<W: Write> HistoryWriter<W> {
@@ -25,7 +26,14 @@ impl<W: Write> HistoryWriter<W> {
             n_multipliers: 0,
             name: name.into(),
             fields: Vec::new(),
+            write_header: true,
         }
+    }
+
+    /// A writer that continues a file which already has its header (a
+    /// resumed run).
+    pub fn appending(sink: W, name: impl Into<String>) -> Self {
+        HistoryWriter { write_header: false, ..HistoryWriter::new(sink, name) }
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
@@ -46,6 +54,9 @@ impl<W: Write> Observer for HistoryWriter<W> {
         header.extend(columns.multipliers.iter().map(|c| format!("lambda:{c}")));
         header.extend(columns.extras.iter().cloned());
         self.n_multipliers = columns.multipliers.len();
+        if !self.write_header {
+            return Ok(());
+        }
         self.writer.write_record(&header).map_err(|e| self.error(e))?;
         self.writer.flush().map_err(|e| self.error(e))
     }

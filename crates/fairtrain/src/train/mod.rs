@@ -4,11 +4,14 @@
 //! when a value turns non-finite. Algorithms never print or write files.
 
 mod average;
+pub mod checkpoint;
 mod history;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use average::Averager;
+pub use checkpoint::{Checkpoint, LoopState};
 pub use history::HistoryWriter;
 
 use crate::algorithms::Algorithm;
@@ -25,7 +28,7 @@ pub enum Budget {
 }
 
 /// Settings of the training loop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct TrainerConfig {
     /// When to stop.
     pub budget: Budget,
@@ -39,13 +42,27 @@ pub struct TrainerConfig {
     /// model at the end. Time spent evaluating is not training time: it
     /// counts neither against a time budget nor in `wall_seconds`.
     pub evaluate_every: Option<Budget>,
+    /// Call [`Observer::checkpoint`] at this cadence (iterations, or
+    /// seconds of training), and at the end of the run (before the
+    /// returned model replaces the last iterate) or when interrupted.
+    pub checkpoint_every: Option<Budget>,
+    /// When this flag is raised (e.g. by Ctrl-C), the run stops after the
+    /// current step with [`StopReason::Interrupted`].
+    pub interrupt: Option<&'static AtomicBool>,
 }
 
 impl TrainerConfig {
     /// A budget with the default cadence (log every 100 iterations) and
     /// averaging (the last 25% of the budget).
     pub fn new(budget: Budget) -> Self {
-        TrainerConfig { budget, log_every: 100, average: DEFAULT_AVERAGE, evaluate_every: None }
+        TrainerConfig {
+            budget,
+            log_every: 100,
+            average: DEFAULT_AVERAGE,
+            evaluate_every: None,
+            checkpoint_every: None,
+            interrupt: None,
+        }
     }
 }
 
@@ -60,6 +77,8 @@ pub enum StopReason {
     Iterations,
     /// The time budget was reached.
     Time,
+    /// The run was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 /// What a finished run did.
@@ -76,6 +95,8 @@ pub struct RunSummary {
     /// Iterates averaged into the returned parameters (0: the last iterate
     /// is returned).
     pub averaged_iterates: u64,
+    /// The iteration a resumed run started from.
+    pub resumed_from: Option<u64>,
 }
 
 /// Column names of the log records.
@@ -124,6 +145,12 @@ pub trait Observer {
     fn evaluate(&mut self, _iteration: u64, _seconds: f64, _params: &[f32]) -> Result<()> {
         Ok(())
     }
+    /// Called on the schedule of [`TrainerConfig::checkpoint_every`] (and
+    /// at the end) with the loop's state; the problem and the algorithm
+    /// give theirs through `save_state`.
+    fn checkpoint(&mut self, _state: &LoopState, _problem: &dyn Problem, _algorithm: &dyn Algorithm) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -145,17 +172,22 @@ impl Observer for Observers<'_, '_> {
     fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> Result<()> {
         self.0.iter_mut().try_for_each(|o| o.evaluate(iteration, seconds, params))
     }
+    fn checkpoint(&mut self, state: &LoopState, problem: &dyn Problem, algorithm: &dyn Algorithm) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.checkpoint(state, problem, algorithm))
+    }
 }
 
-/// Training time: wall time minus the time spent in evaluations.
+/// Training time: wall time minus the time spent in evaluations, plus the
+/// training time of the run this one resumes.
 struct Clock {
     start: Instant,
     paused: f64,
+    before: f64,
 }
 
 impl Clock {
     fn seconds(&self) -> f64 {
-        self.start.elapsed().as_secs_f64() - self.paused
+        self.before + self.start.elapsed().as_secs_f64() - self.paused
     }
 
     /// Runs an evaluation, reported at training time `seconds`, with the
@@ -210,6 +242,20 @@ pub fn train(
     config: &TrainerConfig,
     observer: &mut dyn Observer,
 ) -> Result<RunSummary> {
+    train_from(problem, algorithm, config, observer, None)
+}
+
+/// [`train`], continuing from a checkpoint's loop state when `resume` is
+/// given (the problem and the algorithm must already hold their restored
+/// states). The budget is the whole run's: a run of `N` iterations resumed
+/// from iteration `K` does `N - K` more.
+pub fn train_from(
+    problem: &mut dyn Problem,
+    algorithm: &mut dyn Algorithm,
+    config: &TrainerConfig,
+    observer: &mut dyn Observer,
+    resume: Option<LoopState>,
+) -> Result<RunSummary> {
     if config.log_every == 0 {
         return Err(Error::config("log-every", "0 (must be at least 1)"));
     }
@@ -242,6 +288,33 @@ pub fn train(
         Budget::Seconds(_) => None,
     };
     let mut averager = Averager::default();
+    match config.checkpoint_every {
+        Some(Budget::Seconds(s)) if !(s.is_finite() && s > 0.0) => {
+            return Err(Error::config("checkpoint-every", format!("{s} (must be a positive number of seconds)")));
+        }
+        Some(Budget::Iterations(0)) => return Err(Error::config("checkpoint-every", "0 (must be at least 1)")),
+        _ => {}
+    }
+    let resumed_from = resume.as_ref().map(|r| r.iteration);
+    let (mut iteration, before, mut next_evaluation) = match &resume {
+        Some(r) => (r.iteration, r.seconds, r.next_evaluation),
+        None => (0, 0.0, 0.0),
+    };
+    if let Some(r) = resume {
+        match config.budget {
+            // The tail plan follows the (possibly new) budget; the saved
+            // average continues only when the plan is the same.
+            Budget::Iterations(_) => {
+                if tail == r.tail {
+                    averager = r.averager;
+                }
+            }
+            Budget::Seconds(_) => {
+                tail = r.tail;
+                averager = r.averager;
+            }
+        }
+    }
     let m = problem.num_constraints();
     let constraint_names = problem.constraint_names().to_vec();
     let has_multipliers = algorithm.has_multipliers();
@@ -252,13 +325,18 @@ pub fn train(
     };
     observer.start(&columns)?;
 
-    let mut clock = Clock { start: Instant::now(), paused: 0.0 };
+    let mut clock = Clock { start: Instant::now(), paused: 0.0, before };
     let mut window = Window::new(m);
     let mut extras = Vec::with_capacity(columns.extras.len());
-    let mut iteration: u64 = 0;
-    // The next evaluation point (iterations or seconds).
-    let mut next_evaluation = 0.0f64;
+    let mut next_checkpoint = match config.checkpoint_every {
+        Some(Budget::Iterations(k)) => (iteration + k) as f64,
+        Some(Budget::Seconds(s)) => before + s,
+        None => f64::INFINITY,
+    };
     let stop = loop {
+        if config.interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+            break StopReason::Interrupted;
+        }
         match config.evaluate_every {
             Some(Budget::Iterations(k)) if iteration as f64 >= next_evaluation => {
                 clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
@@ -318,12 +396,39 @@ pub fn train(
         if iteration % config.log_every == 0 {
             log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
         }
+        if let Some(every) = config.checkpoint_every {
+            let (due, now) = match every {
+                Budget::Iterations(k) => (iteration as f64 >= next_checkpoint, next_checkpoint + k as f64),
+                Budget::Seconds(s) => {
+                    let t = clock.seconds();
+                    (t >= next_checkpoint, t + s)
+                }
+            };
+            if due {
+                let state = LoopState {
+                    iteration,
+                    seconds: clock.seconds(),
+                    averager: averager.clone(),
+                    tail,
+                    next_evaluation,
+                };
+                observer.checkpoint(&state, problem, algorithm)?;
+                next_checkpoint = now;
+            }
+        }
         if iteration % 1024 == 0 {
             observer.progress(iteration, clock.seconds());
         }
     };
     if iteration % config.log_every != 0 {
         log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
+    }
+    if config.checkpoint_every.is_some() {
+        // The raw state, before the returned model replaces the iterate,
+        // so that the run can be continued.
+        let state =
+            LoopState { iteration, seconds: clock.seconds(), averager: averager.clone(), tail, next_evaluation };
+        observer.checkpoint(&state, problem, algorithm)?;
     }
     if averager.count() > 0 {
         problem.params_mut().copy_from_slice(averager.mean());
@@ -339,6 +444,7 @@ pub fn train(
         evaluation_seconds: clock.paused,
         stop,
         averaged_iterates: averager.count(),
+        resumed_from,
     })
 }
 

@@ -1,0 +1,309 @@
+//! `fairtrain predict` scores new data with a saved model, and `fairtrain
+//! audit` measures any model's predictions: per-group metrics, fairness
+//! gaps and the held-out feasibility certificate.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use fairtrain::constraints::{FairnessConstraint, Notion, Statistic};
+use fairtrain::data::encode::matches_value;
+use fairtrain::data::table::{RawTable, ReadOptions};
+use fairtrain::evaluation::certificate::{CertifyOptions, RowOutcome, certify_outcomes};
+use fairtrain::evaluation::{GroupFrame, SplitReport};
+use fairtrain::model::saved;
+
+use crate::output;
+use crate::report::render_split;
+
+/// Options of `fairtrain predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// A run directory holding model.safetensors and model.json
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Data to score: a CSV (with a header) or ARFF file with the model's input columns
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Output CSV: the --keep columns, score (probability of the positive class) and prediction
+    #[arg(long, value_name = "FILE.csv")]
+    pub out: PathBuf,
+    /// Predict positive when the score is at least this [default: 0.5]
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Input columns copied to the output (e.g. an identifier)
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Threads for scoring [default: 1]
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Reads a CSV or ARFF file into raw cells.
+fn read_table(path: &Path) -> Result<RawTable> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.display().to_string();
+    if name.to_ascii_lowercase().ends_with(".arff") {
+        Ok(fairtrain::data::arff::read_arff(bytes.as_slice(), &name)?.table)
+    } else {
+        Ok(RawTable::read(bytes.as_slice(), &name, &ReadOptions::default())?)
+    }
+}
+
+fn check_threshold(t: f64) -> Result<()> {
+    if !(t > 0.0 && t < 1.0) {
+        bail!("invalid value for threshold: {t} (must be between 0 and 1, exclusive)");
+    }
+    Ok(())
+}
+
+/// Runs `fairtrain predict`.
+pub fn predict(args: PredictArgs) -> Result<()> {
+    check_threshold(args.threshold)?;
+    if args.out.exists() && !args.overwrite {
+        bail!("{} exists; pass --overwrite to replace it", args.out.display());
+    }
+    let model = saved::load(&args.model)?;
+    let table = read_table(&args.data)?;
+    let keep: Vec<usize> = args.keep.iter().map(|k| table.column_index(k)).collect::<fairtrain::Result<_>>()?;
+    let (data, unseen) = model.encode(&table)?;
+    let scores = model.scores(&data, args.threads.max(1));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = args.keep.clone();
+    header.extend(["score".to_string(), "prediction".to_string()]);
+    w.write_record(&header)?;
+    let mut positives = 0;
+    for (row, &score) in scores.iter().enumerate() {
+        let predicted = score as f64 >= args.threshold;
+        positives += predicted as usize;
+        let mut record: Vec<String> =
+            keep.iter().map(|&c| table.columns[c].get(row).unwrap_or("").to_string()).collect();
+        record.push(format!("{score}"));
+        record.push(if predicted { "1" } else { "0" }.to_string());
+        w.write_record(&record)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow!("internal: {e}"))?;
+    let dir = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = args.out.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("--out must name a file"))?;
+    output::write_atomic(dir, name, &bytes)?;
+    for (column, n) in unseen {
+        eprintln!(
+            "warning: {n} rows have a '{column}' category the model never saw; they get no input for '{column}' \
+             (its one-hot block is all 0)"
+        );
+    }
+    println!(
+        "scored {} rows with the model in {} ({} predicted positive at threshold {}); wrote {}",
+        scores.len(),
+        args.model.display(),
+        positives,
+        args.threshold,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Options of `fairtrain audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The data: a CSV or ARFF file with the label and group columns
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// The predictions, row for row (e.g. written by `fairtrain predict`, or by any other tool)
+    #[arg(long, value_name = "FILE.csv")]
+    pub predictions: PathBuf,
+    /// The label column of --data
+    #[arg(long)]
+    pub target: String,
+    /// The positive label value (needed unless the label has two values, one of them 1/true/yes)
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// Sensitive column(s) of --data; several give intersectional groups
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub group: Vec<String>,
+    /// Column of --predictions with the probability of the positive class (loss-based notions need it)
+    #[arg(long, default_value = "score")]
+    pub score_col: String,
+    /// Column of --predictions with the 0/1 prediction (default: score >= --threshold)
+    #[arg(long, default_value = "prediction")]
+    pub pred_col: String,
+    /// Threshold for predictions made from scores
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Constraints to certify; repeat [default: demographic-parity, equal-opportunity, equalized-odds, and loss-parity with scores]
+    #[arg(long)]
+    pub constraint: Vec<String>,
+    /// Bound of each --constraint, in order [default: the notion's]
+    #[arg(long)]
+    pub bound: Vec<f64>,
+    /// Also write the audit as JSON here
+    #[arg(long, value_name = "FILE.json")]
+    pub out: Option<PathBuf>,
+}
+
+/// Runs `fairtrain audit`.
+pub fn audit(args: AuditArgs) -> Result<()> {
+    check_threshold(args.threshold)?;
+    let data = read_table(&args.data)?;
+    let preds = read_table(&args.predictions)?;
+    if data.n_rows() != preds.n_rows() {
+        bail!(
+            "{} has {} rows but {} has {}; predictions must match the data row for row",
+            args.data.display(),
+            data.n_rows(),
+            args.predictions.display(),
+            preds.n_rows()
+        );
+    }
+    let target = data.column_index(&args.target)?;
+    let group_cols: Vec<usize> = args.group.iter().map(|g| data.column_index(g)).collect::<fairtrain::Result<_>>()?;
+    let score_col = preds.names.iter().position(|n| *n == args.score_col);
+    let pred_col = preds.names.iter().position(|n| *n == args.pred_col);
+    if score_col.is_none() && pred_col.is_none() {
+        bail!(
+            "{} has neither a '{}' nor a '{}' column (its columns: {}); name them with --score-col / --pred-col",
+            args.predictions.display(),
+            args.score_col,
+            args.pred_col,
+            preds.names.join(", ")
+        );
+    }
+    // The positive label.
+    let values: Vec<&String> = data.columns[target].values.iter().collect();
+    let positive = match &args.positive {
+        Some(p) => {
+            if !values.iter().any(|v| matches_value(v, p)) {
+                bail!("positive value '{p}' does not occur in column '{}'", args.target);
+            }
+            p.clone()
+        }
+        None => {
+            let truthy: Vec<&&String> = values
+                .iter()
+                .filter(|v| ["1", "true", "yes"].iter().any(|t| matches_value(v, t) || v.eq_ignore_ascii_case(t)))
+                .collect();
+            if values.len() == 2 && truthy.len() == 1 {
+                truthy[0].to_string()
+            } else {
+                bail!("column '{}' has {} values; pass --positive VALUE", args.target, values.len());
+            }
+        }
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut groups = Vec::with_capacity(data.n_rows());
+    let mut outcomes = Vec::with_capacity(data.n_rows());
+    let parse_err = |table: &RawTable, row: usize, message: String| fairtrain::Error::Parse {
+        source_name: table.source.clone(),
+        line: table.lines[row],
+        message,
+    };
+    for row in 0..data.n_rows() {
+        let label = data.columns[target]
+            .get(row)
+            .ok_or_else(|| parse_err(&data, row, format!("missing value in column '{}'", args.target)))?;
+        let key: Vec<&str> = group_cols
+            .iter()
+            .map(|&c| {
+                data.columns[c]
+                    .get(row)
+                    .ok_or_else(|| parse_err(&data, row, format!("missing value in column '{}'", data.names[c])))
+            })
+            .collect::<fairtrain::Result<_>>()?;
+        let key = key.join(" & ");
+        let g = match names.iter().position(|n| *n == key) {
+            Some(g) => g,
+            None => {
+                names.push(key);
+                names.len() - 1
+            }
+        };
+        groups.push(g as u32);
+        let score = match score_col {
+            Some(c) => {
+                let v = preds.columns[c].get(row).unwrap_or("");
+                let p: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| parse_err(&preds, row, format!("score '{v}' is not a probability in [0, 1]")))?;
+                Some(p)
+            }
+            None => None,
+        };
+        let predicted = match pred_col {
+            Some(c) => {
+                let v = preds.columns[c].get(row).unwrap_or("");
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "1" | "1.0" | "true" => true,
+                    "0" | "0.0" | "false" => false,
+                    _ => return Err(parse_err(&preds, row, format!("prediction '{v}' is not 0 or 1")).into()),
+                }
+            }
+            None => score.expect("a score column") >= args.threshold,
+        };
+        let positive_row = matches_value(label, &positive);
+        let (loss, probability) = match score {
+            Some(p) => {
+                let q = p.clamp(1e-7, 1.0 - 1e-7);
+                (if positive_row { -q.ln() } else { -(1.0 - q).ln() }, p)
+            }
+            None => (f64::NAN, f64::NAN),
+        };
+        outcomes.push(RowOutcome { loss, probability, predicted, positive: positive_row, weight: 1.0 });
+    }
+    if names.len() < 2 {
+        bail!("group column(s) {} have a single group; an audit compares at least two", args.group.join(","));
+    }
+    // The constraints.
+    let notions: Vec<Notion> = if args.constraint.is_empty() {
+        let mut n = vec![Notion::DemographicParity, Notion::EqualOpportunity, Notion::EqualizedOdds];
+        if score_col.is_some() {
+            n.push(Notion::LossParity);
+        }
+        n
+    } else {
+        args.constraint.iter().map(|c| c.parse()).collect::<fairtrain::Result<_>>()?
+    };
+    if args.bound.len() > notions.len() {
+        bail!("{} bounds given for {} constraints", args.bound.len(), notions.len());
+    }
+    let constraints: Vec<FairnessConstraint> = notions
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| match args.bound.get(i) {
+            Some(&b) => FairnessConstraint::new(n, b),
+            None => FairnessConstraint::with_default_bound(n),
+        })
+        .collect::<fairtrain::Result<_>>()?;
+    if score_col.is_none()
+        && constraints
+            .iter()
+            .any(|c| c.statistics().iter().any(|s| matches!(s, Statistic::Loss | Statistic::Calibration)))
+    {
+        bail!("loss-based notions need scores; give a --score-col");
+    }
+    let frame = GroupFrame::from_outcomes(&names, &outcomes, &groups);
+    let report = SplitReport::new(&frame, &constraints, &[]);
+    let certificates = certify_outcomes(&names, &outcomes, &groups, &constraints, &[], &CertifyOptions::default());
+    print!("{}", render_split("audit", &report));
+    for c in &certificates {
+        println!(
+            "{}: value {} (bound {}), 95% bound {}: {}",
+            c.name,
+            c.value.map_or("-".into(), |v| format!("{v:.4}")),
+            c.bound,
+            c.value_bound.map_or("-".into(), |v| format!("{v:.4}")),
+            c.verdict()
+        );
+    }
+    if let Some(path) = &args.out {
+        let json = serde_json::json!({ "report": report, "certificates": certificates, "positive": positive });
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("--out must name a file"))?;
+        output::write_atomic(dir, name, &serde_json::to_vec_pretty(&json)?)?;
+    }
+    Ok(())
+}

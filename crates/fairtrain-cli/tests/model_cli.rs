@@ -1,0 +1,175 @@
+//! The saved model: `predict` reproduces the training run's predictions on
+//! new data with the same preprocessing, and `audit` measures predictions;
+//! their bad inputs get clear errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fairtrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = fairtrain(args);
+    assert!(out.status.success(), "fairtrain {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = fairtrain(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "fairtrain {} succeeded", args.join(" "));
+    assert_ne!(out.status.code(), Some(101), "panicked: {stderr}");
+    stderr
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A CSV with a numeric, a categorical and a group column.
+fn data(rows: usize) -> String {
+    let mut text = String::from("id,a,b,g,y\n");
+    let mut state = 7u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % 1000) as f64 / 1000.0
+    };
+    for i in 0..rows {
+        let g = if next() < 0.4 { "x" } else { "y" };
+        let a = next() * 4.0 - 2.0;
+        let b = ["u", "v", "w"][(next() * 3.0) as usize % 3];
+        let y = (a + if g == "x" { 0.6 } else { -0.2 } + next() - 0.5 > 0.0) as u8;
+        text.push_str(&format!("{i},{a:.4},{b},{g},{y}\n"));
+    }
+    text
+}
+
+#[test]
+fn predict_reproduces_the_run_and_audit_measures_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("d.csv");
+    std::fs::write(&csv, data(1000)).unwrap();
+    let run = tmp.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--group",
+        "g",
+        "--drop",
+        "id",
+        "--iterations",
+        "2000",
+        "--quiet",
+        "--out",
+        s(&run),
+    ]);
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(run.join("model.json")).unwrap()).unwrap();
+    assert_eq!(card["label"], "y");
+    assert_eq!(card["numeric"][0]["name"], "a");
+    assert_eq!(card["categorical"][0]["categories"], serde_json::json!(["u", "v", "w"]));
+
+    let preds = tmp.path().join("p.csv");
+    ok(&["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&preds), "--keep", "id"]);
+    let text = std::fs::read_to_string(&preds).unwrap();
+    assert!(text.starts_with("id,score,prediction\n0,"), "{}", &text[..40]);
+    assert_eq!(text.lines().count(), 1001);
+
+    // The audit of the model's predictions on all rows agrees with the
+    // run's own train and test accuracy, weighted by their sizes.
+    let audit = tmp.path().join("audit.json");
+    ok(&["audit", "--data", s(&csv), "--predictions", s(&preds), "--target", "y", "--group", "g", "--out", s(&audit)]);
+    let a: Value = serde_json::from_str(&std::fs::read_to_string(&audit).unwrap()).unwrap();
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    let n = |split: &str| m["data"][format!("{split}_rows")].as_f64().unwrap();
+    let expected = (m["train"]["accuracy"].as_f64().unwrap() * n("train")
+        + m["test"]["accuracy"].as_f64().unwrap() * n("test"))
+        / 1000.0;
+    assert!((a["report"]["accuracy"].as_f64().unwrap() - expected).abs() < 1e-9);
+    assert_eq!(a["certificates"].as_array().unwrap().len(), 4);
+    assert!(a["certificates"][0]["value_bound"].as_f64().is_some());
+
+    // A category the training data never had is counted, not an error.
+    let unseen = tmp.path().join("unseen.csv");
+    std::fs::write(&unseen, "id,a,b,g,y\n1,0.5,zz,x,1\n2,0.1,u,y,0\n").unwrap();
+    let o = fairtrain(&["predict", "--model", s(&run), "--data", s(&unseen), "--out", s(&tmp.path().join("u.csv"))]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 rows have a 'b' category the model never saw"));
+}
+
+#[test]
+fn predict_and_audit_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("d.csv");
+    std::fs::write(&csv, data(300)).unwrap();
+    let run = tmp.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        s(&csv),
+        "--target",
+        "y",
+        "--group",
+        "g",
+        "--iterations",
+        "100",
+        "--quiet",
+        "--out",
+        s(&run),
+    ]);
+    let out = tmp.path().join("p.csv");
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let no_b = file("nob.csv", "id,a,g\n1,0.5,x\n");
+    let e = fails(&["predict", "--model", s(&run), "--data", s(&no_b), "--out", s(&out)]);
+    assert!(e.contains("has no column 'b', which the model reads"), "{e}");
+    let missing = file("missing.csv", "id,a,b,g\n1,0.5,u,x\n2,,u,x\n");
+    let e = fails(&["predict", "--model", s(&run), "--data", s(&missing), "--out", s(&out)]);
+    assert!(e.contains("missing.csv, line 3: missing value in column 'a'"), "{e}");
+    let e = fails(&["predict", "--model", s(&tmp.path().join("nope")), "--data", s(&csv), "--out", s(&out)]);
+    assert!(e.contains("model.json"), "{e}");
+    let e = fails(&["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&out), "--threshold", "1.5"]);
+    assert!(e.contains("invalid value for threshold: 1.5"), "{e}");
+    assert!(!out.exists());
+
+    ok(&["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&out)]);
+    let e = fails(&["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&out)]);
+    assert!(e.contains("exists; pass --overwrite"), "{e}");
+    let short = file("short.csv", "score,prediction\n0.5,1\n");
+    let e = fails(&["audit", "--data", s(&csv), "--predictions", s(&short), "--target", "y", "--group", "g"]);
+    assert!(e.contains("has 300 rows but") && e.contains("has 1"), "{e}");
+    let mut hard = String::from("prediction\n");
+    let mut bad = String::from("score\n");
+    for i in 0..300 {
+        hard.push_str(if i % 2 == 0 { "1\n" } else { "0\n" });
+        bad.push_str(if i == 5 { "1.7\n" } else { "0.4\n" });
+    }
+    let hard = file("hard.csv", &hard);
+    let e = fails(&[
+        "audit",
+        "--data",
+        s(&csv),
+        "--predictions",
+        s(&hard),
+        "--target",
+        "y",
+        "--group",
+        "g",
+        "--constraint",
+        "loss-parity",
+    ]);
+    assert!(e.contains("loss-based notions need scores"), "{e}");
+    // Hard predictions alone support the rate notions.
+    ok(&["audit", "--data", s(&csv), "--predictions", s(&hard), "--target", "y", "--group", "g"]);
+    let bad = file("bad.csv", &bad);
+    let e = fails(&["audit", "--data", s(&csv), "--predictions", s(&bad), "--target", "y", "--group", "g"]);
+    assert!(e.contains("bad.csv, line 7: score '1.7' is not a probability"), "{e}");
+}

@@ -1,0 +1,354 @@
+//! A trained model on disk, with everything needed to score new data the
+//! way the training data was scored: `model.safetensors` holds the weights
+//! (`layers.K.weight`, shape `[inputs, outputs]`, input-major as fairtrain
+//! stores them, and `layers.K.bias`); `model.json` holds the architecture,
+//! the preprocessing (numeric means and standard deviations, categories of
+//! each one-hot block), the label and the groups.
+//!
+//! Scoring a table applies the same preprocessing by column name. A
+//! category the training data did not have gets no input (all of its
+//! block's one-hot inputs are 0, as during training for test rows) and is
+//! counted; a missing value is an error naming the line and column.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+
+use super::Mlp;
+use crate::data::table::RawTable;
+use crate::data::{CategoricalFeature, Dataset, FeatureLayout, NO_INPUT};
+use crate::error::{Error, Result};
+
+/// The weights file's name.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The description file's name.
+pub const CARD_FILE: &str = "model.json";
+/// The format of `model.json`.
+pub const FORMAT: u32 = 1;
+
+/// A numeric input: `(value - mean) / std`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericInput {
+    /// Column name.
+    pub name: String,
+    /// Training mean.
+    pub mean: f64,
+    /// Training standard deviation.
+    pub std: f64,
+}
+
+/// A categorical column's one-hot block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalInput {
+    /// Column name.
+    pub name: String,
+    /// Categories seen in training, in input order.
+    pub categories: Vec<String>,
+}
+
+/// `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// The fairtrain version that saved it.
+    pub fairtrain_version: String,
+    /// Number of model inputs.
+    pub inputs: usize,
+    /// Hidden layer widths (ReLU), then one logit.
+    pub hidden: Vec<usize>,
+    /// How the weights are laid out in `model.safetensors`.
+    pub weights: String,
+    /// Numeric inputs first, then the one-hot blocks, in input order.
+    pub numeric: Vec<NumericInput>,
+    /// The one-hot blocks, in input order.
+    pub categorical: Vec<CategoricalInput>,
+    /// Policies applied when scoring new data.
+    pub unseen_categories: String,
+    /// The policy for missing values.
+    pub missing_values: String,
+    /// The label column and its positive value.
+    pub label: String,
+    /// The positive label value.
+    pub positive: String,
+    /// The sensitive columns and the groups the model was trained on.
+    pub group_columns: Vec<String>,
+    /// The group names.
+    pub groups: Vec<String>,
+    /// The training data's name.
+    pub dataset: String,
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub struct SavedModel {
+    /// The description.
+    pub card: ModelCard,
+    /// The architecture.
+    pub mlp: Mlp,
+    /// The weights, in fairtrain's flat layout.
+    pub params: Vec<f32>,
+}
+
+/// What training produced, for [`save`].
+pub struct ModelInfo<'a> {
+    /// The feature layout of the training data.
+    pub layout: &'a FeatureLayout,
+    /// The label column.
+    pub label: &'a str,
+    /// Its positive value.
+    pub positive: &'a str,
+    /// The sensitive columns.
+    pub group_columns: &'a [String],
+    /// The group names.
+    pub groups: &'a [String],
+    /// The training data's name.
+    pub dataset: &'a str,
+}
+
+/// Writes `model.safetensors` and `model.json` into `dir` (each atomically).
+pub fn save(dir: &Path, mlp: &Mlp, params: &[f32], info: &ModelInfo) -> Result<()> {
+    let mut tensors: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+    for (k, layer) in mlp.layers().iter().enumerate() {
+        let weights = &params[layer.w..layer.w + layer.n_in * layer.n_out];
+        let bias = &params[layer.b..layer.b + layer.n_out];
+        tensors.push((format!("layers.{k}.weight"), le_bytes(weights), vec![layer.n_in, layer.n_out]));
+        tensors.push((format!("layers.{k}.bias"), le_bytes(bias), vec![layer.n_out]));
+    }
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(name, bytes, shape)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::Data(format!("cannot store tensor {name}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let metadata = HashMap::from([("format".to_string(), "fairtrain".to_string())]);
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Data(format!("cannot encode {WEIGHTS_FILE}: {e}")))?;
+    write_atomic(dir, WEIGHTS_FILE, &bytes)?;
+
+    let layout = info.layout;
+    let card = ModelCard {
+        format: FORMAT,
+        fairtrain_version: crate::VERSION.to_string(),
+        inputs: mlp.n_inputs(),
+        hidden: mlp.hidden().to_vec(),
+        weights: "layers.K.weight: [inputs, outputs] (input-major), layers.K.bias: [outputs]; ReLU between \
+                  layers, one output logit; score = sigmoid(logit)"
+            .into(),
+        numeric: layout
+            .numeric
+            .iter()
+            .zip(&layout.means)
+            .zip(&layout.stds)
+            .map(|((name, &mean), &std)| NumericInput { name: name.clone(), mean, std })
+            .collect(),
+        categorical: layout
+            .categorical
+            .iter()
+            .map(|c| CategoricalInput { name: c.name.clone(), categories: c.categories.clone() })
+            .collect(),
+        unseen_categories: "a category absent from training gets no input (its one-hot block is all 0)".into(),
+        missing_values: "an error naming the line and column".into(),
+        label: info.label.to_string(),
+        positive: info.positive.to_string(),
+        group_columns: info.group_columns.to_vec(),
+        groups: info.groups.to_vec(),
+        dataset: info.dataset.to_string(),
+    };
+    let json = serde_json::to_vec_pretty(&card).map_err(|e| Error::Data(format!("cannot encode {CARD_FILE}: {e}")))?;
+    write_atomic(dir, CARD_FILE, &json)
+}
+
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let target = dir.join(name);
+    let temp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&temp, bytes).map_err(|e| Error::io(&temp, e))?;
+    std::fs::rename(&temp, &target).map_err(|e| Error::io(&target, e))
+}
+
+/// Reads a model saved by [`save`] from `dir`.
+pub fn load(dir: &Path) -> Result<SavedModel> {
+    let card_path = dir.join(CARD_FILE);
+    let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
+    let card: ModelCard = serde_json::from_str(&text)
+        .map_err(|e| Error::Data(format!("{}: not a fairtrain model description ({e})", card_path.display())))?;
+    if card.format != FORMAT {
+        return Err(Error::Data(format!(
+            "{}: format {} (this fairtrain reads {FORMAT})",
+            card_path.display(),
+            card.format
+        )));
+    }
+    let mlp = Mlp::new(card.inputs, &card.hidden)?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::Data(format!("{}: not a safetensors file ({e})", weights_path.display())))?;
+    let mut params = vec![0.0f32; mlp.n_params()];
+    for (k, layer) in mlp.layers().iter().enumerate() {
+        for (name, offset, shape) in [
+            (format!("layers.{k}.weight"), layer.w, vec![layer.n_in, layer.n_out]),
+            (format!("layers.{k}.bias"), layer.b, vec![layer.n_out]),
+        ] {
+            let t = tensors
+                .tensor(&name)
+                .map_err(|e| Error::Data(format!("{}: tensor {name}: {e}", weights_path.display())))?;
+            if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+                return Err(Error::Data(format!(
+                    "{}: tensor {name} is {:?} {:?}, the architecture in {CARD_FILE} needs F32 {shape:?}",
+                    weights_path.display(),
+                    t.dtype(),
+                    t.shape()
+                )));
+            }
+            for (p, chunk) in params[offset..].iter_mut().zip(t.data().chunks_exact(4)) {
+                *p = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            }
+        }
+    }
+    if let Some(p) = params.iter().find(|p| !p.is_finite()) {
+        return Err(Error::Data(format!("{}: a weight is {p}", weights_path.display())));
+    }
+    Ok(SavedModel { card, mlp, params })
+}
+
+impl SavedModel {
+    /// The feature layout the model reads.
+    pub fn layout(&self) -> FeatureLayout {
+        let mut offset = self.card.numeric.len() as u32;
+        let categorical = self
+            .card
+            .categorical
+            .iter()
+            .map(|c| {
+                let f = CategoricalFeature { name: c.name.clone(), categories: c.categories.clone(), offset };
+                offset += c.categories.len() as u32;
+                f
+            })
+            .collect();
+        FeatureLayout {
+            numeric: self.card.numeric.iter().map(|n| n.name.clone()).collect(),
+            means: self.card.numeric.iter().map(|n| n.mean).collect(),
+            stds: self.card.numeric.iter().map(|n| n.std).collect(),
+            categorical,
+        }
+    }
+
+    /// Encodes `table` with the model's preprocessing. Returns the data
+    /// (labels and groups are placeholders) and, per categorical column,
+    /// the number of cells with a category unseen in training.
+    pub fn encode(&self, table: &RawTable) -> Result<(Dataset, Vec<(String, usize)>)> {
+        let layout = Arc::new(self.layout());
+        let column = |name: &str| {
+            table.names.iter().position(|n| n == name).ok_or_else(|| {
+                Error::Data(format!(
+                    "{} has no column '{name}', which the model reads (it needs: {})",
+                    table.source,
+                    self.card
+                        .numeric
+                        .iter()
+                        .map(|n| n.name.as_str())
+                        .chain(self.card.categorical.iter().map(|c| c.name.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+        };
+        let numeric: Vec<usize> = self.card.numeric.iter().map(|n| column(&n.name)).collect::<Result<_>>()?;
+        let categorical: Vec<usize> = self.card.categorical.iter().map(|c| column(&c.name)).collect::<Result<_>>()?;
+        let n = table.n_rows();
+        let mut dense = Vec::with_capacity(n * numeric.len());
+        let mut cats = Vec::with_capacity(n * categorical.len());
+        let mut unseen = vec![0usize; categorical.len()];
+        // Per column, the input of each distinct value (computed once).
+        let inputs: Vec<Vec<u32>> = categorical
+            .iter()
+            .zip(&layout.categorical)
+            .map(|(&c, f)| {
+                table.columns[c]
+                    .values
+                    .iter()
+                    .map(|v| match f.categories.binary_search_by(|x| x.as_str().cmp(v)) {
+                        Ok(k) => f.offset + k as u32,
+                        Err(_) => NO_INPUT,
+                    })
+                    .collect()
+            })
+            .collect();
+        let missing = |row: usize, c: usize| Error::Parse {
+            source_name: table.source.clone(),
+            line: table.lines[row],
+            message: format!("missing value in column '{}' (the model needs every input)", table.names[c]),
+        };
+        for row in 0..n {
+            for (k, &c) in numeric.iter().enumerate() {
+                let Some(v) = table.columns[c].get(row) else { return Err(missing(row, c)) };
+                let x: f64 = v.parse().map_err(|_| Error::Parse {
+                    source_name: table.source.clone(),
+                    line: table.lines[row],
+                    message: format!("value '{v}' in column '{}' is not a number", table.names[c]),
+                })?;
+                dense.push(((x - layout.means[k]) / layout.stds[k]) as f32);
+            }
+            for (k, &c) in categorical.iter().enumerate() {
+                let code = table.columns[c].codes[row];
+                if code == crate::data::table::MISSING {
+                    return Err(missing(row, c));
+                }
+                let input = inputs[k][code as usize];
+                if input == NO_INPUT {
+                    unseen[k] += 1;
+                }
+                cats.push(input);
+            }
+        }
+        let data = Dataset::new(layout, Arc::new(vec!["all".to_string()]), dense, cats, vec![0.0; n], vec![0; n])?;
+        let unseen = self.card.categorical.iter().map(|c| c.name.clone()).zip(unseen).filter(|(_, k)| *k > 0).collect();
+        Ok((data, unseen))
+    }
+
+    /// The probability of the positive class for every row of `data`.
+    pub fn scores(&self, data: &Dataset, threads: usize) -> Vec<f32> {
+        self.mlp.logits(&self.params, data, threads).into_iter().map(super::loss::sigmoid).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DataSource, LoadOptions, load as load_data};
+
+    #[test]
+    fn saved_models_load_bit_for_bit_and_score_the_same() {
+        let data = load_data(&DataSource::Adult, &LoadOptions::default()).unwrap().encoded;
+        let mlp = Mlp::new(data.train.n_inputs(), &[16, 8]).unwrap();
+        let params = mlp.init_params(3);
+        let dir = tempfile::tempdir().unwrap();
+        let info = ModelInfo {
+            layout: data.train.layout(),
+            label: "income",
+            positive: ">50K",
+            group_columns: &["race".to_string()],
+            groups: data.train.group_names(),
+            dataset: "adult",
+        };
+        save(dir.path(), &mlp, &params, &info).unwrap();
+        let model = load(dir.path()).unwrap();
+        assert_eq!(model.params, params);
+        assert_eq!(model.mlp.hidden(), [16, 8]);
+        assert_eq!(&model.layout(), data.train.layout().as_ref());
+        // A corrupted weights file is refused with its name.
+        std::fs::write(dir.path().join(WEIGHTS_FILE), b"junk").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors: not a safetensors file"), "{err}");
+    }
+}
