@@ -50,6 +50,8 @@ pub struct Metrics {
     pub test: SplitReport,
     /// Held-out feasibility certificate of each constraint (test split).
     pub certificates: Vec<fairtrain::evaluation::certificate::Certificate>,
+    /// Diagnostics raised while training: iteration, kind, message.
+    pub warnings: Vec<fairtrain::train::Warning>,
 }
 
 /// What was loaded.

@@ -345,6 +345,9 @@ pub fn execute(
     let algorithm_name = settings.algorithm.name();
     let preset = settings.preset.name();
     let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
+    for w in &summary.warnings {
+        eprintln!("warning ({}, iteration {}): {}", w.kind, w.iteration, w.message);
+    }
     if options.print {
         let returned = match summary.averaged_iterates {
             0 => "the last iterate".to_string(),
@@ -427,6 +430,7 @@ pub fn execute(
         train: train_report,
         test: test_report,
         certificates,
+        warnings: summary.warnings.clone(),
     };
     metrics.total_seconds = started.elapsed().as_secs_f64();
     metrics.peak_rss_mb = peak_rss_mb();

@@ -261,7 +261,8 @@ fn outputs_have_the_agreed_shape() {
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(
         lines[0],
-        "iteration,seconds,objective,c:loss-parity(A - B),c:loss-parity(B - A),lambda:loss-parity(A - B),lambda:loss-parity(B - A)"
+        "iteration,seconds,objective,c:loss-parity(A - B),c:loss-parity(B - A),lambda:loss-parity(A - B),\
+         lambda:loss-parity(B - A),kkt:stationarity,kkt:complementarity,kkt:feasibility,warnings"
     );
     // Every 100 iterations, plus the last one.
     assert_eq!(lines.len(), 1 + 10 + 1);

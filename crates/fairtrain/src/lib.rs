@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod algorithms;
+pub mod buffer;
 pub mod constraints;
 pub mod data;
 pub mod error;

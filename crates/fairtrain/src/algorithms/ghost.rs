@@ -32,6 +32,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Algorithm;
 use super::lagrangian::{fraction, positive};
+use crate::buffer::AlignedVec;
 use crate::error::{Error, Result};
 use crate::problem::{BatchSizes, Problem, Request, RowSelection};
 use crate::simd::{dispatched, fmadd, isa};
@@ -419,7 +420,7 @@ pub struct Ghost {
     gamma: f32,
     /// Largest usable level (found on the first step).
     max_level: Option<u32>,
-    grad: Vec<f32>,
+    grad: AlignedVec,
     jacobian: Vec<f32>,
     zeros: Vec<f32>,
     directions: [Vec<f32>; 4],
@@ -441,7 +442,7 @@ impl Ghost {
             rng,
             gamma: config.lr,
             max_level: None,
-            grad: Vec::new(),
+            grad: AlignedVec::default(),
             jacobian: Vec::new(),
             zeros: Vec::new(),
             directions: Default::default(),
@@ -516,7 +517,7 @@ impl Algorithm for Ghost {
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
         let (n, m) = (problem.num_params(), problem.num_constraints());
         if self.grad.len() != n {
-            self.grad = vec![0.0; n];
+            self.grad = AlignedVec::zeros(n);
             self.jacobian = vec![0.0; m * n];
             self.zeros = vec![0.0; m];
             self.directions = std::array::from_fn(|_| vec![0.0; n]);

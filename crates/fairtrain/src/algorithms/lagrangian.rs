@@ -18,6 +18,7 @@
 
 use super::Algorithm;
 use super::optim::{Primal, PrimalConfig};
+use crate::buffer::AlignedVec;
 use crate::error::Result;
 use crate::problem::{Estimate, Problem, Request};
 
@@ -52,7 +53,7 @@ pub struct Lagrangian<D> {
     dual: D,
     primal: Primal,
     weights: Vec<f32>,
-    grad: Vec<f32>,
+    grad: AlignedVec,
     ready: bool,
 }
 
@@ -60,7 +61,14 @@ impl<D: DualRule> Lagrangian<D> {
     /// The method `name` (its command-line name) with dual rule `dual` and
     /// primal step `primal`.
     pub fn new(name: &'static str, dual: D, primal: PrimalConfig) -> Result<Self> {
-        Ok(Lagrangian { name, dual, primal: Primal::new(primal)?, weights: Vec::new(), grad: Vec::new(), ready: false })
+        Ok(Lagrangian {
+            name,
+            dual,
+            primal: Primal::new(primal)?,
+            weights: Vec::new(),
+            grad: AlignedVec::default(),
+            ready: false,
+        })
     }
 
     /// The dual rule.
@@ -90,7 +98,7 @@ impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for
             let m = problem.num_constraints();
             self.dual.reset(m);
             self.weights = vec![0.0; m];
-            self.grad = vec![0.0; problem.num_params()];
+            self.grad = AlignedVec::zeros(problem.num_params());
             self.ready = true;
         }
         problem.estimate(Request::Both)?;

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::buffer::AlignedVec;
 use crate::simd::{dispatched, fmadd, isa};
 
 #[inline(always)]
@@ -161,13 +162,13 @@ pub struct Sgd {
     pub lr: f32,
     /// Momentum (0: none).
     pub momentum: f32,
-    velocity: Vec<f32>,
+    velocity: AlignedVec,
 }
 
 impl Sgd {
     /// SGD with step size `lr` and `momentum`.
     pub fn new(lr: f32, momentum: f32) -> Self {
-        Sgd { lr, momentum, velocity: Vec::new() }
+        Sgd { lr, momentum, velocity: AlignedVec::default() }
     }
 }
 
@@ -177,7 +178,7 @@ impl PrimalOptimizer for Sgd {
             sgd_update(isa(), params, grad, self.lr);
         } else {
             if self.velocity.len() != params.len() {
-                self.velocity = vec![0.0; params.len()];
+                self.velocity = AlignedVec::zeros(params.len());
             }
             momentum_update(isa(), params, grad, &mut self.velocity, self.lr, self.momentum);
         }
@@ -199,23 +200,23 @@ pub struct Adam {
     pub beta2: f32,
     /// Denominator guard.
     pub eps: f32,
-    m: Vec<f32>,
-    v: Vec<f32>,
+    m: AlignedVec,
+    v: AlignedVec,
     t: i32,
 }
 
 impl Adam {
     /// Adam with step size `lr` and PyTorch's defaults otherwise.
     pub fn new(lr: f32) -> Self {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, m: Vec::new(), v: Vec::new(), t: 0 }
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, m: AlignedVec::default(), v: AlignedVec::default(), t: 0 }
     }
 }
 
 impl PrimalOptimizer for Adam {
     fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
         if self.m.len() != params.len() {
-            self.m = vec![0.0; params.len()];
-            self.v = vec![0.0; params.len()];
+            self.m = AlignedVec::zeros(params.len());
+            self.v = AlignedVec::zeros(params.len());
             self.t = 0;
         }
         self.t = self.t.saturating_add(1);
@@ -241,20 +242,20 @@ pub struct RmsProp {
     pub alpha: f32,
     /// Denominator guard.
     pub eps: f32,
-    v: Vec<f32>,
+    v: AlignedVec,
 }
 
 impl RmsProp {
     /// RMSProp with step size `lr`, `alpha` 0.99 and `eps` 1e-8.
     pub fn new(lr: f32) -> Self {
-        RmsProp { lr, alpha: 0.99, eps: 1e-8, v: Vec::new() }
+        RmsProp { lr, alpha: 0.99, eps: 1e-8, v: AlignedVec::default() }
     }
 }
 
 impl PrimalOptimizer for RmsProp {
     fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
         if self.v.len() != params.len() {
-            self.v = vec![0.0; params.len()];
+            self.v = AlignedVec::zeros(params.len());
         }
         rmsprop_update(isa(), params, grad, &mut self.v, self.lr, self.alpha, self.eps);
     }
@@ -273,20 +274,20 @@ pub struct MoreauEnvelope {
     pub mu: f32,
     /// Anchor rate.
     pub beta: f32,
-    anchor: Vec<f32>,
+    anchor: AlignedVec,
 }
 
 impl MoreauEnvelope {
     /// Smoothing with weight `mu` and anchor rate `beta`.
     pub fn new(mu: f32, beta: f32) -> Self {
-        MoreauEnvelope { mu, beta, anchor: Vec::new() }
+        MoreauEnvelope { mu, beta, anchor: AlignedVec::default() }
     }
 
     /// Adds the proximal term to `grad` and updates the anchor (which starts
     /// at the first parameters seen).
     pub fn apply(&mut self, params: &[f32], grad: &mut [f32]) {
         if self.anchor.len() != params.len() {
-            self.anchor = params.to_vec();
+            self.anchor = AlignedVec::from_slice(params);
         }
         moreau_apply(isa(), params, grad, &mut self.anchor, self.mu, self.beta);
     }
@@ -295,7 +296,7 @@ impl MoreauEnvelope {
     /// over memory (the SSL-ALM primal step); zeroes `grad`.
     pub fn sgd_step(&mut self, params: &mut [f32], grad: &mut [f32], lr: f32) {
         if self.anchor.len() != params.len() {
-            self.anchor = params.to_vec();
+            self.anchor = AlignedVec::from_slice(params);
         }
         moreau_sgd_update(isa(), params, grad, &mut self.anchor, self.mu, self.beta, lr);
     }

@@ -21,6 +21,7 @@
 use super::Algorithm;
 use super::lagrangian::{ConstraintAverage, averaging_weight, non_negative, positive};
 use super::optim::{PrimalOptimizer, Sgd};
+use crate::buffer::AlignedVec;
 use crate::error::Result;
 use crate::problem::{Problem, Request};
 
@@ -61,7 +62,7 @@ impl SwitchingConfig {
 pub struct SwitchingSubgradient {
     config: SwitchingConfig,
     weights: Vec<f32>,
-    grad: Vec<f32>,
+    grad: AlignedVec,
     /// Running averages of the exact constraint estimates.
     averages: ConstraintAverage,
     constraint_steps: u64,
@@ -75,7 +76,7 @@ impl SwitchingSubgradient {
         Ok(SwitchingSubgradient {
             config,
             weights: Vec::new(),
-            grad: Vec::new(),
+            grad: AlignedVec::default(),
             averages: ConstraintAverage::new(config.constraint_averaging),
             constraint_steps: 0,
             steps: 0,
@@ -103,7 +104,7 @@ impl Algorithm for SwitchingSubgradient {
             self.weights = vec![0.0; m];
         }
         if self.grad.len() != problem.num_params() {
-            self.grad = vec![0.0; problem.num_params()];
+            self.grad = AlignedVec::zeros(problem.num_params());
         }
         problem.estimate(Request::Both)?;
         let (worst, worst_value) = self

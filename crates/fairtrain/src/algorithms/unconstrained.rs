@@ -3,6 +3,7 @@
 
 use super::Algorithm;
 use super::optim::{Primal, PrimalConfig};
+use crate::buffer::AlignedVec;
 use crate::error::Result;
 use crate::problem::{Problem, Request};
 
@@ -14,13 +15,13 @@ pub struct Unconstrained {
     name: &'static str,
     primal: Primal,
     zeros: Vec<f32>,
-    grad: Vec<f32>,
+    grad: AlignedVec,
 }
 
 impl Unconstrained {
     /// Training with `primal`, reported under `name` (`sgd`, `adam`).
     pub fn new(name: &'static str, primal: PrimalConfig) -> Result<Self> {
-        Ok(Unconstrained { name, primal: Primal::new(primal)?, zeros: Vec::new(), grad: Vec::new() })
+        Ok(Unconstrained { name, primal: Primal::new(primal)?, zeros: Vec::new(), grad: AlignedVec::default() })
     }
 }
 
@@ -42,7 +43,7 @@ impl Algorithm for Unconstrained {
 
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
         if self.grad.len() != problem.num_params() {
-            self.grad = vec![0.0; problem.num_params()];
+            self.grad = AlignedVec::zeros(problem.num_params());
             self.zeros = vec![0.0; problem.num_constraints()];
         }
         problem.estimate(Request::Objective)?;

@@ -20,6 +20,7 @@
 //!   closure the compiler declines to inline loses the target features.
 
 use super::Layer;
+use crate::buffer::AlignedVec;
 use crate::data::{Dataset, NO_INPUT};
 use crate::simd::{dispatched, fmadd};
 
@@ -61,7 +62,7 @@ pub(crate) struct Net<'a> {
 pub struct Workspace {
     capacity: usize,
     n_hidden: usize,
-    acts: Vec<f32>,
+    acts: AlignedVec,
     active: Vec<u16>,
     n_active: Vec<u16>,
     dh_a: Vec<f32>,
@@ -76,7 +77,7 @@ impl Workspace {
         Workspace {
             capacity,
             n_hidden: hidden.len(),
-            acts: vec![0.0; capacity * act_stride],
+            acts: AlignedVec::zeros(capacity * act_stride),
             active: vec![0; capacity * act_stride],
             n_active: vec![0; capacity * hidden.len()],
             dh_a: vec![0.0; max_width],

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use super::{Estimate, Problem, Request, RowSelection};
+use crate::buffer::AlignedVec;
 use crate::constraints::{ConstraintSet, DEFAULT_TEMPERATURE, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::error::{Error, Result};
@@ -69,7 +70,7 @@ struct Cell {
 #[derive(Debug, Clone)]
 pub struct TabularProblem {
     model: Mlp,
-    params: Vec<f32>,
+    params: AlignedVec,
     data: Arc<Dataset>,
     constraints: ConstraintSet,
     batch: BatchSizes,
@@ -213,7 +214,7 @@ impl TabularProblem {
                 exact_constraints: vec![f32::NAN; n_constraints],
             },
             model,
-            params,
+            params: AlignedVec::from_slice(&params),
             data,
             constraints,
             batch,
@@ -509,7 +510,7 @@ impl Problem for TabularProblem {
 
     fn save_state(&self) -> Result<Vec<u8>> {
         crate::train::checkpoint::encode(&TabularState {
-            params: self.params.clone(),
+            params: self.params.to_vec(),
             batch: self.batch,
             objective_sampler: self.objective_sampler.clone(),
             cell_samplers: self.cells.iter().map(|c| c.sampler.clone()).collect(),

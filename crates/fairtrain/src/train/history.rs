@@ -53,6 +53,7 @@ impl<W: Write> Observer for HistoryWriter<W> {
         header.extend(columns.constraints.iter().map(|c| format!("c:{c}")));
         header.extend(columns.multipliers.iter().map(|c| format!("lambda:{c}")));
         header.extend(columns.extras.iter().cloned());
+        header.extend(["kkt:stationarity", "kkt:complementarity", "kkt:feasibility", "warnings"].map(String::from));
         self.n_multipliers = columns.multipliers.len();
         if !self.write_header {
             return Ok(());
@@ -63,7 +64,7 @@ impl<W: Write> Observer for HistoryWriter<W> {
 
     fn record(&mut self, r: &LogRecord) -> Result<()> {
         // Reuse the field buffers: no allocation per record once warm.
-        let n = 3 + r.constraints.len() + self.n_multipliers + r.extras.len();
+        let n = 3 + r.constraints.len() + self.n_multipliers + r.extras.len() + 4;
         self.fields.resize(n, String::new());
         let mut k = 0;
         let mut put = |fields: &mut Vec<String>, v: &dyn std::fmt::Display| {
@@ -84,6 +85,11 @@ impl<W: Write> Observer for HistoryWriter<W> {
         for e in r.extras {
             put(&mut self.fields, e);
         }
+        for v in r.kkt {
+            put(&mut self.fields, &v);
+        }
+        let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind).collect();
+        put(&mut self.fields, &kinds.join(";"));
         self.writer.write_record(&self.fields).map_err(|e| self.error(e))?;
         self.writer.flush().map_err(|e| self.error(e))
     }
@@ -109,12 +115,15 @@ mod tests {
             constraints: &[-0.125],
             multipliers: &[1.5],
             extras: &[0.75],
+            kkt: [0.5, 0.1875, 0.0],
+            warnings: &[crate::train::Warning { iteration: 100, kind: "oscillation", message: "m".into() }],
         })
         .unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         assert_eq!(
             text,
-            "iteration,seconds,objective,c:gap(a - b),lambda:gap(a - b),extra\n100,0.500000,0.25,-0.125,1.5,0.75\n"
+            "iteration,seconds,objective,c:gap(a - b),lambda:gap(a - b),extra,kkt:stationarity,kkt:complementarity,\
+             kkt:feasibility,warnings\n100,0.500000,0.25,-0.125,1.5,0.75,0.5,0.1875,0,oscillation\n"
         );
     }
 }

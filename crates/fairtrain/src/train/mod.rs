@@ -5,6 +5,7 @@
 
 mod average;
 pub mod checkpoint;
+pub mod diagnostics;
 mod history;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 pub use average::Averager;
 pub use checkpoint::{Checkpoint, LoopState};
+pub use diagnostics::{Diagnostics, Warning};
 pub use history::HistoryWriter;
 
 use crate::algorithms::Algorithm;
@@ -82,7 +84,7 @@ pub enum StopReason {
 }
 
 /// What a finished run did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     /// Iterations done.
     pub iterations: u64,
@@ -97,6 +99,8 @@ pub struct RunSummary {
     pub averaged_iterates: u64,
     /// The iteration a resumed run started from.
     pub resumed_from: Option<u64>,
+    /// Diagnostics raised during the run (by this process).
+    pub warnings: Vec<Warning>,
 }
 
 /// Column names of the log records.
@@ -125,6 +129,12 @@ pub struct LogRecord<'a> {
     pub multipliers: &'a [f32],
     /// Algorithm-specific values.
     pub extras: &'a [f64],
+    /// KKT residual estimates on the current minibatches:
+    /// `[|grad f + sum lambda_i grad c_i|, |sum lambda_i c_i|, max(max_i c_i, 0)]`
+    /// (multipliers taken as 0 for methods without).
+    pub kkt: [f64; 3],
+    /// Diagnostics raised at this record.
+    pub warnings: &'a [Warning],
 }
 
 /// Receives the loop's records and progress.
@@ -176,6 +186,11 @@ impl Observer for Observers<'_, '_> {
         self.0.iter_mut().try_for_each(|o| o.checkpoint(state, problem, algorithm))
     }
 }
+
+/// The clock is read every this many iterations (reading it costs up to a
+/// microsecond where the kernel offers no fast clock, 10% of a small step);
+/// time budgets and cadences overshoot by at most this many steps.
+const TIME_CHECK: u64 = 16;
 
 /// Training time: wall time minus the time spent in evaluations, plus the
 /// training time of the run this one resumes.
@@ -327,6 +342,16 @@ pub fn train_from(
 
     let mut clock = Clock { start: Instant::now(), paused: 0.0, before };
     let mut window = Window::new(m);
+    let budget_size = match config.budget {
+        Budget::Iterations(n) => n as f64,
+        Budget::Seconds(s) => s,
+    };
+    let mut logger = Logger {
+        diagnostics: Diagnostics::new(&constraint_names_for_diagnostics(problem), budget_size),
+        grad: vec![0.0; problem.num_params()],
+        zeros: vec![0.0; m],
+        time_budget: matches!(config.budget, Budget::Seconds(_)),
+    };
     let mut extras = Vec::with_capacity(columns.extras.len());
     let mut next_checkpoint = match config.checkpoint_every {
         Some(Budget::Iterations(k)) => (iteration + k) as f64,
@@ -342,7 +367,7 @@ pub fn train_from(
                 clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
                 next_evaluation += k as f64;
             }
-            Some(Budget::Seconds(dt)) if clock.seconds() >= next_evaluation => {
+            Some(Budget::Seconds(dt)) if iteration % TIME_CHECK == 0 && clock.seconds() >= next_evaluation => {
                 clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
                 next_evaluation = clock.seconds() + dt;
             }
@@ -350,7 +375,7 @@ pub fn train_from(
         }
         match config.budget {
             Budget::Iterations(n) if iteration >= n => break StopReason::Iterations,
-            Budget::Seconds(s) if clock.seconds() >= s => break StopReason::Time,
+            Budget::Seconds(s) if iteration % TIME_CHECK == 0 && clock.seconds() >= s => break StopReason::Time,
             _ => {}
         }
         algorithm.step(problem)?;
@@ -380,7 +405,7 @@ pub fn train_from(
             });
         }
         if let Budget::Seconds(s) = config.budget {
-            if tail.is_none() && config.average > 0.0 {
+            if tail.is_none() && config.average > 0.0 && iteration % TIME_CHECK == 0 {
                 let elapsed = clock.seconds();
                 if elapsed >= s * (1.0 - config.average) {
                     let expected = (iteration as f64 / elapsed.max(1e-9) * s * config.average) as u64;
@@ -394,15 +419,25 @@ pub fn train_from(
             }
         }
         if iteration % config.log_every == 0 {
-            log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
+            logger.log(
+                problem,
+                algorithm,
+                &mut window,
+                &mut extras,
+                iteration,
+                clock.seconds(),
+                has_multipliers,
+                observer,
+            )?;
         }
         if let Some(every) = config.checkpoint_every {
             let (due, now) = match every {
                 Budget::Iterations(k) => (iteration as f64 >= next_checkpoint, next_checkpoint + k as f64),
-                Budget::Seconds(s) => {
+                Budget::Seconds(s) if iteration % TIME_CHECK == 0 => {
                     let t = clock.seconds();
                     (t >= next_checkpoint, t + s)
                 }
+                Budget::Seconds(_) => (false, next_checkpoint),
             };
             if due {
                 let state = LoopState {
@@ -421,7 +456,16 @@ pub fn train_from(
         }
     };
     if iteration % config.log_every != 0 {
-        log(problem, algorithm, &mut window, &mut extras, iteration, clock.seconds(), has_multipliers, observer)?;
+        logger.log(
+            problem,
+            algorithm,
+            &mut window,
+            &mut extras,
+            iteration,
+            clock.seconds(),
+            has_multipliers,
+            observer,
+        )?;
     }
     if config.checkpoint_every.is_some() {
         // The raw state, before the returned model replaces the iterate,
@@ -445,6 +489,7 @@ pub fn train_from(
         stop,
         averaged_iterates: averager.count(),
         resumed_from,
+        warnings: logger.diagnostics.warnings().to_vec(),
     })
 }
 
@@ -477,45 +522,75 @@ impl Window {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn log(
-    problem: &mut dyn Problem,
-    algorithm: &mut dyn Algorithm,
-    window: &mut Window,
-    extras: &mut Vec<f64>,
-    iteration: u64,
-    seconds: f64,
-    has_multipliers: bool,
-    observer: &mut dyn Observer,
-) -> Result<()> {
-    if window.n_constraints == 0 && problem.num_constraints() > 0 {
-        // Methods that do not estimate the constraints get one fresh
-        // estimate per record (from the constraint samplers only, so the
-        // training stream is unaffected).
-        problem.estimate(Request::Constraints)?;
-        let names = problem.constraint_names().to_vec();
-        window.add_constraints(&problem.last_estimate().constraints, iteration, &names)?;
+fn constraint_names_for_diagnostics(problem: &dyn Problem) -> Vec<String> {
+    problem.constraint_names().to_vec()
+}
+
+/// Writes log records: window means, KKT residual estimates, diagnostics.
+struct Logger {
+    diagnostics: Diagnostics,
+    /// Gradient buffer of the KKT estimate.
+    grad: Vec<f32>,
+    zeros: Vec<f32>,
+    time_budget: bool,
+}
+
+impl Logger {
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        problem: &mut dyn Problem,
+        algorithm: &mut dyn Algorithm,
+        window: &mut Window,
+        extras: &mut Vec<f64>,
+        iteration: u64,
+        seconds: f64,
+        has_multipliers: bool,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        if window.n_constraints == 0 && problem.num_constraints() > 0 {
+            // Methods that do not estimate the constraints get one fresh
+            // estimate per record (from the constraint samplers only, so the
+            // training stream is unaffected).
+            problem.estimate(Request::Constraints)?;
+            let names = problem.constraint_names().to_vec();
+            window.add_constraints(&problem.last_estimate().constraints, iteration, &names)?;
+        }
+        let n = window.n_constraints.max(1) as f64;
+        for (mean, sum) in window.means.iter_mut().zip(&window.constraints) {
+            *mean = sum / n;
+        }
+        extras.clear();
+        algorithm.log_values(extras);
+        let multipliers: &[f32] = if has_multipliers { algorithm.multipliers() } else { &[] };
+        // KKT residuals on the current minibatches: one extra gradient per
+        // record (no new samples are drawn).
+        let lambda: &[f32] = if multipliers.len() == self.zeros.len() { multipliers } else { &self.zeros };
+        self.grad.iter_mut().for_each(|g| *g = 0.0);
+        problem.add_gradient(1.0, lambda, &mut self.grad)?;
+        let stationarity = self.grad.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt();
+        let complementarity = lambda.iter().zip(&window.means).map(|(&l, &c)| l as f64 * c).sum::<f64>().abs();
+        let feasibility = window.means.iter().copied().fold(0.0f64, f64::max);
+        let progress = if self.time_budget { seconds } else { iteration as f64 };
+        let raised = self.diagnostics.observe(iteration, progress, &window.means, multipliers);
+        let all = self.diagnostics.warnings();
+        let record = LogRecord {
+            iteration,
+            seconds,
+            objective: window.objective / window.n_objective.max(1) as f64,
+            constraints: &window.means,
+            multipliers,
+            extras,
+            kkt: [stationarity, complementarity, feasibility],
+            warnings: &all[all.len() - raised..],
+        };
+        observer.record(&record)?;
+        window.objective = 0.0;
+        window.n_objective = 0;
+        window.constraints.iter_mut().for_each(|s| *s = 0.0);
+        window.n_constraints = 0;
+        Ok(())
     }
-    let n = window.n_constraints.max(1) as f64;
-    for (mean, sum) in window.means.iter_mut().zip(&window.constraints) {
-        *mean = sum / n;
-    }
-    extras.clear();
-    algorithm.log_values(extras);
-    let record = LogRecord {
-        iteration,
-        seconds,
-        objective: window.objective / window.n_objective.max(1) as f64,
-        constraints: &window.means,
-        multipliers: if has_multipliers { algorithm.multipliers() } else { &[] },
-        extras,
-    };
-    observer.record(&record)?;
-    window.objective = 0.0;
-    window.n_objective = 0;
-    window.constraints.iter_mut().for_each(|s| *s = 0.0);
-    window.n_constraints = 0;
-    Ok(())
 }
 
 #[cfg(test)]
