@@ -68,3 +68,88 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Whatever the command line or config text, parsing and resolving the
+    //! settings returns a value or an error, never panics. Raise the cases
+    //! with `PROPTEST_CASES=100000 cargo test -p fairtrain-cli fuzz`.
+
+    use clap::Parser;
+    use proptest::prelude::*;
+
+    use super::{Cli, Command};
+    use crate::settings::TrainSettings;
+
+    const TOKENS: [&str; 40] = [
+        "train",
+        "bench",
+        "datasets",
+        "report",
+        "predict",
+        "audit",
+        "list",
+        "--data",
+        "synthetic",
+        "adult",
+        "german",
+        "x.csv",
+        "--algorithm",
+        "ssl-alm",
+        "ghost",
+        "--bound",
+        "-1",
+        "0",
+        "1e309",
+        "nan",
+        "--constraint",
+        "loss-parity",
+        "--lr",
+        "--iterations",
+        "--time-budget",
+        "--eval-every",
+        "0.5s",
+        "--checkpoint-every",
+        "off",
+        "--group",
+        "race,sex",
+        "--hidden",
+        "none",
+        "64,,32",
+        "--batch-size",
+        "--preset",
+        "paper",
+        "--seeds",
+        "--state",
+        "",
+    ];
+
+    fn argv() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec(prop::sample::select(TOKENS.to_vec()), 0..12)
+            .prop_map(|t| std::iter::once("fairtrain").chain(t).map(String::from).collect())
+    }
+
+    proptest! {
+        #[test]
+        fn command_lines_never_panic(args in argv()) {
+            if let Ok(cli) = Cli::try_parse_from(&args) {
+                match cli.command {
+                    Command::Train(a) => {
+                        let _ = TrainSettings::resolve(&a);
+                    }
+                    Command::Bench(b) => {
+                        let _ = b.grid();
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        #[test]
+        fn config_text_never_panics(text in "[a-z=\\-\"\\[\\]0-9., \n{}]{0,120}") {
+            if let Ok(args) = toml::from_str::<crate::args::TrainArgs>(&text) {
+                let _ = TrainSettings::resolve(&args);
+            }
+        }
+    }
+}

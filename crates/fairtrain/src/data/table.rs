@@ -161,10 +161,16 @@ impl RawTable {
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| p.line()) + line_offset;
                     if record.len() != table.names.len() {
+                        // A quote left open runs on over the following lines.
+                        let hint = if record.iter().any(|f| f.contains('\n')) {
+                            " (a quote opened on this line is never closed)"
+                        } else {
+                            ""
+                        };
                         return Err(Error::Parse {
                             source_name: source.to_string(),
                             line,
-                            message: format!("expected {} fields, found {}", table.names.len(), record.len()),
+                            message: format!("expected {} fields, found {}{hint}", table.names.len(), record.len()),
                         });
                     }
                     table.push_row(line, record.iter());
