@@ -35,6 +35,20 @@ fn acs_missing_parser() -> impl TypedValueParser<Value = AcsMissing> {
     parser(&["zero", "minus-one"], |s| if s == "minus-one" { AcsMissing::MinusOne } else { AcsMissing::Zero })
 }
 
+/// Which model a run returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Select {
+    /// The last model (the tail average of the iterates).
+    Last,
+    /// The best validation objective among models feasible on validation.
+    BestFeasible,
+}
+
+fn select_parser() -> impl TypedValueParser<Value = Select> {
+    parser(&["last", "best-feasible"], |s| if s == "last" { Select::Last } else { Select::BestFeasible })
+}
+
 fn preset_parser() -> impl TypedValueParser<Value = Preset> {
     parser(&Preset::NAMES, |s| s.parse().expect("a listed preset"))
 }
@@ -311,6 +325,21 @@ pub struct TrainArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_group_feature: Option<bool>,
+
+    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0]
+    #[arg(long, help_heading = "Generalization")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
+
+    /// Train against a tighter bound so held-out values land within yours: auto (measured on validation at a quarter of the budget), off, or a number [default: off]
+    #[arg(long, value_name = "auto|off|X", help_heading = "Generalization")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<String>,
+
+    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: last]
+    #[arg(long, value_parser = select_parser(), help_heading = "Generalization")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub select: Option<Select>,
 
     /// Training algorithm [default: ssl-alm]
     #[arg(long, value_parser = algorithm_parser(), help_heading = "Algorithm")]

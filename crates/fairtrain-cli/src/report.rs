@@ -47,7 +47,13 @@ pub struct Metrics {
     pub multipliers: Named,
     pub data: DataSummary,
     pub train: SplitReport,
+    /// The validation split, when one is held out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<SplitReport>,
     pub test: SplitReport,
+    /// How the returned model was chosen (with `--select best-feasible`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<serde_json::Value>,
     /// Held-out feasibility certificate of each constraint (test split).
     pub certificates: Vec<fairtrain::evaluation::certificate::Certificate>,
     /// Diagnostics raised while training: iteration, kind, message.
@@ -98,9 +104,12 @@ fn num(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-/// The per-group table of both splits and the constraint verdicts.
-pub fn render(train: &SplitReport, test: &SplitReport) -> String {
-    render_splits(&[("train", train), ("test", test)])
+/// The per-group table of the splits and the constraint verdicts.
+pub fn render(train: &SplitReport, validation: Option<&SplitReport>, test: &SplitReport) -> String {
+    match validation {
+        Some(v) => render_splits(&[("train", train), ("valid", v), ("test", test)]),
+        None => render_splits(&[("train", train), ("test", test)]),
+    }
 }
 
 /// The per-group table and constraint verdicts of one split.

@@ -16,7 +16,7 @@ use fairtrain::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use fairtrain::problem::BatchSizes;
 use fairtrain::train::DEFAULT_AVERAGE;
 
-use crate::args::{ConstraintSpec, KindName, Preset, SenseName, TrainArgs};
+use crate::args::{ConstraintSpec, KindName, Preset, Select, SenseName, TrainArgs};
 
 /// Default iteration budget.
 pub const DEFAULT_ITERATIONS: u64 = 20_000;
@@ -39,6 +39,12 @@ pub enum BudgetSetting {
 /// Everything a training run needs, resolved.
 #[derive(Debug, Clone)]
 pub struct TrainSettings {
+    /// Fraction of the training split held out for validation.
+    pub validation_fraction: f64,
+    /// The generalization margin.
+    pub margin: Margin,
+    /// Which model to return.
+    pub select: Select,
     /// Full-split evaluations during training (`--eval-every`).
     pub eval_every: Option<fairtrain::train::Budget>,
     /// Checkpoint cadence (`--checkpoint-every`; `None`: off).
@@ -369,6 +375,28 @@ fn constraint_spec(c: &FairnessConstraint) -> ConstraintSpec {
     }
 }
 
+/// How much tighter than the user's bound training aims.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Margin {
+    /// The user's bound.
+    Off,
+    /// A fixed margin.
+    Fixed(f64),
+    /// Measured on the validation split (see `train_cmd::Generalization`).
+    Auto,
+}
+
+fn parse_margin(v: &str) -> Result<Margin, Error> {
+    match v.trim() {
+        "off" => Ok(Margin::Off),
+        "auto" => Ok(Margin::Auto),
+        x => match x.parse::<f64>() {
+            Ok(m) if m.is_finite() && m >= 0.0 => Ok(Margin::Fixed(m)),
+            _ => Err(Error::config("margin", format!("'{v}' (use auto, off, or a non-negative number)"))),
+        },
+    }
+}
+
 /// The default checkpoint cadence.
 pub const DEFAULT_CHECKPOINT_EVERY: &str = "60s";
 
@@ -538,7 +566,22 @@ impl TrainSettings {
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
         }
+        let validation_fraction = args.validation_fraction.unwrap_or(0.0);
+        if !(0.0..1.0).contains(&validation_fraction) {
+            return Err(Error::config("validation-fraction", format!("{validation_fraction} (must be in [0, 1))")));
+        }
+        let margin = parse_margin(args.margin.as_deref().unwrap_or("off"))?;
+        let select = args.select.unwrap_or(Select::Last);
+        if validation_fraction == 0.0 && (margin == Margin::Auto || select == Select::BestFeasible) {
+            return Err(Error::config(
+                "validation-fraction",
+                "0: --margin auto and --select best-feasible need a validation split (e.g. --validation-fraction 0.2)",
+            ));
+        }
         Ok(TrainSettings {
+            validation_fraction,
+            margin,
+            select,
             eval_every: args.eval_every.as_deref().map(|v| parse_cadence("eval-every", v)).transpose()?,
             checkpoint_every: match args.checkpoint_every.as_deref().unwrap_or(DEFAULT_CHECKPOINT_EVERY) {
                 "off" => None,
@@ -594,6 +637,13 @@ impl TrainSettings {
             group_batch_size: Some(self.batch.per_group),
             seed: Some(self.seed),
             log_every: Some(self.log_every),
+            validation_fraction: Some(self.validation_fraction),
+            margin: Some(match self.margin {
+                Margin::Off => "off".to_string(),
+                Margin::Auto => "auto".to_string(),
+                Margin::Fixed(m) => m.to_string(),
+            }),
+            select: Some(self.select),
             eval_every: self.eval_every.map(cadence),
             checkpoint_every: Some(self.checkpoint_every.map_or("off".to_string(), cadence)),
             average: Some(self.average),

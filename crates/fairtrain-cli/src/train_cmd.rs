@@ -25,7 +25,7 @@ use crate::args::TrainArgs;
 use crate::output;
 use crate::progress::Progress;
 use crate::report::{DataSummary, Metrics, Named, peak_rss_mb, render};
-use crate::settings::{BudgetSetting, TrainSettings};
+use crate::settings::{BudgetSetting, Margin, TrainSettings};
 
 /// Groups with fewer training rows get a warning.
 const MIN_GROUP_ROWS: usize = 50;
@@ -37,6 +37,8 @@ pub struct RunData {
     pub group_columns: Vec<String>,
     pub report: PrepReport,
     pub train: Arc<Dataset>,
+    /// Held out from the training split (`--validation-fraction`).
+    pub validation: Option<Arc<Dataset>>,
     pub test: Arc<Dataset>,
 }
 
@@ -45,12 +47,19 @@ impl RunData {
     pub fn load(settings: &TrainSettings) -> Result<RunData> {
         crate::datasets_cmd::ensure_cached(&settings.source, settings.load.cache.as_deref(), settings.load.offline)?;
         let loaded = load(&settings.source, &settings.load)?;
+        let (train, validation) = if settings.validation_fraction > 0.0 {
+            let (fit, held) = loaded.encoded.train.split_off(settings.validation_fraction, settings.load.split_seed)?;
+            (fit, Some(Arc::new(held)))
+        } else {
+            (loaded.encoded.train, None)
+        };
         Ok(RunData {
             name: loaded.name,
             sha256: loaded.sha256,
             group_columns: loaded.group_columns,
             report: loaded.encoded.report,
-            train: Arc::new(loaded.encoded.train),
+            train: Arc::new(train),
+            validation,
             test: Arc::new(loaded.encoded.test),
         })
     }
@@ -247,7 +256,24 @@ pub fn execute(
     resume: Option<Checkpoint>,
 ) -> Result<Metrics> {
     let (train_data, test_data) = (data.train.clone(), &data.test);
-    let constraints = ConstraintSet::new(settings.constraints.clone(), &train_data)?;
+    // A fixed margin applies from the start; an auto one once measured.
+    let train_constraints: Vec<FairnessConstraint> = settings
+        .constraints
+        .iter()
+        .map(|c| {
+            let mut t = c.clone();
+            if let Margin::Fixed(m) = settings.margin {
+                if c.kind != fairtrain::constraints::ConstraintKind::WeightNorm {
+                    t.bound = match c.sense() {
+                        fairtrain::constraints::Sense::AtMost => (c.bound - m).max(0.0),
+                        fairtrain::constraints::Sense::AtLeast => c.bound + m,
+                    };
+                }
+            }
+            t
+        })
+        .collect();
+    let constraints = ConstraintSet::new(train_constraints.clone(), &train_data)?;
     let n_constraints = constraints.len();
     let mlp = Mlp::new(train_data.n_inputs(), &settings.hidden)?;
     let params = mlp.init_params(settings.seed);
@@ -319,11 +345,40 @@ pub fn execute(
         bytes: 0,
         seconds: 0.0,
     };
+    let select = settings.select == crate::args::Select::BestFeasible;
+    let budget_size = match budget {
+        Budget::Iterations(n) => n as f64,
+        Budget::Seconds(s) => s,
+    };
+    let mut generalization = data.validation.as_deref().map(|validation| Generalization {
+        mlp: &mlp,
+        data,
+        validation,
+        constraints: &settings.constraints,
+        threads: settings.threads,
+        auto_at: (settings.margin == Margin::Auto && resumed_from.is_none()).then_some(0.25 * budget_size),
+        time_budget: matches!(budget, Budget::Seconds(_)),
+        // (A resumed run trains against the bounds its checkpoint restored.)
+        train_bounds: problem.constraints().constraints().iter().map(|c| c.bound).collect(),
+        margin_report: Vec::new(),
+        select,
+        snapshots: Default::default(),
+        candidate: Vec::new(),
+        select_from: 0.25 * budget_size,
+        tolerance: None,
+        best: None,
+        least_violation: None,
+    });
+    // Selection needs evaluations: the asked schedule, or 40 over the budget.
+    let evaluate_every = options.evaluate_every.or(select.then(|| match budget {
+        Budget::Iterations(n) => Budget::Iterations((n / 40).max(1)),
+        Budget::Seconds(s) => Budget::Seconds(s / 40.0),
+    }));
     let trainer = TrainerConfig {
         budget,
         log_every: settings.log_every,
         average: settings.average,
-        evaluate_every: options.evaluate_every,
+        evaluate_every,
         checkpoint_every: settings.checkpoint_every,
         interrupt: Some(&INTERRUPTED),
     };
@@ -333,7 +388,12 @@ pub fn execute(
             Some(e) => e,
             None => &mut none,
         };
-        let mut observers = Observers(&mut [&mut history, &mut progress, evaluation, &mut checkpointer]);
+        let mut none2 = ();
+        let general: &mut dyn Observer = match generalization.as_mut() {
+            Some(g) => g,
+            None => &mut none2,
+        };
+        let mut observers = Observers(&mut [&mut history, &mut progress, evaluation, &mut checkpointer, general]);
         train_from(&mut problem, algorithm.as_mut(), &trainer, &mut observers, resume_state)
     };
     progress.finish();
@@ -365,8 +425,55 @@ pub fn execute(
         );
     }
 
+    // The generalization controls: the margin, and the returned model.
+    let mut warnings = summary.warnings.clone();
+    let mut selected = None;
+    let bounds_used: Vec<f64> = match &generalization {
+        Some(g) => g.train_bounds.clone(),
+        None => problem.constraints().constraints().iter().map(|c| c.bound).collect(),
+    };
+    let train_bounds =
+        bounds_used.iter().zip(&settings.constraints).any(|(t, c)| *t != c.bound).then_some(bounds_used);
+    if let Some(g) = &generalization {
+        if options.print {
+            for line in &g.margin_report {
+                println!("generalization margin: {line}");
+            }
+        }
+        if select {
+            match &g.best {
+                Some((objective, iteration, best)) => {
+                    problem.params_mut().copy_from_slice(best);
+                    selected = Some(serde_json::json!({
+                        "rule": "best-feasible",
+                        "iteration": iteration,
+                        "validation_objective": objective,
+                    }));
+                    if options.print {
+                        println!(
+                            "returned model: the average of the evaluated iterates up to iteration {iteration}, the \
+                             best validation objective ({objective:.4}) among candidates feasible on validation"
+                        );
+                    }
+                }
+                None => {
+                    let (v, at) = g.least_violation.unwrap_or((f64::NAN, 0));
+                    warnings.push(fairtrain::train::Warning {
+                        iteration: summary.iterations,
+                        kind: "infeasible",
+                        message: format!(
+                            "no evaluated model met the bound(s) on validation (smallest violation {v:+.4}, at \
+                             iteration {at}); returning the last model. The bound may be tighter than these data \
+                             allow: try a looser bound or more iterations"
+                        ),
+                    });
+                }
+            }
+        }
+    }
     let params = problem.params();
     let constraints = &settings.constraints;
+    let n_run_warnings = warnings.len();
     let train_report =
         SplitReport::new(&GroupFrame::from_model(&mlp, params, &train_data, settings.threads), constraints, params);
     let test_logits = mlp.logits(params, test_data, settings.threads);
@@ -377,7 +484,11 @@ pub fn execute(
         test_data.groups(),
         test_data.weights(),
     );
-    let test_report = SplitReport::new(&test_frame, constraints, params);
+    let mut test_report = SplitReport::new(&test_frame, constraints, params);
+    let mut validation_report = data
+        .validation
+        .as_deref()
+        .map(|v| SplitReport::new(&GroupFrame::from_model(&mlp, params, v, settings.threads), constraints, params));
     let certificates = certify(
         test_data.group_names(),
         &test_logits,
@@ -388,6 +499,32 @@ pub fn execute(
         params,
         &CertifyOptions { seed: settings.seed, ..CertifyOptions::default() },
     );
+    for (entry, cert) in test_report.constraints.iter_mut().zip(&certificates) {
+        entry.ci_half_width = cert.ci_half_width;
+    }
+    let mut train_report = train_report;
+    if let Some(tb) = &train_bounds {
+        for report in
+            [Some(&mut train_report), validation_report.as_mut(), Some(&mut test_report)].into_iter().flatten()
+        {
+            for (entry, &b) in report.constraints.iter_mut().zip(tb) {
+                entry.train_bound = Some(b);
+            }
+        }
+    }
+    if let Some(v) = train_report.max_violation.filter(|v| *v > 1e-12) {
+        warnings.push(fairtrain::train::Warning {
+            iteration: summary.iterations,
+            kind: "infeasible",
+            message: format!(
+                "the returned model violates the constraints on the training data by {v:.4}; the bound may be \
+                 tighter than the data allow (a looser bound, more iterations, or a larger --penalty)"
+            ),
+        });
+    }
+    for w in &warnings[n_run_warnings..] {
+        eprintln!("warning ({}): {}", w.kind, w.message);
+    }
     let multipliers = Named(
         problem.constraint_names().iter().cloned().zip(algorithm.multipliers().iter().map(|&v| v as f64)).collect(),
     );
@@ -430,7 +567,9 @@ pub fn execute(
         train: train_report,
         test: test_report,
         certificates,
-        warnings: summary.warnings.clone(),
+        warnings: warnings.clone(),
+        validation: validation_report,
+        selected,
     };
     metrics.total_seconds = started.elapsed().as_secs_f64();
     metrics.peak_rss_mb = peak_rss_mb();
@@ -453,7 +592,7 @@ pub fn execute(
 
     if options.print {
         println!();
-        print!("{}", render(&metrics.train, &metrics.test));
+        print!("{}", render(&metrics.train, metrics.validation.as_ref(), &metrics.test));
         for c in &metrics.certificates {
             let side = match c.sense {
                 fairtrain::constraints::Sense::AtMost => "upper",
@@ -621,6 +760,170 @@ impl Observer for EvaluationLog<'_> {
                 values.join(",")
             )
             .map_err(|e| io(&self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Evaluation snapshots averaged into a selection candidate (a tenth of
+/// the budget at the default 40 evaluations).
+const SNAPSHOTS: usize = 4;
+
+/// The generalization controls of a run with a validation split: the
+/// margin (the tighter bound training aims at) and the choice of the
+/// returned model.
+pub struct Generalization<'a> {
+    mlp: &'a Mlp,
+    data: &'a RunData,
+    validation: &'a Dataset,
+    constraints: &'a [FairnessConstraint],
+    threads: usize,
+    /// Auto margin: measured once the run reaches this point of its budget.
+    auto_at: Option<f64>,
+    time_budget: bool,
+    /// The bounds training aims at (the user's, until a margin applies).
+    pub train_bounds: Vec<f64>,
+    /// What the margin measurement found, for the console.
+    pub margin_report: Vec<String>,
+    select: bool,
+    /// The last parameter snapshots seen at evaluations: candidates for the
+    /// returned model are their mean, since a single iterate carries the
+    /// minibatch noise (validation would select the luckiest draw).
+    snapshots: std::collections::VecDeque<Vec<f32>>,
+    candidate: Vec<f32>,
+    /// Candidates are eligible from this point of the budget on (earlier
+    /// models are feasible only because they have not learned yet).
+    select_from: f64,
+    /// Per constraint, the tolerance of "feasible on validation": the 95%
+    /// half-width of its validation estimate, measured at the first
+    /// eligible evaluation (a smaller difference is noise).
+    tolerance: Option<Vec<f64>>,
+    /// Best feasible model on validation: (objective, iteration, params).
+    pub best: Option<(f64, u64, Vec<f32>)>,
+    /// Smallest largest-violation seen on validation, and where.
+    pub least_violation: Option<(f64, u64)>,
+}
+
+impl<'a> Generalization<'a> {
+    fn frame(&self, params: &[f32], data: &Dataset) -> GroupFrame {
+        GroupFrame::from_model(self.mlp, params, data, self.threads)
+    }
+
+    /// The auto margin at the current parameters: the validation value's
+    /// excess over the train value (overfitting so far) plus the one-sided
+    /// 95% noise of a held-out estimate (1.645 standard errors, from the
+    /// validation bootstrap's 95% interval).
+    fn measure_margin(&mut self, params: &[f32]) -> fairtrain::Result<()> {
+        let v = self.validation;
+        let logits = self.mlp.logits(params, v, self.threads);
+        let certs = certify(
+            v.group_names(),
+            &logits,
+            v.labels(),
+            v.groups(),
+            v.weights(),
+            self.constraints,
+            params,
+            &CertifyOptions::default(),
+        );
+        let train = SplitReport::new(&self.frame(params, &self.data.train), self.constraints, params);
+        for (k, c) in self.constraints.iter().enumerate() {
+            if c.kind == fairtrain::constraints::ConstraintKind::WeightNorm {
+                continue;
+            }
+            let (Some(val), Some(tr), Some(h)) = (certs[k].value, train.constraints[k].value, certs[k].ci_half_width)
+            else {
+                continue;
+            };
+            let at_most = c.sense() == fairtrain::constraints::Sense::AtMost;
+            let bias = if at_most { val - tr } else { tr - val }.max(0.0);
+            let margin = bias + h * 1.645 / 1.96;
+            let bound = if at_most { (c.bound - margin).max(0.25 * c.bound) } else { (c.bound + margin).min(1.0) };
+            self.train_bounds[k] = bound;
+            self.margin_report.push(format!(
+                "{}: training against {bound:.4} (bound {}; validation {:+.4} from train, 95% half-width {h:.4}){}",
+                c.name(),
+                c.bound,
+                val - tr,
+                if at_most && c.bound - margin < 0.25 * c.bound {
+                    "; the data leave almost no room: held-out values may exceed the bound"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Observer for Generalization<'_> {
+    fn between_steps(
+        &mut self,
+        iteration: u64,
+        seconds: f64,
+        problem: &mut dyn fairtrain::problem::Problem,
+    ) -> fairtrain::Result<()> {
+        let progress = if self.time_budget { seconds } else { iteration as f64 };
+        if let Some(at) = self.auto_at.filter(|&at| progress >= at) {
+            let _ = at;
+            self.auto_at = None;
+            let params = problem.params().to_vec();
+            self.measure_margin(&params)?;
+            problem.set_bounds(&self.train_bounds)?;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> fairtrain::Result<()> {
+        let progress = if self.time_budget { seconds } else { iteration as f64 };
+        if !self.select || progress < self.select_from {
+            return Ok(());
+        }
+        if self.snapshots.len() == SNAPSHOTS {
+            self.snapshots.pop_front();
+        }
+        self.snapshots.push_back(params.to_vec());
+        self.candidate.clear();
+        self.candidate.resize(params.len(), 0.0);
+        for snapshot in &self.snapshots {
+            for (c, &p) in self.candidate.iter_mut().zip(snapshot) {
+                *c += p / self.snapshots.len() as f32;
+            }
+        }
+        let candidate = &self.candidate;
+        let v = self.validation;
+        if self.tolerance.is_none() {
+            let logits = self.mlp.logits(candidate, v, self.threads);
+            let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
+            let certs = certify(
+                v.group_names(),
+                &logits,
+                v.labels(),
+                v.groups(),
+                v.weights(),
+                self.constraints,
+                candidate,
+                &options,
+            );
+            self.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
+        }
+        let tolerance = self.tolerance.as_deref().unwrap_or(&[]);
+        let report = SplitReport::new(&self.frame(candidate, v), self.constraints, candidate);
+        let Some(objective) = report.objective else { return Ok(()) };
+        // The largest violation beyond the noise of the validation estimate.
+        let violation = self
+            .constraints
+            .iter()
+            .zip(&report.constraints)
+            .zip(tolerance.iter().chain(std::iter::repeat(&0.0)))
+            .filter_map(|((c, r), &t)| r.value.map(|value| c.violation(value) - t))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if violation <= 0.0 {
+            if self.best.as_ref().is_none_or(|b| objective < b.0) {
+                self.best = Some((objective, iteration, candidate.clone()));
+            }
+        } else if self.least_violation.is_none_or(|l| violation < l.0) {
+            self.least_violation = Some((violation, iteration));
         }
         Ok(())
     }

@@ -269,6 +269,78 @@ impl Dataset {
         (0..self.n_rows() as u32).filter(|&i| self.groups[i as usize] as usize == g).collect()
     }
 
+    /// The rows `rows` (in that order) as a data set sharing this one's
+    /// layout and group names.
+    pub fn subset(&self, rows: &[usize]) -> Result<Dataset> {
+        let (d, c) = (self.layout.numeric.len(), self.layout.categorical.len());
+        let mut dense = Vec::with_capacity(rows.len() * d);
+        let mut cats = Vec::with_capacity(rows.len() * c);
+        for &i in rows {
+            dense.extend_from_slice(self.dense_row(i));
+            cats.extend_from_slice(self.cat_row(i));
+        }
+        let data = Dataset::new(
+            self.layout.clone(),
+            self.group_names.clone(),
+            dense,
+            cats,
+            rows.iter().map(|&i| self.labels[i]).collect(),
+            rows.iter().map(|&i| self.groups[i]).collect(),
+        )?;
+        match self.weights() {
+            Some(w) => data.with_weights(rows.iter().map(|&i| w[i]).collect()),
+            None => Ok(data),
+        }
+    }
+
+    /// Splits off `fraction` of the rows as a second data set (a
+    /// validation split), stratified by group and label like the
+    /// train/test split, seeded by `seed`. Every group keeps rows on both
+    /// sides, or it is an error naming the group.
+    ///
+    /// ```
+    /// use fairtrain::data::{DataSource, LoadOptions, load};
+    /// let train = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
+    /// let (fit, validation) = train.split_off(0.2, 0).unwrap();
+    /// assert_eq!(fit.n_rows() + validation.n_rows(), train.n_rows());
+    /// assert_eq!(validation.n_rows(), 6_000);
+    /// ```
+    pub fn split_off(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::config(
+                "validation-fraction",
+                format!("{fraction} (must be between 0 and 1, exclusive)"),
+            ));
+        }
+        let mut cells: std::collections::BTreeMap<(u32, bool), Vec<usize>> = std::collections::BTreeMap::new();
+        for i in 0..self.n_rows() {
+            cells.entry((self.groups[i], self.labels[i] > 0.5)).or_default().push(i);
+        }
+        // A stream of its own, so the split does not repeat the test split's draws.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(7);
+        let mut held = vec![false; self.n_rows()];
+        for rows in cells.values_mut() {
+            rows.shuffle(&mut rng);
+            let k = ((fraction * rows.len() as f64).round() as usize).min(rows.len() - 1);
+            for &i in &rows[..k] {
+                held[i] = true;
+            }
+        }
+        let (keep, out): (Vec<usize>, Vec<usize>) = (0..self.n_rows()).partition(|&i| !held[i]);
+        for (g, name) in self.group_names.iter().enumerate() {
+            if !out.iter().any(|&i| self.groups[i] as usize == g) {
+                return Err(Error::Data(format!(
+                    "group '{name}' has no rows in the validation split (too few training rows; a larger \
+                     --validation-fraction, or 0 to disable it)"
+                )));
+            }
+        }
+        Ok((self.subset(&keep)?, self.subset(&out)?))
+    }
+
     /// The input vector of row `i` as a dense vector (for inspection and for
     /// backends that take dense inputs).
     pub fn dense_input(&self, i: usize) -> Vec<f32> {

@@ -71,6 +71,8 @@ pub struct Certificate {
     pub value_bound: Option<f64>,
     /// Whether `value_bound` is within the bound.
     pub holds: bool,
+    /// Half-width of the two-sided 95% bootstrap interval of the value.
+    pub ci_half_width: Option<f64>,
     /// How the bound was computed.
     pub method: String,
 }
@@ -172,6 +174,7 @@ pub fn certify_outcomes(
 
     // Bootstrap violations, one list per constraint.
     let mut violations: Vec<Vec<f64>> = vec![Vec::with_capacity(options.resamples); constraints.len()];
+    let mut resampled: Vec<Vec<f64>> = vec![Vec::with_capacity(options.resamples); constraints.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut counts = vec![GroupCounts::default(); n_groups];
     for _ in 0..options.resamples {
@@ -185,17 +188,25 @@ pub fn certify_outcomes(
             }
         }
         let frame = GroupFrame { names: Vec::new(), groups: counts.clone(), overall };
-        for (c, out) in constraints.iter().zip(&mut violations) {
+        for ((c, out), values) in constraints.iter().zip(&mut violations).zip(&mut resampled) {
             // An undefined statistic in a resample (a group without
             // positives, say) counts as the worst case.
-            out.push(c.value(&frame, params).map_or(f64::INFINITY, |v| c.violation(v)));
+            let value = c.value(&frame, params);
+            out.push(value.map_or(f64::INFINITY, |v| c.violation(v)));
+            values.extend(value);
         }
     }
     constraints
         .iter()
         .zip(values)
         .zip(violations)
-        .map(|((c, value), mut v)| {
+        .zip(resampled)
+        .map(|(((c, value), mut v), mut values)| {
+            values.sort_by(f64::total_cmp);
+            let ci_half_width = (values.len() >= 40).then(|| {
+                let q = |p: f64| values[((p * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+                (q(0.975) - q(0.025)) / 2.0
+            });
             v.sort_by(f64::total_cmp);
             let k = ((options.confidence * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
             let worst = v.get(k).copied().filter(|x| x.is_finite());
@@ -213,6 +224,7 @@ pub fn certify_outcomes(
                 confidence: options.confidence,
                 value_bound,
                 holds: worst.is_some_and(|w| w <= 0.0),
+                ci_half_width,
                 method: format!(
                     "stratified percentile bootstrap, {} resamples of the held-out rows",
                     options.resamples

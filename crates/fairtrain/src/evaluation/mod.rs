@@ -283,6 +283,13 @@ pub struct ConstraintReport {
     pub sense: Sense,
     /// Whether the value is within the bound.
     pub satisfied: bool,
+    /// The bound training used (tighter by the generalization margin), when it differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_bound: Option<f64>,
+    /// Half-width of the two-sided 95% confidence interval of the value
+    /// (held-out splits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ci_half_width: Option<f64>,
 }
 
 /// Groups in order, serialized as a JSON object keyed by group name.
@@ -334,6 +341,8 @@ impl SplitReport {
                     bound: c.bound,
                     sense: c.sense(),
                     satisfied: value.is_some_and(|v| c.violation(v) <= 0.0),
+                    train_bound: None,
+                    ci_half_width: None,
                 }
             })
             .collect();

@@ -120,6 +120,13 @@ pub trait Problem {
         Err(Error::Data("this problem does not support row selections".into()))
     }
 
+    /// Changes the bound of each constraint (one per constraint, not per
+    /// scalar row), e.g. to train against a tighter bound than the one
+    /// reported. Optional.
+    fn set_bounds(&mut self, _bounds: &[f64]) -> Result<()> {
+        Err(Error::Data("this problem does not support changing its bounds".into()))
+    }
+
     /// The problem's complete state (parameters, samplers and their random
     /// generators, current minibatches) for a checkpoint. Optional.
     fn save_state(&self) -> Result<Vec<u8>> {

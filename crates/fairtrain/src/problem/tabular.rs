@@ -116,6 +116,8 @@ struct TabularState {
     has_objective: bool,
     has_constraints: bool,
     selection: RowSelection,
+    /// The bounds trained against (they may have been tightened).
+    bounds: Vec<f64>,
 }
 
 fn label_name(filter: LabelFilter) -> &'static str {
@@ -508,6 +510,27 @@ impl Problem for TabularProblem {
         result
     }
 
+    fn set_bounds(&mut self, bounds: &[f64]) -> Result<()> {
+        let current = self.constraints.constraints();
+        if bounds.len() != current.len() {
+            return Err(Error::Data(format!("{} bounds for {} constraints", bounds.len(), current.len())));
+        }
+        let mut changed = current.to_vec();
+        for (c, &b) in changed.iter_mut().zip(bounds) {
+            c.bound = b;
+        }
+        let set = ConstraintSet::new(changed, &self.data)?;
+        if set.names() != self.constraints.names() || set.needed() != self.constraints.needed() {
+            return Err(Error::Data("changing the bounds changed the constraints' rows".into()));
+        }
+        self.constraints = set;
+        // The estimates are recomputed with the new offsets.
+        if self.has_constraints {
+            self.evaluate_constraints();
+        }
+        Ok(())
+    }
+
     fn save_state(&self) -> Result<Vec<u8>> {
         crate::train::checkpoint::encode(&TabularState {
             params: self.params.to_vec(),
@@ -519,6 +542,7 @@ impl Problem for TabularProblem {
             has_objective: self.has_objective,
             has_constraints: self.has_constraints,
             selection: self.selection,
+            bounds: self.constraints.constraints().iter().map(|c| c.bound).collect(),
         })
     }
 
@@ -537,6 +561,9 @@ impl Problem for TabularProblem {
             return Err(mismatch("group sizes"));
         }
         self.set_batch_sizes(state.batch)?;
+        if state.bounds.iter().zip(self.constraints.constraints()).any(|(a, c)| *a != c.bound) {
+            self.set_bounds(&state.bounds)?;
+        }
         if state.rows.len() != self.n_slots || state.rows.iter().any(|&r| r as usize >= self.data.n_rows()) {
             return Err(mismatch("minibatch rows"));
         }

@@ -155,6 +155,11 @@ pub trait Observer {
     fn evaluate(&mut self, _iteration: u64, _seconds: f64, _params: &[f32]) -> Result<()> {
         Ok(())
     }
+    /// Called at every log record, between steps, with the problem: an
+    /// observer may adjust it (e.g. tighten the bounds it trains against).
+    fn between_steps(&mut self, _iteration: u64, _seconds: f64, _problem: &mut dyn Problem) -> Result<()> {
+        Ok(())
+    }
     /// Called on the schedule of [`TrainerConfig::checkpoint_every`] (and
     /// at the end) with the loop's state; the problem and the algorithm
     /// give theirs through `save_state`.
@@ -184,6 +189,9 @@ impl Observer for Observers<'_, '_> {
     }
     fn checkpoint(&mut self, state: &LoopState, problem: &dyn Problem, algorithm: &dyn Algorithm) -> Result<()> {
         self.0.iter_mut().try_for_each(|o| o.checkpoint(state, problem, algorithm))
+    }
+    fn between_steps(&mut self, iteration: u64, seconds: f64, problem: &mut dyn Problem) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.between_steps(iteration, seconds, problem))
     }
 }
 
@@ -419,16 +427,9 @@ pub fn train_from(
             }
         }
         if iteration % config.log_every == 0 {
-            logger.log(
-                problem,
-                algorithm,
-                &mut window,
-                &mut extras,
-                iteration,
-                clock.seconds(),
-                has_multipliers,
-                observer,
-            )?;
+            let seconds = clock.seconds();
+            logger.log(problem, algorithm, &mut window, &mut extras, iteration, seconds, has_multipliers, observer)?;
+            observer.between_steps(iteration, seconds, problem)?;
         }
         if let Some(every) = config.checkpoint_every {
             let (due, now) = match every {

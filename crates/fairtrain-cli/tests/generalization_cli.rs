@@ -1,0 +1,102 @@
+//! The validation split, the generalization margin and the choice of the
+//! returned model, through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fairtrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
+}
+
+fn metrics(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn validation_margin_and_selection_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = fairtrain(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--iterations",
+        "4000",
+        "--validation-fraction",
+        "0.2",
+        "--margin",
+        "auto",
+        "--select",
+        "best-feasible",
+        "--bound",
+        "0.02",
+        "--out",
+        s(&out),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("generalization margin: loss-parity: training against"), "{stdout}");
+    assert!(stdout.contains("valid "), "{stdout}");
+    let m = metrics(&out);
+    // 20% of the 30,000 training rows, stratified.
+    assert_eq!(m["data"]["train_rows"], 24_000);
+    let v = &m["validation"];
+    let n: u64 = v["groups"].as_object().unwrap().values().map(|g| g["n"].as_u64().unwrap()).sum();
+    assert_eq!(n, 6_000);
+    // The user's bound stays the bound; training aimed lower; the test entry has its interval.
+    for split in ["train", "validation", "test"] {
+        let c = &m[split]["constraints"][0];
+        assert_eq!(c["bound"], 0.02);
+        let tb = c["train_bound"].as_f64().unwrap();
+        assert!((0.005..0.02).contains(&tb), "{split}: {tb}");
+    }
+    let half = m["test"]["constraints"][0]["ci_half_width"].as_f64().unwrap();
+    assert!(half > 0.0 && half < 0.05, "{half}");
+    // A model was selected after the first quarter, feasible on validation within its noise.
+    let sel = &m["selected"];
+    assert_eq!(sel["rule"], "best-feasible");
+    assert!(sel["iteration"].as_u64().unwrap() >= 1000);
+    // The resolved config re-runs it.
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("margin = \"auto\"") && config.contains("select = \"best-feasible\""), "{config}");
+}
+
+#[test]
+fn fixed_margin_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("fixed");
+    let o = fairtrain(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--iterations",
+        "300",
+        "--margin",
+        "0.002",
+        "--quiet",
+        "--out",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let tb = metrics(&out)["test"]["constraints"][0]["train_bound"].as_f64().unwrap();
+    assert!((tb - 0.003).abs() < 1e-12, "{tb}");
+    let x = tmp.path().join("x");
+    for (args, expected) in [
+        (vec!["--select", "best-feasible"], "need a validation split"),
+        (vec!["--margin", "auto"], "need a validation split"),
+        (vec!["--margin", "lots"], "invalid value for margin: 'lots'"),
+        (vec!["--validation-fraction", "1.5"], "invalid value for validation-fraction: 1.5"),
+    ] {
+        let mut all = vec!["train", "--data", "synthetic", "--out", s(&x)];
+        all.extend(args);
+        let o = fairtrain(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(expected), "{expected}: {err}");
+    }
+}
