@@ -910,6 +910,10 @@ impl Observer for Generalization<'_> {
         let tolerance = self.tolerance.as_deref().unwrap_or(&[]);
         let report = SplitReport::new(&self.frame(candidate, v), self.constraints, candidate);
         let Some(objective) = report.objective else { return Ok(()) };
+        // Feasible on the training data too: a model that meets the bound
+        // on validation only by the luck of its noise is not one.
+        let on_train = SplitReport::new(&self.frame(candidate, &self.data.train), self.constraints, candidate);
+        let train_violation = on_train.max_violation.unwrap_or(f64::INFINITY);
         // The largest violation beyond the noise of the validation estimate.
         let violation = self
             .constraints
@@ -917,7 +921,8 @@ impl Observer for Generalization<'_> {
             .zip(&report.constraints)
             .zip(tolerance.iter().chain(std::iter::repeat(&0.0)))
             .filter_map(|((c, r), &t)| r.value.map(|value| c.violation(value) - t))
-            .fold(f64::NEG_INFINITY, f64::max);
+            .fold(f64::NEG_INFINITY, f64::max)
+            .max(train_violation);
         if violation <= 0.0 {
             if self.best.as_ref().is_none_or(|b| objective < b.0) {
                 self.best = Some((objective, iteration, candidate.clone()));
