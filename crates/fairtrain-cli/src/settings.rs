@@ -397,6 +397,9 @@ fn parse_margin(v: &str) -> Result<Margin, Error> {
     }
 }
 
+/// The validation fraction of the default preset.
+pub const DEFAULT_VALIDATION: f64 = 0.2;
+
 /// The default checkpoint cadence.
 pub const DEFAULT_CHECKPOINT_EVERY: &str = "60s";
 
@@ -566,12 +569,17 @@ impl TrainSettings {
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
         }
-        let validation_fraction = args.validation_fraction.unwrap_or(0.0);
+        // The default preset holds out a validation split for the margin and
+        // the choice of the returned model; the paper preset trains as the
+        // paper did.
+        let paper = preset == Preset::Paper;
+        let validation_fraction = args.validation_fraction.unwrap_or(if paper { 0.0 } else { DEFAULT_VALIDATION });
         if !(0.0..1.0).contains(&validation_fraction) {
             return Err(Error::config("validation-fraction", format!("{validation_fraction} (must be in [0, 1))")));
         }
-        let margin = parse_margin(args.margin.as_deref().unwrap_or("off"))?;
-        let select = args.select.unwrap_or(Select::Last);
+        let generalize = validation_fraction > 0.0;
+        let margin = parse_margin(args.margin.as_deref().unwrap_or(if generalize { "auto" } else { "off" }))?;
+        let select = args.select.unwrap_or(if generalize { Select::BestFeasible } else { Select::Last });
         if validation_fraction == 0.0 && (margin == Margin::Auto || select == Select::BestFeasible) {
             return Err(Error::config(
                 "validation-fraction",

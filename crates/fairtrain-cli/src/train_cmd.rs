@@ -432,8 +432,7 @@ pub fn execute(
         Some(g) => g.train_bounds.clone(),
         None => problem.constraints().constraints().iter().map(|c| c.bound).collect(),
     };
-    let train_bounds =
-        bounds_used.iter().zip(&settings.constraints).any(|(t, c)| *t != c.bound).then_some(bounds_used);
+    let train_bounds = bounds_used.iter().zip(&settings.constraints).any(|(t, c)| *t != c.bound).then_some(bounds_used);
     if let Some(g) = &generalization {
         if options.print {
             for line in &g.margin_report {
@@ -824,7 +823,7 @@ impl<'a> Generalization<'a> {
             v.weights(),
             self.constraints,
             params,
-            &CertifyOptions::default(),
+            &CertifyOptions { resamples: 400, ..CertifyOptions::default() },
         );
         let train = SplitReport::new(&self.frame(params, &self.data.train), self.constraints, params);
         for (k, c) in self.constraints.iter().enumerate() {

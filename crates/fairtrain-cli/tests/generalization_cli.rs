@@ -65,6 +65,24 @@ fn validation_margin_and_selection_are_reported() {
     // The resolved config re-runs it.
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("margin = \"auto\"") && config.contains("select = \"best-feasible\""), "{config}");
+    // The paper preset trains as the paper did: no validation split.
+    let paper = tmp.path().join("paper");
+    let o = fairtrain(&[
+        "train",
+        "--data",
+        "synthetic",
+        "--iterations",
+        "300",
+        "--preset",
+        "paper",
+        "--quiet",
+        "--out",
+        s(&paper),
+    ]);
+    assert!(o.status.success());
+    let m = metrics(&paper);
+    assert!(m.get("validation").is_none() && m.get("selected").is_none());
+    assert_eq!(m["data"]["train_rows"], 30_000);
 }
 
 #[test]
@@ -88,8 +106,8 @@ fn fixed_margin_and_errors() {
     assert!((tb - 0.003).abs() < 1e-12, "{tb}");
     let x = tmp.path().join("x");
     for (args, expected) in [
-        (vec!["--select", "best-feasible"], "need a validation split"),
-        (vec!["--margin", "auto"], "need a validation split"),
+        (vec!["--select", "best-feasible", "--validation-fraction", "0"], "need a validation split"),
+        (vec!["--margin", "auto", "--validation-fraction", "0"], "need a validation split"),
         (vec!["--margin", "lots"], "invalid value for margin: 'lots'"),
         (vec!["--validation-fraction", "1.5"], "invalid value for validation-fraction: 1.5"),
     ] {

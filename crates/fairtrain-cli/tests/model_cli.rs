@@ -86,10 +86,13 @@ fn predict_reproduces_the_run_and_audit_measures_it() {
     ok(&["audit", "--data", s(&csv), "--predictions", s(&preds), "--target", "y", "--group", "g", "--out", s(&audit)]);
     let a: Value = serde_json::from_str(&std::fs::read_to_string(&audit).unwrap()).unwrap();
     let m: Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
-    let n = |split: &str| m["data"][format!("{split}_rows")].as_f64().unwrap();
-    let expected = (m["train"]["accuracy"].as_f64().unwrap() * n("train")
-        + m["test"]["accuracy"].as_f64().unwrap() * n("test"))
-        / 1000.0;
+    let rows = |split: &str| -> f64 {
+        m[split]["groups"].as_object().unwrap().values().map(|g| g["n"].as_f64().unwrap()).sum()
+    };
+    let expected =
+        ["train", "validation", "test"].iter().map(|sp| m[*sp]["accuracy"].as_f64().unwrap() * rows(sp)).sum::<f64>()
+            / 1000.0;
+    assert_eq!(rows("train") + rows("validation") + rows("test"), 1000.0);
     assert!((a["report"]["accuracy"].as_f64().unwrap() - expected).abs() < 1e-9);
     assert_eq!(a["certificates"].as_array().unwrap().len(), 4);
     assert!(a["certificates"][0]["value_bound"].as_f64().is_some());

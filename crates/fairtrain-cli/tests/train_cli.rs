@@ -222,7 +222,19 @@ fn same_seed_same_results_and_config_reruns_the_run() {
 fn outputs_have_the_agreed_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let out = out_dir(&tmp, "run");
-    train_ok(&["--data", "synthetic", "--iterations", "1050", "--log-every", "100", "--out", s(&out)]);
+    // (Without the validation split, so the training split is the whole training file.)
+    train_ok(&[
+        "--data",
+        "synthetic",
+        "--iterations",
+        "1050",
+        "--log-every",
+        "100",
+        "--validation-fraction",
+        "0",
+        "--out",
+        s(&out),
+    ]);
     let m = metrics(&out);
     for key in ["schema_version", "algorithm", "seed", "iterations", "wall_seconds", "total_seconds", "train", "test"] {
         assert!(m.get(key).is_some(), "metrics.json lacks {key}");
@@ -287,7 +299,18 @@ fn budgets_by_time_and_epochs() {
     assert!((0.3..2.0).contains(&wall), "{wall}");
     assert!(m["averaged_iterates"].as_u64().unwrap() > 0);
     let out = out_dir(&tmp, "epochs");
-    train_ok(&["--data", "synthetic", "--epochs", "1", "--batch-size", "100", "--out", s(&out)]);
+    train_ok(&[
+        "--data",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "100",
+        "--validation-fraction",
+        "0",
+        "--out",
+        s(&out),
+    ]);
     let m = metrics(&out);
     assert_eq!(m["iterations"], 300);
     assert_eq!(m["epochs"], 0); // exactly one pass: the sampler has not wrapped
@@ -323,6 +346,8 @@ fn trains_on_a_users_csv() {
         "300",
         "--group-batch-size",
         "4",
+        "--validation-fraction",
+        "0",
         "--out",
         s(&out),
     ]);
@@ -355,7 +380,11 @@ fn adult_run_prints_the_per_group_table() {
         assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
     }
     let m = metrics(&out);
-    assert_eq!(m["data"]["train_rows"], 30_162);
+    // The default preset holds out 20% of the training rows for validation.
+    let validation: u64 =
+        m["validation"]["groups"].as_object().unwrap().values().map(|g| g["n"].as_u64().unwrap()).sum();
+    assert_eq!(m["data"]["train_rows"].as_u64().unwrap() + validation, 30_162);
+    assert_eq!(validation, 6_033);
     assert_eq!(m["data"]["test_rows"], 15_060);
     assert_eq!(m["test"]["groups"]["Non-White"]["n"], 2_090);
 }

@@ -157,6 +157,7 @@ pub trait Observer {
     }
     /// Called at every log record, between steps, with the problem: an
     /// observer may adjust it (e.g. tighten the bounds it trains against).
+    /// The time it takes is not training time (it counts as evaluation).
     fn between_steps(&mut self, _iteration: u64, _seconds: f64, _problem: &mut dyn Problem) -> Result<()> {
         Ok(())
     }
@@ -429,7 +430,11 @@ pub fn train_from(
         if iteration % config.log_every == 0 {
             let seconds = clock.seconds();
             logger.log(problem, algorithm, &mut window, &mut extras, iteration, seconds, has_multipliers, observer)?;
+            // Adjustments measure the model on held-out data: like
+            // evaluations, their time is not training time.
+            let t = Instant::now();
             observer.between_steps(iteration, seconds, problem)?;
+            clock.paused += t.elapsed().as_secs_f64();
         }
         if let Some(every) = config.checkpoint_every {
             let (due, now) = match every {
