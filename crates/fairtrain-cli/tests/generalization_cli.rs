@@ -118,3 +118,50 @@ fn fixed_margin_and_errors() {
         assert!(!o.status.success() && err.contains(expected), "{expected}: {err}");
     }
 }
+
+/// German credit with demographic parity at 0.05 (800 training rows, 248
+/// of them female): the paper's fixed settings end infeasible on the
+/// training data for seeds 0-2; the defaults (validation split, margin,
+/// selection) end feasible, and the test value lies within the bound plus
+/// its 95% half-width.
+#[test]
+fn defaults_end_feasible_where_the_paper_preset_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut paper_infeasible = 0;
+    for seed in ["0", "1", "2"] {
+        let mut violations = Vec::new();
+        for preset in ["default", "paper"] {
+            let out = tmp.path().join(format!("{preset}-{seed}"));
+            let o = fairtrain(&[
+                "train",
+                "--data",
+                "german",
+                "--constraint",
+                "demographic-parity",
+                "--preset",
+                preset,
+                "--seed",
+                seed,
+                "--iterations",
+                "20000",
+                "--quiet",
+                "--out",
+                s(&out),
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let m = metrics(&out);
+            violations.push(m["train"]["max_violation"].as_f64().unwrap());
+            if preset == "default" {
+                let c = &m["test"]["constraints"][0];
+                let (value, half) = (c["value"].as_f64().unwrap(), c["ci_half_width"].as_f64().unwrap());
+                assert!(value <= 0.05 + half, "seed {seed}: test {value} > 0.05 + {half}");
+            }
+        }
+        assert!(violations[0] <= 0.0, "seed {seed}: the defaults end infeasible ({})", violations[0]);
+        assert!(
+            violations[1] > 0.0,
+            "seed {seed}: the paper preset ends feasible ({}); pick a harder case",
+            violations[1]
+        );
+    }
+}

@@ -26,6 +26,8 @@ pub enum DataSource {
     Law,
     /// The generated data set of [`synthetic`].
     Synthetic,
+    /// A variant of it (`--data synthetic:minority=0.05,shift=-2,...`).
+    SyntheticWith(synthetic::SyntheticSpec),
     /// An ACS PUMS task (folktables' definitions).
     Acs(AcsRequest),
     /// A CSV file with a header line.
@@ -46,6 +48,9 @@ impl DataSource {
             "law" => return Ok(DataSource::Law),
             "synthetic" => return Ok(DataSource::Synthetic),
             _ => {}
+        }
+        if let Some(overrides) = value.strip_prefix("synthetic:") {
+            return Ok(DataSource::SyntheticWith(synthetic::SyntheticSpec::parse(overrides)?));
         }
         if let Some(task) = AcsTask::from_name(value) {
             return Ok(DataSource::Acs(AcsRequest::new(task)));
@@ -72,6 +77,7 @@ impl DataSource {
     pub fn name(&self) -> String {
         match self {
             DataSource::Acs(r) => r.display_name(),
+            DataSource::SyntheticWith(spec) => spec.data_value(),
             DataSource::Csv(p) | DataSource::Arff(p) => p.display().to_string(),
             other => other.info().expect("a built-in").name.to_string(),
         }
@@ -92,7 +98,7 @@ impl DataSource {
             DataSource::German => Some(&catalog::GERMAN),
             DataSource::Compas => Some(&catalog::COMPAS),
             DataSource::Law => Some(&catalog::LAW),
-            DataSource::Synthetic => Some(&catalog::SYNTHETIC),
+            DataSource::Synthetic | DataSource::SyntheticWith(_) => Some(&catalog::SYNTHETIC),
             _ => None,
         }
     }
@@ -106,7 +112,7 @@ impl DataSource {
     /// True when the test rows come from a seeded random split (so
     /// `--split-seed` and `--test-fraction` apply).
     pub fn has_random_split(&self) -> bool {
-        !matches!(self, DataSource::Adult | DataSource::Synthetic)
+        !matches!(self, DataSource::Adult | DataSource::Synthetic | DataSource::SyntheticWith(_))
     }
 
     /// The sensitive columns used when none are given.
@@ -240,8 +246,12 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
             let bytes = cached_or_fetched("law", &law::FILE, options)?;
             (source.name(), vec![law::FILE.sha256.into()], law::table(&bytes)?, random, with_weight(spec))
         }
-        DataSource::Synthetic => {
-            let (train, test) = synthetic::SyntheticSpec::default().tables();
+        DataSource::Synthetic | DataSource::SyntheticWith(_) => {
+            let generator = match source {
+                DataSource::SyntheticWith(spec) => spec.clone(),
+                _ => synthetic::SyntheticSpec::default(),
+            };
+            let (train, test) = generator.tables();
             let mut spec = synthetic::spec(options.missing, options.keep_group_feature);
             spec.groups = groups.iter().map(GroupColumn::plain).collect();
             (source.name(), vec![], train, Split::Table(test), with_weight(spec))
@@ -434,6 +444,9 @@ mod tests {
     fn parses_data_values() {
         assert_eq!(DataSource::parse("adult").unwrap(), DataSource::Adult);
         assert_eq!(DataSource::parse("synthetic").unwrap(), DataSource::Synthetic);
+        let DataSource::SyntheticWith(v) = DataSource::parse("synthetic:minority=0.1").unwrap() else { panic!() };
+        assert_eq!(v.minority_fraction, 0.1);
+        assert!(DataSource::parse("synthetic:minority=2").unwrap_err().to_string().contains("between 0 and 1"));
         assert_eq!(DataSource::parse("x.CSV").unwrap(), DataSource::Csv("x.CSV".into()));
         assert_eq!(DataSource::parse("dir/x").unwrap(), DataSource::Csv("dir/x".into()));
         assert_eq!(DataSource::parse("german").unwrap(), DataSource::German);

@@ -49,6 +49,59 @@ impl Default for SyntheticSpec {
     }
 }
 
+impl SyntheticSpec {
+    /// Parses `key=value,...` overrides of the default generator (the part
+    /// after `synthetic:` in `--data`): `train`, `test` (row counts),
+    /// `minority` (fraction of group B), `signal` (B's logit scale),
+    /// `shift` (added to B's logit), `seed`.
+    ///
+    /// ```
+    /// use fairtrain::data::synthetic::SyntheticSpec;
+    /// let s = SyntheticSpec::parse("minority=0.05,shift=-2,train=5000").unwrap();
+    /// assert_eq!((s.minority_fraction, s.minority_shift, s.n_train), (0.05, -2.0, 5000));
+    /// ```
+    pub fn parse(text: &str) -> crate::error::Result<Self> {
+        let mut spec = SyntheticSpec::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = |why: &str| crate::error::Error::config("data", format!("synthetic:{text}: '{part}' {why}"));
+            let (key, value) = part.split_once('=').ok_or_else(|| bad("is not key=value"))?;
+            let number = |v: &str| v.trim().parse::<f64>().map_err(|_| bad("needs a number"));
+            match key.trim() {
+                "train" | "test" => {
+                    let n = value.trim().parse::<usize>().map_err(|_| bad("needs a row count"))?;
+                    if n < 100 {
+                        return Err(bad("needs at least 100 rows"));
+                    }
+                    if key.trim() == "train" { spec.n_train = n } else { spec.n_test = n }
+                }
+                "minority" => {
+                    let m = number(value)?;
+                    if !(m > 0.0 && m < 1.0) {
+                        return Err(bad("must be between 0 and 1"));
+                    }
+                    spec.minority_fraction = m;
+                }
+                "signal" => spec.minority_signal = number(value)?,
+                "shift" => spec.minority_shift = number(value)?,
+                "seed" => spec.seed = value.trim().parse().map_err(|_| bad("needs an integer"))?,
+                _ => return Err(bad("is not one of train, test, minority, signal, shift, seed")),
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The `--data` value that generates this data set.
+    pub fn data_value(&self) -> String {
+        if *self == SyntheticSpec::default() {
+            return "synthetic".into();
+        }
+        format!(
+            "synthetic:train={},test={},minority={},signal={},shift={},seed={}",
+            self.n_train, self.n_test, self.minority_fraction, self.minority_signal, self.minority_shift, self.seed
+        )
+    }
+}
+
 /// Column names of the generated tables.
 pub const COLUMNS: [&str; 7] = ["x1", "x2", "x3", "x4", "region", "group", "y"];
 
