@@ -51,7 +51,8 @@ impl Default for SyntheticSpec {
 
 impl SyntheticSpec {
     /// Parses `key=value,...` overrides of the default generator (the part
-    /// after `synthetic:` in `--data`): `train`, `test` (row counts),
+    /// after `synthetic:` in `--data`; `;` also separates, for lists of
+    /// data sets such as `bench --data`): `train`, `test` (row counts),
     /// `minority` (fraction of group B), `signal` (B's logit scale),
     /// `shift` (added to B's logit), `seed`.
     ///
@@ -59,10 +60,11 @@ impl SyntheticSpec {
     /// use fairtrain::data::synthetic::SyntheticSpec;
     /// let s = SyntheticSpec::parse("minority=0.05,shift=-2,train=5000").unwrap();
     /// assert_eq!((s.minority_fraction, s.minority_shift, s.n_train), (0.05, -2.0, 5000));
+    /// assert_eq!(SyntheticSpec::parse("minority=0.05;shift=-2;train=5000").unwrap(), s);
     /// ```
     pub fn parse(text: &str) -> crate::error::Result<Self> {
         let mut spec = SyntheticSpec::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in text.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
             let bad = |why: &str| crate::error::Error::config("data", format!("synthetic:{text}: '{part}' {why}"));
             let (key, value) = part.split_once('=').ok_or_else(|| bad("is not key=value"))?;
             let number = |v: &str| v.trim().parse::<f64>().map_err(|_| bad("needs a number"));
@@ -96,7 +98,7 @@ impl SyntheticSpec {
             return "synthetic".into();
         }
         format!(
-            "synthetic:train={},test={},minority={},signal={},shift={},seed={}",
+            "synthetic:train={};test={};minority={};signal={};shift={};seed={}",
             self.n_train, self.n_test, self.minority_fraction, self.minority_signal, self.minority_shift, self.seed
         )
     }
