@@ -86,7 +86,12 @@ impl<W: Write> Observer for HistoryWriter<W> {
             put(&mut self.fields, e);
         }
         for v in r.kkt {
-            put(&mut self.fields, &v);
+            // Not measured at this record: an empty cell.
+            if v.is_nan() {
+                put(&mut self.fields, &"");
+            } else {
+                put(&mut self.fields, &v);
+            }
         }
         let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind).collect();
         put(&mut self.fields, &kinds.join(";"));
