@@ -3,6 +3,7 @@
 //! a dashed line at the bound) and scatter/trade-off charts.
 
 use anyhow::{Result, anyhow};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// Colours of the series, in order (colour-blind friendly, Okabe-Ito).
@@ -59,12 +60,40 @@ fn plot_error<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw a chart: {e:?}")
 }
 
+/// The charts' drawing context: f64 axes on an SVG backend.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Fills `root` and draws the frame's caption, axes and a light grid.
+fn framed<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    frame: &Frame,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Chart<'a, 'b>> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(frame.title, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(36)
+        .y_label_area_size(62)
+        .build_cartesian_2d(x, y)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(frame.x_label)
+        .y_desc(frame.y_label)
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .map_err(plot_error)?;
+    Ok(chart)
+}
+
 /// Curves with bands against x, as an SVG document.
 pub fn bands(frame: &Frame, series: &[Band]) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 330)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
         let (x0, x1) = range(series.iter().flat_map(|s| s.x.iter().copied()));
         let (y0, y1) = range(
             series
@@ -72,21 +101,7 @@ pub fn bands(frame: &Frame, series: &[Band]) -> Result<String> {
                 .flat_map(|s| s.low.iter().chain(&s.high).chain(&s.mean).copied())
                 .chain(frame.hlines.iter().map(|h| h.0)),
         );
-        let mut chart = ChartBuilder::on(&root)
-            .caption(frame.title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(62)
-            .build_cartesian_2d(x0.max(0.0)..x1, y0..y1)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc(frame.x_label)
-            .y_desc(frame.y_label)
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(plot_error)?;
+        let mut chart = framed(&root, frame, x0.max(0.0)..x1, y0..y1)?;
         for (value, label) in &frame.hlines {
             chart
                 .draw_series(DashedLineSeries::new(
@@ -127,25 +142,10 @@ pub fn scatter(frame: &Frame, series: &[(String, Vec<(f64, f64)>)], joined: bool
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
         let (x0, x1) =
             range(series.iter().flat_map(|s| s.1.iter().map(|p| p.0)).chain(frame.hlines.iter().map(|h| h.0)));
         let (y0, y1) = range(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(frame.title, ("sans-serif", 16))
-            .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(62)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc(frame.x_label)
-            .y_desc(frame.y_label)
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(plot_error)?;
+        let mut chart = framed(&root, frame, x0..x1, y0..y1)?;
         // Vertical reference lines at the bounds.
         for (value, label) in &frame.hlines {
             chart

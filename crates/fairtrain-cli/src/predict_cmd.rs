@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Args;
 use fairtrain::constraints::{FairnessConstraint, Notion, Statistic};
-use fairtrain::data::encode::matches_value;
-use fairtrain::data::table::{RawTable, ReadOptions};
+use fairtrain::data::encode::{is_truthy, matches_value};
+use fairtrain::data::source::read_table_file;
+use fairtrain::data::table::RawTable;
 use fairtrain::evaluation::certificate::{CertifyOptions, RowOutcome, certify_outcomes};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::saved;
@@ -42,17 +43,6 @@ pub struct PredictArgs {
     pub threads: usize,
 }
 
-/// Reads a CSV or ARFF file into raw cells.
-fn read_table(path: &Path) -> Result<RawTable> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path.display().to_string();
-    if name.to_ascii_lowercase().ends_with(".arff") {
-        Ok(fairtrain::data::arff::read_arff(bytes.as_slice(), &name)?.table)
-    } else {
-        Ok(RawTable::read(bytes.as_slice(), &name, &ReadOptions::default())?)
-    }
-}
-
 fn check_threshold(t: f64) -> Result<()> {
     if !(t > 0.0 && t < 1.0) {
         bail!("invalid value for threshold: {t} (must be between 0 and 1, exclusive)");
@@ -67,7 +57,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         bail!("{} exists; pass --overwrite to replace it", args.out.display());
     }
     let model = saved::load(&args.model)?;
-    let table = read_table(&args.data)?;
+    let table = read_table_file(&args.data)?;
     let keep: Vec<usize> = args.keep.iter().map(|k| table.column_index(k)).collect::<fairtrain::Result<_>>()?;
     let (data, unseen) = model.encode(&table)?;
     let scores = model.scores(&data, args.threads.max(1));
@@ -147,8 +137,8 @@ pub struct AuditArgs {
 /// Runs `fairtrain audit`.
 pub fn audit(args: AuditArgs) -> Result<()> {
     check_threshold(args.threshold)?;
-    let data = read_table(&args.data)?;
-    let preds = read_table(&args.predictions)?;
+    let data = read_table_file(&args.data)?;
+    let preds = read_table_file(&args.predictions)?;
     if data.n_rows() != preds.n_rows() {
         bail!(
             "{} has {} rows but {} has {}; predictions must match the data row for row",
@@ -181,10 +171,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
             p.clone()
         }
         None => {
-            let truthy: Vec<&&String> = values
-                .iter()
-                .filter(|v| ["1", "true", "yes"].iter().any(|t| matches_value(v, t) || v.eq_ignore_ascii_case(t)))
-                .collect();
+            let truthy: Vec<&&String> = values.iter().filter(|v| is_truthy(v)).collect();
             if values.len() == 2 && truthy.len() == 1 {
                 truthy[0].to_string()
             } else {

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use fairtrain::algorithms::Algorithm;
 use fairtrain::constraints::{ConstraintSet, FairnessConstraint};
 use fairtrain::data::{Dataset, PrepReport, load};
-use fairtrain::evaluation::certificate::{CertifyOptions, certify};
+use fairtrain::evaluation::certificate::{CertifyOptions, certify_dataset};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::Mlp;
 use fairtrain::problem::{Problem, TabularProblem};
@@ -476,24 +476,15 @@ pub fn execute(
     let train_report =
         SplitReport::new(&GroupFrame::from_model(&mlp, params, &train_data, settings.threads), constraints, params);
     let test_logits = mlp.logits(params, test_data, settings.threads);
-    let test_frame = GroupFrame::from_weighted_parts(
-        test_data.group_names(),
-        &test_logits,
-        test_data.labels(),
-        test_data.groups(),
-        test_data.weights(),
-    );
+    let test_frame = GroupFrame::from_logits(test_data, &test_logits);
     let mut test_report = SplitReport::new(&test_frame, constraints, params);
     let mut validation_report = data
         .validation
         .as_deref()
         .map(|v| SplitReport::new(&GroupFrame::from_model(&mlp, params, v, settings.threads), constraints, params));
-    let certificates = certify(
-        test_data.group_names(),
+    let certificates = certify_dataset(
+        test_data,
         &test_logits,
-        test_data.labels(),
-        test_data.groups(),
-        test_data.weights(),
         constraints,
         params,
         &CertifyOptions { seed: settings.seed, ..CertifyOptions::default() },
@@ -815,15 +806,12 @@ impl<'a> Generalization<'a> {
     fn measure_margin(&mut self, params: &[f32]) -> fairtrain::Result<()> {
         let v = self.validation;
         let logits = self.mlp.logits(params, v, self.threads);
-        let certs = certify(
-            v.group_names(),
+        let certs = certify_dataset(
+            v,
             &logits,
-            v.labels(),
-            v.groups(),
-            v.weights(),
             self.constraints,
             params,
-            &CertifyOptions { resamples: 400, ..CertifyOptions::default() },
+            &CertifyOptions { resamples: 400, ..Default::default() },
         );
         let train = SplitReport::new(&self.frame(params, &self.data.train), self.constraints, params);
         for (k, c) in self.constraints.iter().enumerate() {
@@ -894,16 +882,7 @@ impl Observer for Generalization<'_> {
         if self.tolerance.is_none() {
             let logits = self.mlp.logits(candidate, v, self.threads);
             let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
-            let certs = certify(
-                v.group_names(),
-                &logits,
-                v.labels(),
-                v.groups(),
-                v.weights(),
-                self.constraints,
-                candidate,
-                &options,
-            );
+            let certs = certify_dataset(v, &logits, self.constraints, candidate, &options);
             self.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
         }
         let tolerance = self.tolerance.as_deref().unwrap_or(&[]);

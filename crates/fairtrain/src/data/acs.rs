@@ -542,38 +542,16 @@ pub fn download(
     let dir = cache.root().join(request.cache_dir());
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let target = dir.join(AcsRequest::archive_name(state));
-    let temp = dir.join(format!(".{}.part", AcsRequest::archive_name(state)));
-    let (mut reader, total) = super::cache::http_get(&url)?;
-    let result = (|| {
-        let mut out = std::io::BufWriter::new(File::create(&temp).map_err(|e| Error::io(&temp, e))?);
-        let mut buf = vec![0u8; 1 << 16];
-        let mut n = 0u64;
-        loop {
-            let k = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(k) => k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Data(format!("{url}: transfer failed after {n} bytes: {e}"))),
-            };
-            n += k as u64;
-            std::io::Write::write_all(&mut out, &buf[..k]).map_err(|e| Error::io(&temp, e))?;
-            progress(n, total);
-        }
+    let (reader, total) = super::cache::http_get(&url)?;
+    super::cache::store_atomically(&target, &url, reader, None, total, progress, |temp, n, _| {
         if let Some(t) = total.filter(|&t| t != n) {
             return Err(Error::Data(format!("{url}: truncated: {n} of {t} bytes arrived")));
         }
-        std::io::Write::flush(&mut out).map_err(|e| Error::io(&temp, e))?;
-        drop(out);
         // An archive that cannot be opened is not kept.
-        zip::ZipArchive::new(File::open(&temp).map_err(|e| Error::io(&temp, e))?)
+        zip::ZipArchive::new(File::open(temp).map_err(|e| Error::io(temp, e))?)
             .map_err(|e| Error::Data(format!("{url}: not a readable zip archive ({e})")))?;
         Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
-    }
-    std::fs::rename(&temp, &target).map_err(|e| Error::io(&target, e))?;
+    })?;
     let warning = record(cache, &target, &url)?;
     Ok((target, warning))
 }
@@ -769,17 +747,7 @@ pub fn spec(
         .filter(|f| !drop.contains(f))
         .collect();
     let numeric = def.features.iter().filter(|f| NUMERIC_FEATURES.contains(f)).map(|f| f.to_string()).collect();
-    Ok(TableSpec {
-        target: "label".into(),
-        positive: Some("1".into()),
-        groups: columns,
-        drop,
-        categorical,
-        numeric,
-        missing,
-        keep_group_feature,
-        weight: None,
-    })
+    Ok(TableSpec { drop, categorical, numeric, ..TableSpec::fixed("label", "1", columns, missing, keep_group_feature) })
 }
 
 #[cfg(test)]

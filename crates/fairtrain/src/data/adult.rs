@@ -109,15 +109,8 @@ pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool)
         columns.push(column);
     }
     Ok(TableSpec {
-        target: "income".into(),
-        positive: Some(">50K".into()),
-        groups: columns,
         drop: vec!["fnlwgt".into(), "education".into()],
-        categorical: vec![],
-        numeric: vec![],
-        missing,
-        keep_group_feature,
-        weight: None,
+        ..TableSpec::fixed("income", ">50K", columns, missing, keep_group_feature)
     })
 }
 

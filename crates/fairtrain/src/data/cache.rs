@@ -149,65 +149,81 @@ impl Cache {
         dataset: &str,
         file: &FileSpec,
         origin: &str,
-        mut reader: impl Read,
+        reader: impl Read,
         total: Option<u64>,
         progress: Progress,
     ) -> Result<PathBuf> {
         let dir = self.root.join(dataset);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let target = dir.join(file.name);
-        let temp = dir.join(format!(".{}.part", file.name));
-        let result = (|| {
-            let out = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
-            let mut out = BufWriter::new(out);
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 16];
-            let mut n = 0u64;
-            loop {
-                let k = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(Error::Data(format!(
-                            "{origin}: transfer failed after {n} of {} bytes: {e}",
-                            file.size
-                        )));
-                    }
-                };
-                n += k as u64;
-                if n > file.size {
-                    return Err(Error::Data(format!(
-                        "{origin}: more than the expected {} bytes of {}; refusing it",
-                        file.size, file.name
-                    )));
-                }
-                hasher.update(&buf[..k]);
-                out.write_all(&buf[..k]).map_err(|e| Error::io(&temp, e))?;
-                progress(n, total);
-            }
+        store_atomically(&target, origin, reader, Some(file.size), total, progress, |_, n, found| {
             if n != file.size {
                 return Err(Error::Data(format!(
                     "{origin}: truncated: {n} of {} bytes of {} arrived",
                     file.size, file.name
                 )));
             }
-            let found = hex(&hasher.finalize());
             if found != file.sha256 {
-                return Err(Error::Checksum { name: origin.to_string(), expected: file.sha256.into(), found });
+                return Err(Error::Checksum {
+                    name: origin.to_string(),
+                    expected: file.sha256.into(),
+                    found: found.to_string(),
+                });
             }
-            out.flush().map_err(|e| Error::io(&temp, e))?;
             Ok(())
-        })();
-        match result {
-            Ok(()) => {
-                std::fs::rename(&temp, &target).map_err(|e| Error::io(&target, e))?;
-                Ok(target)
+        })?;
+        Ok(target)
+    }
+}
+
+/// Streams `reader` into `target` through a temporary file beside it,
+/// hashing as it goes and refusing more than `limit` bytes. `check` sees
+/// the temporary file, the byte count and the sha256 once the transfer is
+/// complete; only then is the file renamed into place. On any error the
+/// temporary file is removed, so nothing half-written is left.
+pub(crate) fn store_atomically(
+    target: &Path,
+    origin: &str,
+    mut reader: impl Read,
+    limit: Option<u64>,
+    total: Option<u64>,
+    progress: Progress,
+    check: impl FnOnce(&Path, u64, &str) -> Result<()>,
+) -> Result<()> {
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("download");
+    let temp = target.with_file_name(format!(".{name}.part"));
+    let result = (|| {
+        let mut out = BufWriter::new(File::create(&temp).map_err(|e| Error::io(&temp, e))?);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut n = 0u64;
+        loop {
+            let k = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let of = limit.or(total).map_or(String::new(), |t| format!(" of {t}"));
+                    return Err(Error::Data(format!("{origin}: transfer failed after {n}{of} bytes: {e}")));
+                }
+            };
+            n += k as u64;
+            if let Some(limit) = limit.filter(|&l| n > l) {
+                return Err(Error::Data(format!("{origin}: more than the expected {limit} bytes; refusing it")));
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(&temp);
-                Err(e)
-            }
+            hasher.update(&buf[..k]);
+            out.write_all(&buf[..k]).map_err(|e| Error::io(&temp, e))?;
+            progress(n, total);
+        }
+        out.flush().map_err(|e| Error::io(&temp, e))?;
+        drop(out);
+        check(&temp, n, &hex(&hasher.finalize()))
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&temp, target).map_err(|e| Error::io(target, e)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
         }
     }
 }

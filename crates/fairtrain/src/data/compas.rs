@@ -15,7 +15,7 @@
 //! defendants are kept (5,278 rows), as is usual.
 
 use super::cache::FileSpec;
-use super::encode::{GroupColumn, MissingPolicy, TableSpec};
+use super::encode::{MissingPolicy, TableSpec, allowed_groups};
 use super::table::{RawTable, ReadOptions};
 use crate::error::{Error, Result};
 
@@ -96,24 +96,8 @@ fn timestamp_days(s: &str) -> Option<f64> {
 
 /// The preprocessing for the given sensitive columns (`race`, `sex`).
 pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool) -> Result<TableSpec> {
-    let mut columns = Vec::new();
-    for g in groups {
-        if !GROUP_COLUMNS.contains(&g.as_str()) {
-            return Err(Error::config("group", format!("'{g}' is not a sensitive column of compas (use race or sex)")));
-        }
-        columns.push(GroupColumn::plain(g.as_str()));
-    }
-    Ok(TableSpec {
-        target: "two_year_recid".into(),
-        positive: Some("1".into()),
-        groups: columns,
-        drop: vec![],
-        categorical: vec![],
-        numeric: vec![],
-        missing,
-        keep_group_feature,
-        weight: None,
-    })
+    let columns = allowed_groups("compas", groups, &GROUP_COLUMNS)?;
+    Ok(TableSpec::fixed("two_year_recid", "1", columns, missing, keep_group_feature))
 }
 
 #[cfg(test)]

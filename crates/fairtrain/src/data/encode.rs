@@ -69,6 +69,42 @@ pub struct TableSpec {
     pub keep_group_feature: bool,
 }
 
+impl TableSpec {
+    /// A spec with a fixed target and positive class (built-in data sets):
+    /// no forced column types, no drops, no weight.
+    pub fn fixed(target: &str, positive: &str, groups: Vec<GroupColumn>, missing: MissingPolicy, keep: bool) -> Self {
+        TableSpec {
+            target: target.into(),
+            positive: Some(positive.into()),
+            groups,
+            drop: vec![],
+            categorical: vec![],
+            numeric: vec![],
+            missing,
+            keep_group_feature: keep,
+            weight: None,
+        }
+    }
+}
+
+/// Plain group columns from `groups`, each of which must be one of
+/// `allowed` (the sensitive columns data set `name` offers).
+pub fn allowed_groups(name: &str, groups: &[String], allowed: &[&str]) -> Result<Vec<GroupColumn>> {
+    groups
+        .iter()
+        .map(|g| {
+            if allowed.contains(&g.as_str()) {
+                Ok(GroupColumn::plain(g.as_str()))
+            } else {
+                Err(Error::config(
+                    "group",
+                    format!("'{g}' is not a sensitive column of {name} (use {})", allowed.join(" or ")),
+                ))
+            }
+        })
+        .collect()
+}
+
 /// Where the test rows come from.
 #[derive(Debug, Clone)]
 pub enum Split {
@@ -140,7 +176,8 @@ pub fn matches_value(value: &str, positive: &str) -> bool {
     }
 }
 
-fn is_truthy(value: &str) -> bool {
+/// True for the spellings of a positive label: `true`, `yes`, or a number equal to 1.
+pub fn is_truthy(value: &str) -> bool {
     let v = value.trim();
     v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("yes") || as_number(v) == Some(1.0)
 }

@@ -134,17 +134,7 @@ pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool)
     if !groups.iter().any(|g| g == "age") {
         drop.push("age_group".into());
     }
-    Ok(TableSpec {
-        target: "class".into(),
-        positive: Some("good".into()),
-        groups: columns,
-        drop,
-        categorical: vec![],
-        numeric: vec![],
-        missing,
-        keep_group_feature,
-        weight: None,
-    })
+    Ok(TableSpec { drop, ..TableSpec::fixed("class", "good", columns, missing, keep_group_feature) })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! family income, tier) is a standardized numeric feature.
 
 use super::cache::FileSpec;
-use super::encode::{GroupColumn, MissingPolicy, TableSpec};
+use super::encode::{MissingPolicy, TableSpec, allowed_groups};
 use super::table::{RawTable, ReadOptions};
 use crate::error::{Error, Result};
 
@@ -47,22 +47,6 @@ pub fn table(bytes: &[u8]) -> Result<RawTable> {
 
 /// The preprocessing for the given sensitive columns (`race`, `male`).
 pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool) -> Result<TableSpec> {
-    let mut columns = Vec::new();
-    for g in groups {
-        if !GROUP_COLUMNS.contains(&g.as_str()) {
-            return Err(Error::config("group", format!("'{g}' is not a sensitive column of law (use race or male)")));
-        }
-        columns.push(GroupColumn::plain(g.as_str()));
-    }
-    Ok(TableSpec {
-        target: "pass_bar".into(),
-        positive: Some("1".into()),
-        groups: columns,
-        drop: vec![],
-        categorical: vec![],
-        numeric: vec![],
-        missing,
-        keep_group_feature,
-        weight: None,
-    })
+    let columns = allowed_groups("law", groups, &GROUP_COLUMNS)?;
+    Ok(TableSpec::fixed("pass_bar", "1", columns, missing, keep_group_feature))
 }

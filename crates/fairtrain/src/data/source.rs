@@ -330,6 +330,18 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
     Ok(Loaded { name, sha256, group_columns: groups, encoded: encode(table, split, &spec)? })
 }
 
+/// Reads a CSV (with a header line) or, by its `.arff` extension, an ARFF
+/// file into raw cells, with the default reading options.
+pub fn read_table_file(path: &Path) -> Result<RawTable> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let name = path.display().to_string();
+    if name.to_ascii_lowercase().ends_with(".arff") {
+        Ok(arff::read_arff(bytes.as_slice(), &name)?.table)
+    } else {
+        RawTable::read(bytes.as_slice(), &name, &ReadOptions::default())
+    }
+}
+
 fn offline_acs(cache: &Cache, request: &AcsRequest, state: &str) -> Error {
     Error::Data(format!(
         "{} for {state} is not in the cache ({}) and --offline forbids downloading it; run `fairtrain datasets \

@@ -158,17 +158,7 @@ impl SyntheticSpec {
 
 /// How the synthetic tables are encoded: target `y`, groups from `group`.
 pub fn spec(missing: MissingPolicy, keep_group_feature: bool) -> TableSpec {
-    TableSpec {
-        target: "y".into(),
-        positive: Some("1".into()),
-        groups: vec![GroupColumn::plain("group")],
-        drop: vec![],
-        categorical: vec![],
-        numeric: vec![],
-        missing,
-        keep_group_feature,
-        weight: None,
-    }
+    TableSpec::fixed("y", "1", vec![GroupColumn::plain("group")], missing, keep_group_feature)
 }
 
 #[cfg(test)]

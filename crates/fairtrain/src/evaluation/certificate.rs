@@ -155,6 +155,18 @@ pub fn certify(
     certify_outcomes(group_names, &outcomes, groups, constraints, params, options)
 }
 
+/// [`certify`] for a data set scored with `logits` (its labels, groups
+/// and sample weights).
+pub fn certify_dataset(
+    data: &crate::data::Dataset,
+    logits: &[f32],
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+    options: &CertifyOptions,
+) -> Vec<Certificate> {
+    certify(data.group_names(), logits, data.labels(), data.groups(), data.weights(), constraints, params, options)
+}
+
 /// [`certify`] from per-row outcomes (e.g. another tool's predictions).
 pub fn certify_outcomes(
     group_names: &[String],

@@ -10,7 +10,6 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::constraints::{FairnessConstraint, GroupStatistics, Sense, Statistic};
 use crate::data::Dataset;
 use crate::model::Mlp;
-use crate::model::loss::{bce_with_logits, sigmoid};
 
 /// Sums over the rows of one group (or of all rows).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -50,19 +49,7 @@ impl GroupCounts {
     /// Adds one row with sample weight `w`.
     #[inline]
     pub fn add_weighted(&mut self, z: f32, y: f32, w: f64) {
-        let (loss, _) = bce_with_logits(z, y);
-        let predicted = z > 0.0;
-        let positive = y > 0.5;
-        let flag = |b: bool| if b { w } else { 0.0 };
-        self.n += w;
-        self.rows += 1;
-        self.loss_sum += w * loss as f64;
-        self.correct += flag(predicted == positive);
-        self.predicted_positive += flag(predicted);
-        self.positives += flag(positive);
-        self.true_positives += flag(predicted && positive);
-        self.false_positives += flag(predicted && !positive);
-        self.probability_sum += w * sigmoid(z) as f64;
+        self.add_outcome(&certificate::RowOutcome::from_logit(z, y, w));
     }
 
     /// Mean loss.
@@ -175,8 +162,12 @@ impl GroupFrame {
     /// Counts of a model's predictions on `data` (weighted when it has
     /// sample weights).
     pub fn from_model(model: &Mlp, params: &[f32], data: &Dataset, threads: usize) -> Self {
-        let logits = model.logits(params, data, threads);
-        Self::from_weighted_parts(data.group_names(), &logits, data.labels(), data.groups(), data.weights())
+        Self::from_logits(data, &model.logits(params, data, threads))
+    }
+
+    /// Counts of `data` scored with `logits` (weighted when it has sample weights).
+    pub fn from_logits(data: &Dataset, logits: &[f32]) -> Self {
+        Self::from_weighted_parts(data.group_names(), logits, data.labels(), data.groups(), data.weights())
     }
 
     /// Group names.

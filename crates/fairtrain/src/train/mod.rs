@@ -357,7 +357,7 @@ pub fn train_from(
         Budget::Seconds(s) => s,
     };
     let mut logger = Logger {
-        diagnostics: Diagnostics::new(&constraint_names_for_diagnostics(problem), budget_size),
+        diagnostics: Diagnostics::new(problem.constraint_names(), budget_size),
         grad: vec![0.0; problem.num_params()],
         zeros: vec![0.0; m],
         time_budget: matches!(config.budget, Budget::Seconds(_)),
@@ -528,10 +528,6 @@ impl Window {
         self.n_constraints += 1;
         Ok(())
     }
-}
-
-fn constraint_names_for_diagnostics(problem: &dyn Problem) -> Vec<String> {
-    problem.constraint_names().to_vec()
 }
 
 /// Writes log records: window means, KKT residual estimates, diagnostics.
