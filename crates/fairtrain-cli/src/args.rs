@@ -11,6 +11,7 @@ use fairtrain::algorithms::{AlgorithmName, Augmentation, Barrier, PrimalKind, Re
 use fairtrain::constraints::{Comparison, Notion, Statistic};
 use fairtrain::data::MissingPolicy;
 use fairtrain::data::acs::AcsMissing;
+use fairtrain::methods::MetaObjective;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -23,8 +24,16 @@ fn parser<T: Clone + Send + Sync + 'static>(
     PossibleValuesParser::new(names).map(move |s| map(&s))
 }
 
-fn algorithm_parser() -> impl TypedValueParser<Value = AlgorithmName> {
+pub(crate) fn algorithm_parser() -> impl TypedValueParser<Value = AlgorithmName> {
     parser(&AlgorithmName::NAMES, |s| s.parse().expect("a listed algorithm name"))
+}
+
+fn method_parser() -> impl TypedValueParser<Value = AlgorithmName> {
+    parser(&AlgorithmName::METHOD_NAMES, |s| AlgorithmName::parse_method(s).expect("a listed method name"))
+}
+
+fn meta_objective_parser() -> impl TypedValueParser<Value = MetaObjective> {
+    parser(&["balanced", "worst-group"], |s| s.parse().expect("a listed meta-objective"))
 }
 
 fn missing_parser() -> impl TypedValueParser<Value = MissingPolicy> {
@@ -49,11 +58,11 @@ fn select_parser() -> impl TypedValueParser<Value = Select> {
     parser(&["last", "best-feasible"], |s| if s == "last" { Select::Last } else { Select::BestFeasible })
 }
 
-fn preset_parser() -> impl TypedValueParser<Value = Preset> {
+pub(crate) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
     parser(&Preset::NAMES, |s| s.parse().expect("a listed preset"))
 }
 
-fn constraint_parser() -> impl TypedValueParser<Value = ConstraintSpec> {
+pub(crate) fn constraint_parser() -> impl TypedValueParser<Value = ConstraintSpec> {
     let names: Vec<&'static str> = Notion::names();
     PossibleValuesParser::new(names).map(|s| ConstraintSpec::notion(s.parse().expect("a listed notion")))
 }
@@ -346,6 +355,11 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<AlgorithmName>,
 
+    /// A fairness method instead of an algorithm: fairbatch (adaptive batch sampler), forml (meta-learned sample weights), fermi (exponential Renyi mutual information regularizer); it targets the --constraint notion (equal-opportunity, equalized-odds, demographic-parity)
+    #[arg(long, value_parser = method_parser(), help_heading = "Algorithm")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "method_name", default)]
+    pub method: Option<AlgorithmName>,
+
     /// Settings preset: default (fairtrain's), or paper (the humancompatible.train paper's hyperparameters and batch sizes) [default: default]
     #[arg(long, value_parser = preset_parser(), help_heading = "Algorithm")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -511,6 +525,26 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ghost_weight: Option<f32>,
 
+    /// FairBatch: step of the (label, group) batch shares per epoch [default: 0.005]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairbatch_alpha: Option<f32>,
+
+    /// FERMI: weight of the ERMI regularizer [default: 10]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fermi_lambda: Option<f32>,
+
+    /// FORML: fraction of each (label, group) cell held out as the fairness set [default: 0.2]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta_fraction: Option<f64>,
+
+    /// FORML: meta-objective on the fairness set: worst-group (the worst-off group of each compared label) or balanced (every group equally) [default: worst-group]
+    #[arg(long, value_parser = meta_objective_parser(), help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta_objective: Option<MetaObjective>,
+
     /// Hidden layer widths, e.g. 64,32; "none" for a logistic regression [default: 64,32]
     #[arg(long, help_heading = "Model")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -639,6 +673,11 @@ impl TrainArgs {
         args.config = self.config;
         Ok(args)
     }
+}
+
+fn method_name<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<AlgorithmName>, D::Error> {
+    let name = String::deserialize(d)?;
+    AlgorithmName::parse_method(&name).map(Some).map_err(D::Error::custom)
 }
 
 /// Reads a config file; unknown keys and bad values are errors naming the

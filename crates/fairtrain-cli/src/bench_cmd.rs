@@ -54,7 +54,7 @@ pub struct BenchArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<Vec<f64>>,
 
-    /// Algorithms (train --algorithm names) [default: ssl-alm,ssw,adam]
+    /// Algorithms (train --algorithm names) or methods (fairbatch, forml, fermi; with --constraints equal-opportunity, equalized-odds or demographic-parity) [default: ssl-alm,ssw,adam]
     #[arg(long, value_delimiter = ',', help_heading = "Grid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithms: Option<Vec<String>>,
@@ -272,7 +272,7 @@ impl BenchArgs {
     }
 }
 
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
@@ -345,12 +345,15 @@ impl Grid {
         seed: u64,
     ) -> Result<Run> {
         let first_bound = bounds[0];
+        let name: AlgorithmName = algorithm.parse()?;
         let mut args = TrainArgs {
             data: Some(dataset.to_string()),
             group: group.as_ref().map(|g| g.split(';').map(|p| p.trim().to_string()).collect()),
             constraint: Some(vec![ConstraintSpec::notion(notion)]),
             bound: first_bound.map(|b| vec![b]),
-            algorithm: Some(algorithm.parse()?),
+            // A method name runs as `--method` (it takes the algorithm's place).
+            algorithm: (!name.is_method()).then_some(name),
+            method: name.is_method().then_some(name),
             preset: Some(preset.parse()?),
             seed: Some(seed),
             iterations: self.iterations,
@@ -599,7 +602,7 @@ fn execute_run(exe: &Path, runs_dir: &Path, run: &Run, resume: bool) -> Result<V
     finished_metrics(&dir).ok_or_else(|| anyhow!("run {} wrote no completed metrics.json", run.id))
 }
 
-fn overall_bar(n: u64) -> ProgressBar {
+pub(crate) fn overall_bar(n: u64) -> ProgressBar {
     let target =
         if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
     let bar = ProgressBar::with_draw_target(Some(n), target);

@@ -8,10 +8,12 @@ mod manifest;
 mod output;
 mod predict_cmd;
 mod progress;
+mod prune_cmd;
 mod report;
 mod report_cmd;
 mod settings;
 mod speed;
+mod study_cmd;
 mod train_cmd;
 
 use std::process::ExitCode;
@@ -41,6 +43,11 @@ enum Command {
     /// Built-in data sets and ACS tasks: list, describe, fetch into the cache
     #[command(subcommand)]
     Datasets(datasets_cmd::DatasetsCommand),
+    /// Train a dense model under a fairness constraint, then prune it to a target sparsity (BiFP, magnitude, magnitude + fine-tuning)
+    Prune(Box<prune_cmd::PruneArgs>),
+    /// Studies over many runs: `study optimizers` compares SGD, momentum, RMSProp and Adam on fairness
+    #[command(subcommand)]
+    Study(study_cmd::StudyCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +62,11 @@ fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Predict(args) => predict_cmd::predict(args),
         Command::Audit(args) => predict_cmd::audit(args),
+        Command::Prune(args) => {
+            train_cmd::install_interrupt_handler();
+            prune_cmd::run(*args)
+        }
+        Command::Study(command) => study_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,9 @@ pub struct Metrics {
     /// How the returned model was chosen (with `--select best-feasible`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected: Option<serde_json::Value>,
+    /// Pruned runs: the fraction of the weights (not biases) that are zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<f64>,
     /// Held-out feasibility certificate of each constraint (test split).
     pub certificates: Vec<fairtrain::evaluation::certificate::Certificate>,
     /// Diagnostics raised while training: iteration, kind, message.

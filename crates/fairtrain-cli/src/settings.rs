@@ -13,6 +13,7 @@ use fairtrain::constraints::{Comparison, ConstraintKind, DEFAULT_TEMPERATURE, Fa
 use fairtrain::data::acs::Horizon;
 use fairtrain::data::schema::Schema;
 use fairtrain::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
+use fairtrain::methods::{MethodConfig, Target};
 use fairtrain::problem::BatchSizes;
 use fairtrain::train::DEFAULT_AVERAGE;
 
@@ -99,6 +100,10 @@ fn hyperparameters_given(args: &TrainArgs) -> Vec<&'static str> {
         ("trust-radius", args.trust_radius.is_some()),
         ("ghost-radius", args.ghost_radius.is_some()),
         ("ghost-weight", args.ghost_weight.is_some()),
+        ("fairbatch-alpha", args.fairbatch_alpha.is_some()),
+        ("fermi-lambda", args.fermi_lambda.is_some()),
+        ("meta-fraction", args.meta_fraction.is_some()),
+        ("meta-objective", args.meta_objective.is_some()),
     ]
     .into_iter()
     .filter_map(|(k, given)| given.then_some(k))
@@ -134,6 +139,9 @@ fn hyperparameters_of(name: AlgorithmName) -> Vec<&'static str> {
         }
         AlgorithmName::Sgd => return vec!["lr", "momentum"],
         AlgorithmName::Adam => return vec!["lr"],
+        AlgorithmName::FairBatch => return vec!["primal", "lr", "momentum", "fairbatch-alpha"],
+        AlgorithmName::Fermi => return vec!["primal", "lr", "momentum", "fermi-lambda", "dual-lr"],
+        AlgorithmName::Forml => return vec!["primal", "lr", "momentum", "meta-fraction", "meta-objective"],
     };
     PRIMAL.iter().chain(own).copied().collect()
 }
@@ -169,7 +177,11 @@ fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Resu
     if let Some(k) = hyperparameters_given(a).into_iter().find(|k| !allowed.contains(k)) {
         return Err(Error::config(
             k,
-            format!("--{k} does not apply to algorithm {name} (it takes: {})", allowed.join(", ")),
+            format!(
+                "--{k} does not apply to {} {name} (it takes: {})",
+                if name.is_method() { "method" } else { "algorithm" },
+                allowed.join(", ")
+            ),
         ));
     }
     let primal = |p: PrimalConfig| PrimalConfig {
@@ -250,6 +262,15 @@ fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Resu
         AlgorithmConfig::Unconstrained { name, primal: p } => {
             AlgorithmConfig::Unconstrained { name, primal: primal(p) }
         }
+        AlgorithmConfig::Method(m) => AlgorithmConfig::Method(MethodConfig {
+            primal: primal(m.primal),
+            alpha: a.fairbatch_alpha.unwrap_or(m.alpha),
+            lambda: a.fermi_lambda.unwrap_or(m.lambda),
+            dual_lr: a.dual_lr.unwrap_or(m.dual_lr),
+            meta_fraction: a.meta_fraction.unwrap_or(m.meta_fraction),
+            meta_objective: a.meta_objective.unwrap_or(m.meta_objective),
+            ..m
+        }),
     };
     // Build once to validate the hyperparameters now, before any output.
     config.build()?;
@@ -467,10 +488,44 @@ impl TrainSettings {
     pub fn resolve(args: &TrainArgs) -> Result<Self, Error> {
         let source = DataSource::parse(args.data.as_deref().unwrap_or("adult"))?;
         let preset = args.preset.unwrap_or(DEFAULT_PRESET);
-        let name = args.algorithm.unwrap_or(AlgorithmName::SslAlm);
-        let algorithm = resolve_algorithm(name, preset, args)?;
+        let name = match (args.method, args.algorithm) {
+            (Some(m), Some(a)) => {
+                return Err(Error::config(
+                    "method",
+                    format!("{m} was given with --algorithm {a}: a method replaces the algorithm, give one of them"),
+                ));
+            }
+            (None, Some(a)) if a.is_method() => {
+                return Err(Error::config("algorithm", format!("'{a}' is a method: use --method {a}")));
+            }
+            (Some(m), None) => m,
+            (None, a) => a.unwrap_or(AlgorithmName::SslAlm),
+        };
+        let mut algorithm = resolve_algorithm(name, preset, args)?;
 
-        let specs = args.constraint.clone().unwrap_or_else(|| vec![ConstraintSpec::notion(Notion::LossParity)]);
+        // A method's default notion is the one its paper targets.
+        let default_notion = match name {
+            AlgorithmName::FairBatch | AlgorithmName::Forml => Notion::EqualOpportunity,
+            AlgorithmName::Fermi => Notion::DemographicParity,
+            _ => Notion::LossParity,
+        };
+        let specs = args.constraint.clone().unwrap_or_else(|| vec![ConstraintSpec::notion(default_notion)]);
+        if let AlgorithmConfig::Method(m) = &mut algorithm {
+            let target = match specs.as_slice() {
+                [spec] => spec.notion.and_then(Target::from_notion),
+                _ => None,
+            };
+            m.target = target.ok_or_else(|| {
+                Error::config(
+                    "constraint",
+                    format!(
+                        "method {name} targets one notion: give one --constraint of equal-opportunity, \
+                         equalized-odds or demographic-parity"
+                    ),
+                )
+            })?;
+            m.validate()?;
+        }
         let bounds = args.bound.clone().unwrap_or_default();
         if bounds.len() > specs.len() {
             return Err(Error::config(
@@ -693,6 +748,24 @@ impl TrainSettings {
             }
         };
         match self.algorithm {
+            AlgorithmConfig::Method(m) => {
+                // A method run names its method, not an algorithm.
+                a.algorithm = None;
+                a.method = Some(m.name);
+                a.primal = Some(m.primal.kind);
+                set_primal(&mut a, m.primal, false);
+                match m.name {
+                    AlgorithmName::FairBatch => a.fairbatch_alpha = Some(m.alpha),
+                    AlgorithmName::Fermi => {
+                        a.fermi_lambda = Some(m.lambda);
+                        a.dual_lr = Some(m.dual_lr);
+                    }
+                    _ => {
+                        a.meta_fraction = Some(m.meta_fraction);
+                        a.meta_objective = Some(m.meta_objective);
+                    }
+                }
+            }
             AlgorithmConfig::Lagrangian { dual, primal, .. } => {
                 set_primal(&mut a, primal, true);
                 match dual {

@@ -66,7 +66,7 @@ impl RunData {
 }
 
 /// How a run reports itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Print the setup, the per-group table and the verdicts.
     pub print: bool,
@@ -75,6 +75,19 @@ pub struct RunOptions {
     /// Evaluate the full train and test splits on this schedule into
     /// `evaluations.csv` (the time is not training time).
     pub evaluate_every: Option<Budget>,
+    /// Prune a dense model instead of training from the initialization.
+    pub prune: Option<PruneStage>,
+}
+
+/// The pruning stage of `fairtrain prune`: the dense model and how to prune it.
+#[derive(Debug, Clone)]
+pub struct PruneStage {
+    /// The dense model's parameters.
+    pub dense: Vec<f32>,
+    /// How to prune.
+    pub method: fairtrain::methods::prune::PruneMethod,
+    /// The fraction of weights to remove.
+    pub sparsity: f64,
 }
 
 /// Raised by Ctrl-C or SIGTERM: the run stops after the current step.
@@ -128,7 +141,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let settings = TrainSettings::resolve(&args)?;
     let out = output::choose_dir(settings.out.as_deref(), settings.overwrite)?;
     let data = RunData::load(&settings)?;
-    let options = RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every };
+    let options =
+        RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every, prune: None };
     execute(&settings, &data, &out, &options, started, None).map(|_| ())
 }
 
@@ -179,7 +193,8 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
         bail!("{} does not belong to the settings in {}", checkpoint_path.display(), out.join("config.toml").display());
     }
     let data = RunData::load(&settings)?;
-    let options = RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every };
+    let options =
+        RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every, prune: None };
     execute(&settings, &data, &out, &options, started, Some(checkpoint)).map(|_| ())
 }
 
@@ -276,11 +291,18 @@ pub fn execute(
     let constraints = ConstraintSet::new(train_constraints.clone(), &train_data)?;
     let n_constraints = constraints.len();
     let mlp = Mlp::new(train_data.n_inputs(), &settings.hidden)?;
-    let params = mlp.init_params(settings.seed);
+    let params = match &options.prune {
+        Some(p) => p.dense.clone(),
+        None => mlp.init_params(settings.seed),
+    };
     let mut problem =
         TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, settings.batch, settings.seed)?;
     let algorithm_config = settings.algorithm.for_run(train_data.n_rows(), settings.batch.objective, settings.seed);
     let mut algorithm = algorithm_config.build()?;
+    if let Some(p) = &options.prune {
+        algorithm =
+            Box::new(fairtrain::methods::prune::Pruning::new(algorithm, mlp.clone(), &p.dense, p.method, p.sparsity)?);
+    }
     let resume_state = match resume {
         Some(c) => {
             if c.algorithm != settings.algorithm.name().to_string() {
@@ -470,6 +492,7 @@ pub fn execute(
             }
         }
     }
+    algorithm.finalize(problem.params_mut());
     let params = problem.params();
     let constraints = &settings.constraints;
     let n_run_warnings = warnings.len();
@@ -560,6 +583,7 @@ pub fn execute(
         warnings: warnings.clone(),
         validation: validation_report,
         selected,
+        sparsity: options.prune.as_ref().map(|_| fairtrain::methods::prune::sparsity(&mlp, params)),
     };
     metrics.total_seconds = started.elapsed().as_secs_f64();
     metrics.peak_rss_mb = peak_rss_mb();

@@ -12,6 +12,8 @@
 //! * [`problem`]: the backend-neutral interface algorithms work against;
 //! * [`algorithms`]: SSL-ALM, switching subgradient and baselines, one
 //!   step each;
+//! * [`methods`]: the fairness methods beside the Lagrangian family
+//!   (FairBatch, FORML, FERMI) and fair pruning;
 //! * [`train`]: the loop (budgets, logging, divergence checks);
 //! * [`evaluation`]: per-group metrics, gaps and constraint values.
 //!
@@ -51,6 +53,7 @@ pub mod constraints;
 pub mod data;
 pub mod error;
 pub mod evaluation;
+pub mod methods;
 pub mod model;
 pub mod problem;
 pub mod simd;

@@ -30,6 +30,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::methods::{MethodConfig, Target};
 use crate::problem::{BatchSizes, Problem};
 pub use alm::{Alm, AlmConfig, Augmentation};
 pub use gda::{Gda, GdaConfig};
@@ -80,6 +81,11 @@ pub trait Algorithm {
     /// [`Algorithm::log_columns`], and starts a new window.
     fn log_values(&mut self, _out: &mut Vec<f64>) {}
 
+    /// Projects the returned parameters (the last, averaged or selected
+    /// iterate) onto the structure the algorithm maintains, such as a
+    /// pruning mask. The default changes nothing.
+    fn finalize(&self, _params: &mut [f32]) {}
+
     /// The algorithm's complete state (multipliers, optimizer moments,
     /// random generators...) for a checkpoint.
     fn save_state(&self) -> Result<Vec<u8>> {
@@ -120,6 +126,13 @@ pub enum AlgorithmName {
     Sgd,
     /// Unconstrained Adam.
     Adam,
+    /// FairBatch's adaptive batch sampler (a method, see [`crate::methods`]).
+    #[serde(rename = "fairbatch")]
+    FairBatch,
+    /// FORML's meta-learned sample weights (a method).
+    Forml,
+    /// FERMI's exponential Renyi mutual information regularizer (a method).
+    Fermi,
 }
 
 impl AlgorithmName {
@@ -143,12 +156,37 @@ impl AlgorithmName {
     pub const NAMES: [&'static str; 12] =
         ["ssl-alm", "ssw", "alm", "ialm", "spbm", "nupi", "ghost", "proxy-lagrangian", "gda", "penalty", "sgd", "adam"];
 
+    /// The fairness methods of [`crate::methods`] (`--method`), which take
+    /// the place of an algorithm.
+    pub const METHODS: [AlgorithmName; 3] = [AlgorithmName::FairBatch, AlgorithmName::Forml, AlgorithmName::Fermi];
+
+    /// The methods' command-line names, in the order of [`AlgorithmName::METHODS`].
+    pub const METHOD_NAMES: [&'static str; 3] = ["fairbatch", "forml", "fermi"];
+
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
-        Self::NAMES[Self::ALL.iter().position(|&a| a == self).unwrap_or(0)]
+        match Self::METHODS.iter().position(|&a| a == self) {
+            Some(i) => Self::METHOD_NAMES[i],
+            None => Self::NAMES[Self::ALL.iter().position(|&a| a == self).unwrap_or(0)],
+        }
     }
 
-    /// True for the methods that enforce the constraints.
+    /// True for the fairness methods (`--method`).
+    pub fn is_method(self) -> bool {
+        Self::METHODS.contains(&self)
+    }
+
+    /// Parses a method name (`fairbatch`, `forml`, `fermi`).
+    pub fn parse_method(s: &str) -> Result<Self> {
+        Self::METHOD_NAMES
+            .iter()
+            .position(|&n| n == s)
+            .map(|i| Self::METHODS[i])
+            .ok_or_else(|| Error::config("method", format!("'{s}' (known: {})", Self::METHOD_NAMES.join(", "))))
+    }
+
+    /// True for the methods that enforce the constraints (through
+    /// multipliers, switching or a fairness method).
     pub fn is_constrained(self) -> bool {
         !matches!(self, AlgorithmName::Sgd | AlgorithmName::Adam)
     }
@@ -156,7 +194,7 @@ impl AlgorithmName {
     /// True for the methods whose gradient weights come from a dual rule
     /// (they accept any primal optimizer).
     pub fn is_lagrangian(self) -> bool {
-        self.is_constrained() && !matches!(self, AlgorithmName::Ssw | AlgorithmName::Ghost)
+        self.is_constrained() && !self.is_method() && !matches!(self, AlgorithmName::Ssw | AlgorithmName::Ghost)
     }
 }
 
@@ -166,6 +204,7 @@ impl fmt::Display for AlgorithmName {
     }
 }
 
+/// Parses an algorithm's or a method's name.
 impl FromStr for AlgorithmName {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -173,7 +212,13 @@ impl FromStr for AlgorithmName {
             .iter()
             .position(|&n| n == s)
             .map(|i| Self::ALL[i])
-            .ok_or_else(|| Error::config("algorithm", format!("'{s}' (known: {})", Self::NAMES.join(", "))))
+            .or_else(|| Self::parse_method(s).ok())
+            .ok_or_else(|| {
+                Error::config(
+                    "algorithm",
+                    format!("'{s}' (known: {}; methods: {})", Self::NAMES.join(", "), Self::METHOD_NAMES.join(", ")),
+                )
+            })
     }
 }
 
@@ -254,6 +299,8 @@ pub enum AlgorithmConfig {
         /// The optimizer.
         primal: PrimalConfig,
     },
+    /// A fairness method (FairBatch, FORML, FERMI).
+    Method(MethodConfig),
 }
 
 impl AlgorithmConfig {
@@ -283,6 +330,9 @@ impl AlgorithmConfig {
             AlgorithmName::Ghost => AlgorithmConfig::Ghost(GhostConfig::default()),
             AlgorithmName::Sgd => AlgorithmConfig::Unconstrained { name, primal: PrimalConfig::sgd(1e-3) },
             AlgorithmName::Adam => AlgorithmConfig::Unconstrained { name, primal: PrimalConfig::adam(1e-3) },
+            AlgorithmName::FairBatch | AlgorithmName::Forml | AlgorithmName::Fermi => {
+                AlgorithmConfig::Method(MethodConfig::new(name, Target::EqualOpportunity))
+            }
         }
     }
 
@@ -293,6 +343,10 @@ impl AlgorithmConfig {
             AlgorithmName::SslAlm | AlgorithmName::Alm | AlgorithmName::Ialm => {
                 BatchSizes { objective: 8, per_group: 8 }
             }
+            // The methods' reference batches: FairBatch's notebook 100,
+            // FERMI's 64; FORML as FERMI.
+            AlgorithmName::FairBatch => BatchSizes { objective: 100, per_group: 16 },
+            AlgorithmName::Forml | AlgorithmName::Fermi => BatchSizes { objective: 64, per_group: 16 },
             _ => BatchSizes { objective: 16, per_group: 16 },
         }
     }
@@ -347,6 +401,10 @@ impl AlgorithmConfig {
                 c.epoch_steps = (n_rows / objective_batch.max(1)).max(1) as u64;
             }
             AlgorithmConfig::Ghost(c) => c.seed = seed,
+            AlgorithmConfig::Method(c) => {
+                c.seed = seed;
+                c.batch = objective_batch;
+            }
             _ => {}
         }
         self
@@ -358,6 +416,7 @@ impl AlgorithmConfig {
             AlgorithmConfig::Lagrangian { name, .. } | AlgorithmConfig::Unconstrained { name, .. } => name,
             AlgorithmConfig::Switching(_) => AlgorithmName::Ssw,
             AlgorithmConfig::Ghost(_) => AlgorithmName::Ghost,
+            AlgorithmConfig::Method(c) => c.name,
         }
     }
 
@@ -365,6 +424,7 @@ impl AlgorithmConfig {
     pub fn primal(&self) -> Option<PrimalConfig> {
         match *self {
             AlgorithmConfig::Lagrangian { primal, .. } | AlgorithmConfig::Unconstrained { primal, .. } => Some(primal),
+            AlgorithmConfig::Method(c) => Some(c.primal),
             _ => None,
         }
     }
@@ -385,6 +445,7 @@ impl AlgorithmConfig {
             AlgorithmConfig::Switching(c) => Box::new(SwitchingSubgradient::new(c)?),
             AlgorithmConfig::Ghost(c) => Box::new(Ghost::new(c)?),
             AlgorithmConfig::Unconstrained { primal, .. } => Box::new(Unconstrained::new(name, primal)?),
+            AlgorithmConfig::Method(c) => c.build()?,
         })
     }
 }
@@ -400,6 +461,12 @@ mod tests {
             assert_eq!(AlgorithmConfig::paper(a).name(), a);
             assert_eq!(AlgorithmConfig::paper(a).build().unwrap().name(), a.as_str());
         }
+        for m in AlgorithmName::METHODS {
+            assert_eq!(m.as_str().parse::<AlgorithmName>().unwrap(), m);
+            assert_eq!(AlgorithmName::parse_method(m.as_str()).unwrap(), m);
+            assert!(m.is_method() && m.is_constrained() && !m.is_lagrangian());
+        }
+        assert!(AlgorithmName::parse_method("adam").is_err());
         let err = "alm2".parse::<AlgorithmName>().unwrap_err();
         assert!(err.to_string().starts_with("invalid value for algorithm: 'alm2' (known: ssl-alm, ssw, alm"));
     }

@@ -15,6 +15,25 @@ pub use crate::simd::Isa;
 use kernels::Net;
 pub use kernels::Workspace;
 
+/// Buffers of [`Mlp::jvp`], reused across calls.
+#[derive(Debug, Clone, Default)]
+pub struct JvpScratch {
+    h: Vec<f32>,
+    dh: Vec<f32>,
+    out: Vec<f32>,
+    dout: Vec<f32>,
+}
+
+impl JvpScratch {
+    fn resize(&mut self, width: usize) {
+        for b in [&mut self.h, &mut self.dh, &mut self.out, &mut self.dout] {
+            if b.len() < width {
+                b.resize(width, 0.0);
+            }
+        }
+    }
+}
+
 /// Position of one dense layer in the flat parameter vector. Weights are
 /// stored input-major: the `n_out` weights leaving input `i` are
 /// `params[w + i * n_out..w + (i + 1) * n_out]`; the biases follow at `b`.
@@ -172,6 +191,88 @@ impl Mlp {
         kernels::backward_rows(self.isa, self.net(), params, data, rows, ws, slot_offset, dz, grad);
     }
 
+    /// Forward-mode derivative: for each row, its logit `z_i` and the
+    /// directional derivative `<d z_i / d params, tangent>` (a
+    /// Jacobian-vector product). With `tangent` a reference gradient `v`,
+    /// `dloss_i/dz_i * tangents[i]` is the dot product of row `i`'s
+    /// per-example gradient with `v`, at the cost of two forward passes and
+    /// without forming any per-example gradient (FORML's meta-weights).
+    ///
+    /// ```
+    /// use fairtrain::data::{load, DataSource, LoadOptions};
+    /// use fairtrain::model::{JvpScratch, Mlp};
+    /// let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
+    /// let mlp = Mlp::new(data.n_inputs(), &[8]).unwrap();
+    /// let p = mlp.init_params(0);
+    /// let v = vec![0.0; mlp.n_params()];
+    /// let (mut z, mut t) = (vec![0.0; 2], vec![0.0; 2]);
+    /// mlp.jvp(&p, &v, &data, &[0, 1], &mut JvpScratch::default(), &mut z, &mut t);
+    /// assert_eq!(t, vec![0.0, 0.0]); // a zero direction changes nothing
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn jvp(
+        &self,
+        params: &[f32],
+        tangent: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        scratch: &mut JvpScratch,
+        logits: &mut [f32],
+        tangents: &mut [f32],
+    ) {
+        debug_assert_eq!(params.len(), self.n_params);
+        debug_assert_eq!(tangent.len(), self.n_params);
+        let width = self.layers.iter().map(|l| l.n_out.max(l.n_in)).max().unwrap_or(1);
+        scratch.resize(width);
+        let JvpScratch { h, dh, out, dout } = scratch;
+        for (k, &row) in rows.iter().enumerate() {
+            let row = row as usize;
+            // The first layer reads the sparse input: numeric values, then
+            // one one-hot unit per categorical feature.
+            let first = self.layers[0];
+            let (o, d) = (&mut out[..first.n_out], &mut dout[..first.n_out]);
+            o.copy_from_slice(&params[first.b..first.b + first.n_out]);
+            d.copy_from_slice(&tangent[first.b..first.b + first.n_out]);
+            for (i, &x) in data.dense_row(row).iter().enumerate() {
+                let w = first.w + i * first.n_out;
+                for j in 0..first.n_out {
+                    o[j] += x * params[w + j];
+                    d[j] += x * tangent[w + j];
+                }
+            }
+            for &c in data.cat_row(row) {
+                if c != crate::data::NO_INPUT {
+                    let w = first.w + c as usize * first.n_out;
+                    for j in 0..first.n_out {
+                        o[j] += params[w + j];
+                        d[j] += tangent[w + j];
+                    }
+                }
+            }
+            for layer in &self.layers[1..] {
+                // ReLU of the previous layer (its derivative gates the tangent).
+                for i in 0..layer.n_in {
+                    let active = out[i] > 0.0;
+                    h[i] = if active { out[i] } else { 0.0 };
+                    dh[i] = if active { dout[i] } else { 0.0 };
+                }
+                let (o, d) = (&mut out[..layer.n_out], &mut dout[..layer.n_out]);
+                o.copy_from_slice(&params[layer.b..layer.b + layer.n_out]);
+                d.copy_from_slice(&tangent[layer.b..layer.b + layer.n_out]);
+                for i in 0..layer.n_in {
+                    let w = layer.w + i * layer.n_out;
+                    let (hi, dhi) = (h[i], dh[i]);
+                    for j in 0..layer.n_out {
+                        o[j] += hi * params[w + j];
+                        d[j] += hi * tangent[w + j] + dhi * params[w + j];
+                    }
+                }
+            }
+            logits[k] = out[0];
+            tangents[k] = dout[0];
+        }
+    }
+
     /// Logits of every row of `data`, computed on `threads` threads (the
     /// result does not depend on the thread count).
     pub fn logits(&self, params: &[f32], data: &Dataset, threads: usize) -> Vec<f32> {
@@ -318,6 +419,32 @@ mod tests {
             check_gradient(&[8, 5], isa);
             check_gradient(&[7, 6, 4], isa);
             check_gradient(&[41, 33], isa);
+        }
+    }
+
+    #[test]
+    fn jvp_is_the_gradient_dotted_with_the_tangent() {
+        let d = data();
+        for hidden in [&[][..], &[6], &[9, 5]] {
+            let mlp = Mlp::new(d.n_inputs(), hidden).unwrap();
+            let p = mlp.init_params(5);
+            let v: Vec<f32> = mlp.init_params(9);
+            let rows: Vec<u32> = vec![0, 1, 2, 3];
+            let (mut z, mut t) = (vec![0.0; 4], vec![0.0; 4]);
+            mlp.jvp(&p, &v, &d, &rows, &mut JvpScratch::default(), &mut z, &mut t);
+            let mut ws = mlp.workspace(4);
+            let mut z2 = vec![0.0; 4];
+            mlp.forward(&p, &d, &rows, &mut ws, 0, &mut z2);
+            for i in 0..4 {
+                // <grad z_i, v> from the backward pass of row i alone.
+                let mut dz = [0.0f32; 4];
+                dz[i] = 1.0;
+                let mut g = vec![0.0; mlp.n_params()];
+                mlp.backward(&p, &d, &rows, &mut ws, 0, &dz, &mut g);
+                let dot: f32 = g.iter().zip(&v).map(|(a, b)| a * b).sum();
+                assert!((z[i] - z2[i]).abs() < 1e-5, "{hidden:?} row {i}: {} vs {}", z[i], z2[i]);
+                assert!((t[i] - dot).abs() < 1e-4 * dot.abs().max(1.0), "{hidden:?} row {i}: {} vs {dot}", t[i]);
+            }
         }
     }
 

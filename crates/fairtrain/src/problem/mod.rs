@@ -15,7 +15,9 @@ mod tabular;
 
 pub use tabular::{BatchSizes, TabularProblem};
 
+use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::model::Mlp;
 
 /// Which minibatches [`Problem::estimate`] draws and evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,23 @@ pub struct Estimate {
     /// loss-based constraints; methods that update multipliers from true
     /// rates (the proxy-Lagrangian) use them.
     pub exact_constraints: Vec<f32>,
+}
+
+/// Direct access to a native-backend problem's model, training rows and
+/// parameters, for the methods that need more than weighted gradients:
+/// FairBatch composes its own batches and evaluates every training row once
+/// per epoch, FORML takes per-example gradient dot products, FERMI puts each
+/// row's predicted probability into its regularizer.
+pub struct NativeView<'a> {
+    /// The model.
+    pub model: &'a Mlp,
+    /// The training rows.
+    pub data: &'a Dataset,
+    /// The parameters (changes take effect at the next estimate).
+    pub params: &'a mut [f32],
+    /// The objective estimate the trainer logs; a method that draws its own
+    /// batches writes its batch loss here.
+    pub objective: &'a mut f32,
 }
 
 /// A stochastic constrained optimization problem over flat parameters.
@@ -125,6 +144,12 @@ pub trait Problem {
     /// reported. Optional.
     fn set_bounds(&mut self, _bounds: &[f64]) -> Result<()> {
         Err(Error::Data("this problem does not support changing its bounds".into()))
+    }
+
+    /// The native backend's model, data and parameters, where the problem
+    /// has them (see [`NativeView`]). Optional: the default is `None`.
+    fn native(&mut self) -> Option<NativeView<'_>> {
+        None
     }
 
     /// The problem's complete state (parameters, samplers and their random

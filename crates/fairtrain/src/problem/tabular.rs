@@ -391,6 +391,16 @@ impl Problem for TabularProblem {
         &mut self.params
     }
 
+    fn native(&mut self) -> Option<super::NativeView<'_>> {
+        self.stale = true;
+        Some(super::NativeView {
+            model: &self.model,
+            data: &self.data,
+            params: &mut self.params,
+            objective: &mut self.estimate.objective,
+        })
+    }
+
     fn estimate(&mut self, request: Request) -> Result<()> {
         let bs = self.batch.objective;
         if request.objective() {

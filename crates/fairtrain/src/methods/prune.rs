@@ -1,0 +1,293 @@
+//! Fair pruning: an MLP pruned to a target sparsity under a fairness
+//! constraint, as BiFP's constrained bi-level problem (Dai et al., 2023):
+//! the upper level chooses a mask `m` with at most `k` weights, the lower
+//! level trains the masked weights `m * theta` under the constraint.
+//!
+//! [`Pruning`] wraps any constrained algorithm (the lower level) over any
+//! [`Problem`]: the problem holds the masked weights `z = m * theta`; after
+//! each inner step the weights keep only the change of their unmasked
+//! entries (a straight-through mask, so pruned weights do not drift). With
+//! [`PruneMethod::Bifp`] each step also takes an upper-level step on
+//! continuous scores `s` (initialized to the dense weights, so step zero is
+//! magnitude pruning) with BiP's implicit-gradient form
+//! `grad_s = theta * g - lr2 * (theta * g) * (m * g)`, where `g` is the
+//! gradient, at `z`, of the Lagrangian `f + lambda^T c` with the inner
+//! algorithm's multipliers (BiFP's fairness term at the upper level); the
+//! mask is the top `k` of `|s|` in each layer, so the sparsity is exact at
+//! every step. Biases are never pruned. The baselines: magnitude pruning of
+//! the dense model, and magnitude pruning followed by constrained
+//! fine-tuning with the mask fixed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::algorithms::Algorithm;
+use crate::algorithms::optim::{Adam, PrimalOptimizer};
+use crate::error::{Error, Result};
+use crate::model::Mlp;
+use crate::problem::{Problem, Request};
+
+/// How the dense model is pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PruneMethod {
+    /// Mask and weights trained jointly under the constraint (BiFP).
+    Bifp,
+    /// The largest weights of each layer kept, no training.
+    Magnitude,
+    /// Magnitude pruning, then constrained training of the kept weights.
+    MagnitudeFinetune,
+}
+
+impl PruneMethod {
+    /// Every method's command-line name.
+    pub const NAMES: [&'static str; 3] = ["bifp", "magnitude", "magnitude-finetune"];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PruneMethod::Bifp => "bifp",
+            PruneMethod::Magnitude => "magnitude",
+            PruneMethod::MagnitudeFinetune => "magnitude-finetune",
+        }
+    }
+}
+
+impl std::str::FromStr for PruneMethod {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bifp" => Ok(PruneMethod::Bifp),
+            "magnitude" => Ok(PruneMethod::Magnitude),
+            "magnitude-finetune" => Ok(PruneMethod::MagnitudeFinetune),
+            _ => Err(Error::config("method", format!("'{s}' (known: {})", Self::NAMES.join(", ")))),
+        }
+    }
+}
+
+/// Step size of the score optimizer (Adam).
+pub const SCORE_LR: f32 = 1e-3;
+/// BiP's weight of the implicit-gradient term.
+pub const IMPLICIT_LR: f32 = 1e-4;
+
+/// The mask keeping, in each layer, the `round((1 - sparsity) * n)` weights
+/// of largest `|scores|` (ties by position); biases are always kept.
+///
+/// ```
+/// use fairtrain::methods::prune::{magnitude_mask, sparsity};
+/// use fairtrain::model::Mlp;
+/// let mlp = Mlp::new(4, &[5]).unwrap();
+/// let p = mlp.init_params(0);
+/// let mask = magnitude_mask(&mlp, &p, 0.8).unwrap();
+/// let pruned: Vec<f32> = p.iter().zip(&mask).map(|(a, b)| a * b).collect();
+/// assert!((sparsity(&mlp, &pruned) - 0.8).abs() < 0.05);
+/// ```
+pub fn magnitude_mask(model: &Mlp, scores: &[f32], sparsity: f64) -> Result<Vec<f32>> {
+    if !(0.0..1.0).contains(&sparsity) {
+        return Err(Error::config("sparsity", format!("{sparsity} (must be in [0, 1))")));
+    }
+    let mut mask = vec![1.0f32; model.n_params()];
+    let mut order: Vec<usize> = Vec::new();
+    for layer in model.layers() {
+        let n = layer.n_in * layer.n_out;
+        let keep = ((1.0 - sparsity) * n as f64).round() as usize;
+        order.clear();
+        order.extend(layer.w..layer.w + n);
+        order.sort_by(|&a, &b| scores[b].abs().total_cmp(&scores[a].abs()).then(a.cmp(&b)));
+        for &i in &order[keep.max(1).min(n)..] {
+            mask[i] = 0.0;
+        }
+    }
+    Ok(mask)
+}
+
+/// Fraction of the weights (not biases) that are zero.
+pub fn sparsity(model: &Mlp, params: &[f32]) -> f64 {
+    let (mut zeros, mut total) = (0usize, 0usize);
+    for layer in model.layers() {
+        let w = &params[layer.w..layer.w + layer.n_in * layer.n_out];
+        zeros += w.iter().filter(|&&v| v == 0.0).count();
+        total += w.len();
+    }
+    zeros as f64 / total.max(1) as f64
+}
+
+/// A constrained algorithm over masked weights (see the module
+/// documentation).
+pub struct Pruning {
+    inner: Box<dyn Algorithm>,
+    model: Mlp,
+    method: PruneMethod,
+    sparsity: f64,
+    state: PruneState,
+}
+
+/// What a checkpoint keeps of [`Pruning`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PruneState {
+    theta: Vec<f32>,
+    scores: Vec<f32>,
+    mask: Vec<f32>,
+    score_optimizer: Adam,
+    before: Vec<f32>,
+    grad: Vec<f32>,
+    inner: Vec<u8>,
+}
+
+impl Pruning {
+    /// Prunes the dense parameters `dense` of `model` to `sparsity` with
+    /// `method`, training with `inner` (unused by magnitude pruning).
+    pub fn new(
+        inner: Box<dyn Algorithm>,
+        model: Mlp,
+        dense: &[f32],
+        method: PruneMethod,
+        sparsity: f64,
+    ) -> Result<Self> {
+        if dense.len() != model.n_params() {
+            return Err(Error::Data(format!("{} dense parameters for a model with {}", dense.len(), model.n_params())));
+        }
+        let mask = magnitude_mask(&model, dense, sparsity)?;
+        Ok(Pruning {
+            inner,
+            method,
+            sparsity,
+            state: PruneState {
+                theta: dense.to_vec(),
+                scores: dense.to_vec(),
+                mask,
+                score_optimizer: Adam::new(SCORE_LR),
+                before: vec![0.0; dense.len()],
+                grad: vec![0.0; dense.len()],
+                inner: Vec::new(),
+            },
+            model,
+        })
+    }
+
+    /// The current mask (1 kept, 0 pruned).
+    pub fn mask(&self) -> &[f32] {
+        &self.state.mask
+    }
+
+    /// The masked weights `m * theta`.
+    pub fn masked(&self) -> Vec<f32> {
+        self.state.theta.iter().zip(&self.state.mask).map(|(t, m)| t * m).collect()
+    }
+
+    fn write_masked(&self, params: &mut [f32]) {
+        for ((p, t), m) in params.iter_mut().zip(&self.state.theta).zip(&self.state.mask) {
+            *p = t * m;
+        }
+    }
+}
+
+impl Algorithm for Pruning {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
+        if self.method == PruneMethod::Magnitude {
+            // No training: the run only evaluates the magnitude-pruned model.
+            self.write_masked(problem.params_mut());
+            return problem.estimate(Request::Both);
+        }
+        let s = &mut self.state;
+        s.before.copy_from_slice(problem.params());
+        self.inner.step(problem)?;
+        // Straight-through: only the kept weights take the inner step.
+        for (((t, m), &a), &b) in s.theta.iter_mut().zip(&s.mask).zip(&s.before).zip(problem.params()) {
+            *t += m * (b - a);
+        }
+        if self.method == PruneMethod::Bifp {
+            // Upper level: the Lagrangian's gradient at z = m * theta.
+            self.write_masked(problem.params_mut());
+            let s = &mut self.state;
+            problem.estimate(Request::Both)?;
+            let weights: Vec<f32> = match self.inner.multipliers() {
+                m if m.len() == problem.num_constraints() => m.to_vec(),
+                _ => vec![0.0; problem.num_constraints()],
+            };
+            s.grad.fill(0.0);
+            problem.add_gradient(1.0, &weights, &mut s.grad)?;
+            for ((g, &t), &m) in s.grad.iter_mut().zip(&s.theta).zip(&s.mask) {
+                let score_grad = t * *g;
+                *g = score_grad - IMPLICIT_LR * score_grad * (m * *g);
+            }
+            s.score_optimizer.step(&mut s.scores, &mut s.grad);
+            s.mask = magnitude_mask(&self.model, &s.scores, self.sparsity)?;
+        }
+        self.write_masked(problem.params_mut());
+        Ok(())
+    }
+
+    fn uses_constraints(&self) -> bool {
+        self.inner.uses_constraints()
+    }
+
+    fn has_multipliers(&self) -> bool {
+        self.inner.has_multipliers()
+    }
+
+    fn multipliers(&self) -> &[f32] {
+        self.inner.multipliers()
+    }
+
+    fn log_columns(&self, names: &[String]) -> Vec<String> {
+        self.inner.log_columns(names)
+    }
+
+    fn log_values(&mut self, out: &mut Vec<f64>) {
+        self.inner.log_values(out)
+    }
+
+    fn finalize(&self, params: &mut [f32]) {
+        // Averaged or selected iterates mix masks: project onto the final one.
+        for (p, m) in params.iter_mut().zip(&self.state.mask) {
+            *p *= m;
+        }
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        let mut state = self.state.clone();
+        state.inner = self.inner.save_state()?;
+        crate::train::checkpoint::encode(&state)
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let state: PruneState = crate::train::checkpoint::decode(state)?;
+        self.inner.load_state(&state.inner)?;
+        self.state = state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mask_reaches_the_exact_sparsity_per_layer() {
+        let mlp = Mlp::new(10, &[20, 10]).unwrap();
+        let p = mlp.init_params(3);
+        for s in [0.0, 0.5, 0.8, 0.95] {
+            let mask = magnitude_mask(&mlp, &p, s).unwrap();
+            let pruned: Vec<f32> = p.iter().zip(&mask).map(|(a, b)| a * b).collect();
+            for l in mlp.layers() {
+                let n = l.n_in * l.n_out;
+                let kept = mask[l.w..l.w + n].iter().filter(|&&m| m == 1.0).count();
+                assert_eq!(kept, (((1.0 - s) * n as f64).round() as usize).max(1), "sparsity {s}");
+                // The kept weights are the largest.
+                let smallest_kept =
+                    (l.w..l.w + n).filter(|&i| mask[i] == 1.0).map(|i| p[i].abs()).fold(f32::INFINITY, f32::min);
+                assert!((l.w..l.w + n).filter(|&i| mask[i] == 0.0).all(|i| p[i].abs() <= smallest_kept));
+                assert!(mask[l.b..l.b + l.n_out].iter().all(|&m| m == 1.0));
+            }
+            // 200 + 200 + 10 weights: 0.8 keeps 40 + 40 + 2.
+            if s == 0.8 {
+                assert_eq!(sparsity(&mlp, &pruned), 328.0 / 410.0);
+            }
+        }
+        assert!(magnitude_mask(&mlp, &p, 1.0).is_err());
+    }
+}
