@@ -525,7 +525,9 @@ pub fn execute(
             }
         }
     }
-    if let Some(v) = train_report.max_violation.filter(|v| *v > 1e-12) {
+    // (Unconstrained baselines do not try to meet the bounds: no warning.)
+    let constrained = settings.algorithm.name().is_constrained();
+    if let Some(v) = train_report.max_violation.filter(|v| constrained && *v > 1e-12) {
         warnings.push(fairtrain::train::Warning {
             iteration: summary.iterations,
             kind: "infeasible",
