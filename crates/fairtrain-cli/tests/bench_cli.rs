@@ -2,12 +2,11 @@
 //! budgets: the grid's runs and result rows, resuming, the report's
 //! contents, grid files with hyperparameters, and the speed table.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::{fairtrain, s};
 
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn ok(args: &[&str]) -> Output {
     let out = fairtrain(args);
@@ -25,10 +24,6 @@ fn fails(args: &[&str]) -> String {
 
 fn rows(path: &Path) -> Vec<csv::StringRecord> {
     csv::Reader::from_path(path).unwrap().records().map(|r| r.unwrap()).collect()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]

@@ -2,13 +2,14 @@
 //! user runs them: the real binary, a private cache, no network beyond a
 //! loopback HTTP server started here.
 
+mod common;
+use common::{metrics, s};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
-
-use serde_json::Value;
 
 fn fairtrain(args: &[&str], cache: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fairtrain"))
@@ -31,14 +32,6 @@ fn fails(args: &[&str], cache: &Path) -> String {
     assert!(!out.status.success(), "fairtrain {} succeeded", args.join(" "));
     assert_ne!(out.status.code(), Some(101), "panicked: {stderr}");
     stderr
-}
-
-fn metrics(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn shared_datasets() -> Option<PathBuf> {

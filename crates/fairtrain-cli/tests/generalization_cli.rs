@@ -1,22 +1,8 @@
 //! The validation split, the generalization margin and the choice of the
 //! returned model, through the real binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
-
-fn metrics(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{fairtrain, metrics, s};
 
 #[test]
 fn validation_margin_and_selection_are_reported() {

@@ -2,22 +2,12 @@
 //! `prune` and `study optimizers` on synthetic data where the
 //! unconstrained model is unfair.
 
+mod common;
+use common::{fairtrain, metrics, s};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
-
-fn metrics(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn train(out: &Path, extra: &[&str]) -> Value {
     let mut args = vec!["train", "--data", "synthetic", "--iterations", "3000", "--quiet", "--out", s(out)];

@@ -2,14 +2,10 @@
 //! new data with the same preprocessing, and `audit` measures predictions;
 //! their bad inputs get clear errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+use common::{fairtrain, s};
 
 use serde_json::Value;
-
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
 
 fn ok(args: &[&str]) -> String {
     let out = fairtrain(args);
@@ -23,10 +19,6 @@ fn fails(args: &[&str]) -> String {
     assert!(!out.status.success(), "fairtrain {} succeeded", args.join(" "));
     assert_ne!(out.status.code(), Some(101), "panicked: {stderr}");
     stderr
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// A CSV with a numeric, a categorical and a group column.

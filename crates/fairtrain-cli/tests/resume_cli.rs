@@ -3,15 +3,14 @@
 //! for bit (timings aside); a process killed mid-run leaves consistent,
 //! parseable outputs and resumes to the end.
 
+mod common;
+use common::{fairtrain, s};
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
 
 fn ok(args: &[&str]) -> Output {
     let out = fairtrain(args);
@@ -21,10 +20,6 @@ fn ok(args: &[&str]) -> Output {
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// metrics.json without the fields that measure time or this process.

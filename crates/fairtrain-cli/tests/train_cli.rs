@@ -1,13 +1,12 @@
 //! `fairtrain train` as a user runs it: the real binary, real files.
 
+mod common;
+use common::{fairtrain, metrics};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn fairtrain(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fairtrain")).args(args).output().expect("the fairtrain binary runs")
-}
 
 fn train_ok(args: &[&str]) -> Output {
     let mut all = vec!["train"];
@@ -15,11 +14,6 @@ fn train_ok(args: &[&str]) -> Output {
     let out = fairtrain(&all);
     assert!(out.status.success(), "fairtrain {} failed: {}", all.join(" "), String::from_utf8_lossy(&out.stderr));
     out
-}
-
-fn metrics(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).expect("metrics.json exists"))
-        .expect("metrics.json parses")
 }
 
 fn gap(m: &Value, split: &str) -> f64 {

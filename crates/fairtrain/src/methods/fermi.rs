@@ -116,10 +116,7 @@ impl Fermi {
     fn init(&mut self, data: &Dataset, n_params: usize) -> Result<()> {
         self.sampler =
             Some(EpochSampler::new((0..data.n_rows() as u32).collect(), self.config.batch, self.config.seed, 3_000)?);
-        let labels: &[usize] = match self.config.target {
-            Target::DemographicParity => &[],
-            t => t.conditioned_labels(),
-        };
+        let labels = self.config.target.conditioned_labels();
         let groups = data.n_groups();
         let contexts: Vec<Option<usize>> =
             if labels.is_empty() { vec![None] } else { labels.iter().map(|&y| Some(y)).collect() };

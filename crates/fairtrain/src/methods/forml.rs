@@ -136,6 +136,9 @@ pub struct Forml {
     tangents: Vec<f32>,
     #[serde(skip)]
     jvp_logits: Vec<f32>,
+    /// Where each fairness-set cell's rows sit in the meta batch.
+    #[serde(skip)]
+    meta_bounds: Vec<(usize, usize)>,
 }
 
 impl Forml {
@@ -157,6 +160,7 @@ impl Forml {
             scratch: JvpScratch::default(),
             tangents: Vec::new(),
             jvp_logits: Vec::new(),
+            meta_bounds: Vec::new(),
         })
     }
 
@@ -215,7 +219,8 @@ impl Forml {
     /// into `meta_grad`.
     fn meta_gradient(&mut self, model: &Mlp, params: &[f32], data: &Dataset) {
         self.meta.rows.clear();
-        let mut bounds = Vec::with_capacity(self.meta_cells.len());
+        let bounds = &mut self.meta_bounds;
+        bounds.clear();
         for cell in &mut self.meta_cells {
             let start = self.meta.rows.len();
             self.meta.rows.extend_from_slice(cell.sampler.next_batch());
@@ -226,7 +231,7 @@ impl Forml {
         // Worst-group: each compared label's worst cell takes the label's
         // whole weight.
         let mut worst = [(f32::NEG_INFINITY, usize::MAX); 2];
-        for (c, (cell, &(a, b))) in self.meta_cells.iter().zip(&bounds).enumerate() {
+        for (c, (cell, &(a, b))) in self.meta_cells.iter().zip(bounds.iter()).enumerate() {
             let mut loss = 0.0;
             for k in a..b {
                 let (l, d) = bce_with_logits(self.meta.logits[k], labels[self.meta.rows[k] as usize]);
@@ -239,7 +244,7 @@ impl Forml {
         }
         if self.config.meta_objective == MetaObjective::WorstGroup {
             let groups = self.meta_cells.iter().filter(|c| c.compared && c.label == 1).count().max(1) as f32;
-            for (c, (cell, &(a, b))) in self.meta_cells.iter().zip(&bounds).enumerate() {
+            for (c, (cell, &(a, b))) in self.meta_cells.iter().zip(bounds.iter()).enumerate() {
                 if cell.compared {
                     let scale = if worst[cell.label].1 == c { groups } else { 0.0 };
                     self.meta.dz[a..b].iter_mut().for_each(|d| *d *= scale);
@@ -292,12 +297,14 @@ impl Algorithm for Forml {
             &mut self.jvp_logits,
             &mut self.tangents,
         );
-        // mean_bce left dz_i = w_i l_i' / sum w; the alignment is l_i' t_i.
+        // Row i's alignment is l_i'(z_i) t_i; its weight max(alignment, 0)
+        // (times its sample weight), normalized. dz keeps l_i' meanwhile.
         let labels = data.labels();
         let mut total = 0.0f32;
         for k in 0..n {
             let r = self.batch.rows[k] as usize;
             let d = bce_with_logits(self.batch.logits[k], labels[r]).1;
+            self.batch.dz[k] = d;
             let weight = (d * self.tangents[k]).max(0.0) * data.weight(r);
             self.tangents[k] = weight;
             total += weight;
@@ -306,9 +313,8 @@ impl Algorithm for Forml {
             self.skipped += 1;
             return Ok(());
         }
-        for k in 0..n {
-            let r = self.batch.rows[k] as usize;
-            self.batch.dz[k] = self.tangents[k] / total * bce_with_logits(self.batch.logits[k], labels[r]).1;
+        for (dz, &w) in self.batch.dz.iter_mut().zip(&self.tangents) {
+            *dz *= w / total;
         }
         self.batch.backward(model, view.params, data, &mut self.grad);
         self.primal.step(view.params, &mut self.grad);

@@ -82,22 +82,43 @@ pub const IMPLICIT_LR: f32 = 1e-4;
 /// assert!((sparsity(&mlp, &pruned) - 0.8).abs() < 0.05);
 /// ```
 pub fn magnitude_mask(model: &Mlp, scores: &[f32], sparsity: f64) -> Result<Vec<f32>> {
+    let mut mask = vec![1.0f32; model.n_params()];
+    fill_magnitude_mask(model, scores, sparsity, &mut mask, &mut Vec::new())?;
+    Ok(mask)
+}
+
+/// [`magnitude_mask`] into `mask` (biases left as they are), with `order`
+/// as scratch: no allocation once `order` has grown to the largest layer.
+/// Selection, not sorting: linear in the layer size.
+fn fill_magnitude_mask(
+    model: &Mlp,
+    scores: &[f32],
+    sparsity: f64,
+    mask: &mut [f32],
+    order: &mut Vec<usize>,
+) -> Result<()> {
     if !(0.0..1.0).contains(&sparsity) {
         return Err(Error::config("sparsity", format!("{sparsity} (must be in [0, 1))")));
     }
-    let mut mask = vec![1.0f32; model.n_params()];
-    let mut order: Vec<usize> = Vec::new();
     for layer in model.layers() {
         let n = layer.n_in * layer.n_out;
-        let keep = ((1.0 - sparsity) * n as f64).round() as usize;
+        let keep = (((1.0 - sparsity) * n as f64).round() as usize).clamp(1, n);
         order.clear();
         order.extend(layer.w..layer.w + n);
-        order.sort_by(|&a, &b| scores[b].abs().total_cmp(&scores[a].abs()).then(a.cmp(&b)));
-        for &i in &order[keep.max(1).min(n)..] {
+        // Largest |score| first, ties by position: a total order, so the
+        // kept set is exactly defined.
+        let larger = |&a: &usize, &b: &usize| scores[b].abs().total_cmp(&scores[a].abs()).then(a.cmp(&b));
+        if keep < n {
+            order.select_nth_unstable_by(keep, larger);
+        }
+        for &i in &order[..keep] {
+            mask[i] = 1.0;
+        }
+        for &i in &order[keep..] {
             mask[i] = 0.0;
         }
     }
-    Ok(mask)
+    Ok(())
 }
 
 /// Fraction of the weights (not biases) that are zero.
@@ -130,6 +151,11 @@ struct PruneState {
     score_optimizer: Adam,
     before: Vec<f32>,
     grad: Vec<f32>,
+    /// The Lagrangian's constraint weights (the inner multipliers, or 0).
+    weights: Vec<f32>,
+    /// Scratch of the top-k selection.
+    #[serde(skip)]
+    order: Vec<usize>,
     inner: Vec<u8>,
 }
 
@@ -158,6 +184,8 @@ impl Pruning {
                 score_optimizer: Adam::new(SCORE_LR),
                 before: vec![0.0; dense.len()],
                 grad: vec![0.0; dense.len()],
+                weights: Vec::new(),
+                order: Vec::new(),
                 inner: Vec::new(),
             },
             model,
@@ -204,18 +232,19 @@ impl Algorithm for Pruning {
             self.write_masked(problem.params_mut());
             let s = &mut self.state;
             problem.estimate(Request::Both)?;
-            let weights: Vec<f32> = match self.inner.multipliers() {
-                m if m.len() == problem.num_constraints() => m.to_vec(),
-                _ => vec![0.0; problem.num_constraints()],
-            };
+            s.weights.clear();
+            match self.inner.multipliers() {
+                m if m.len() == problem.num_constraints() => s.weights.extend_from_slice(m),
+                _ => s.weights.resize(problem.num_constraints(), 0.0),
+            }
             s.grad.fill(0.0);
-            problem.add_gradient(1.0, &weights, &mut s.grad)?;
+            problem.add_gradient(1.0, &s.weights, &mut s.grad)?;
             for ((g, &t), &m) in s.grad.iter_mut().zip(&s.theta).zip(&s.mask) {
                 let score_grad = t * *g;
                 *g = score_grad - IMPLICIT_LR * score_grad * (m * *g);
             }
             s.score_optimizer.step(&mut s.scores, &mut s.grad);
-            s.mask = magnitude_mask(&self.model, &s.scores, self.sparsity)?;
+            fill_magnitude_mask(&self.model, &s.scores, self.sparsity, &mut s.mask, &mut s.order)?;
         }
         self.write_masked(problem.params_mut());
         Ok(())
