@@ -280,6 +280,11 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_fraction: Option<f64>,
 
+    /// A separate test file with the same columns as the --data CSV/ARFF file: its rows are the test split (instead of a random --test-fraction)
+    #[arg(long, value_name = "FILE", help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_data: Option<PathBuf>,
+
     /// Seed of the train/test split of a CSV file (independent of --seed) [default: 0]
     #[arg(long, help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -335,17 +340,17 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_group_feature: Option<bool>,
 
-    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0]
+    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0.2; --preset paper: 0]
     #[arg(long, help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,
 
-    /// Train against a tighter bound so held-out values land within yours: auto (measured on validation at a quarter of the budget), off, or a number [default: off]
+    /// Train against a tighter bound so held-out values land within yours: auto (measured on validation at a quarter of the budget), off, or a number [default: auto; --preset paper: off]
     #[arg(long, value_name = "auto|off|X", help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<String>,
 
-    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: last]
+    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: best-feasible; --preset paper: last]
     #[arg(long, value_parser = select_parser(), help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,

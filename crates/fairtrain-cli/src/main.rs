@@ -14,6 +14,7 @@ mod report_cmd;
 mod settings;
 mod speed;
 mod study_cmd;
+mod study_fairbatch;
 mod train_cmd;
 
 use std::process::ExitCode;
@@ -45,7 +46,7 @@ enum Command {
     Datasets(datasets_cmd::DatasetsCommand),
     /// Train a dense model under a fairness constraint, then prune it to a target sparsity (BiFP, magnitude, magnitude + fine-tuning)
     Prune(Box<prune_cmd::PruneArgs>),
-    /// Studies over many runs: `study optimizers` compares SGD, momentum, RMSProp and Adam on fairness
+    /// Studies over many runs: `study optimizers` compares SGD, momentum, RMSProp and Adam on fairness; `study fairbatch` reruns FairBatch's notebook experiment
     #[command(subcommand)]
     Study(study_cmd::StudyCommand),
 }

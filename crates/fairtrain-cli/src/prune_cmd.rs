@@ -2,6 +2,7 @@
 //! then prune it to a target sparsity (BiFP, magnitude pruning, or
 //! magnitude pruning with constrained fine-tuning).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,12 +27,12 @@ pub struct PruneArgs {
     /// Sensitive column(s) defining the groups
     #[arg(long, value_delimiter = ',')]
     pub group: Option<Vec<String>>,
-    /// Target fraction of the weights to remove, in [0, 1)
-    #[arg(long)]
-    pub sparsity: f64,
-    /// How to prune: bifp (mask and weights jointly under the constraint), magnitude (largest weights, no training), magnitude-finetune (magnitude, then constrained fine-tuning) [default: bifp]
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(PruneMethod::NAMES).map(|s| s.parse::<PruneMethod>().expect("listed")))]
-    pub method: Option<PruneMethod>,
+    /// Target fraction of the weights to remove, in [0, 1); several (0.5,0.8,0.9) prune the one dense model to each
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub sparsity: Vec<f64>,
+    /// How to prune: bifp (mask and weights jointly under the constraint), magnitude (largest weights, no training), magnitude-finetune (magnitude, then constrained fine-tuning); several compare them [default: bifp]
+    #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(PruneMethod::NAMES).map(|s| s.parse::<PruneMethod>().expect("listed")))]
+    pub method: Option<Vec<PruneMethod>>,
     /// Fairness constraint of the dense training and the pruning [default: accuracy-parity, BiFP's]
     #[arg(long, value_parser = constraint_parser())]
     pub constraint: Option<Vec<ConstraintSpec>>,
@@ -76,10 +77,26 @@ pub struct PruneArgs {
 /// Runs `fairtrain prune`.
 pub fn run(args: PruneArgs) -> Result<()> {
     let started = Instant::now();
-    if !(0.0..1.0).contains(&args.sparsity) {
-        return Err(fairtrain::Error::config("sparsity", format!("{} (must be in [0, 1))", args.sparsity)).into());
+    if let Some(bad) = args.sparsity.iter().find(|s| !(0.0..1.0).contains(*s)) {
+        return Err(fairtrain::Error::config("sparsity", format!("{bad} (must be in [0, 1))")).into());
     }
-    let method = args.method.unwrap_or(PruneMethod::Bifp);
+    let mut methods = args.method.clone().unwrap_or_else(|| vec![PruneMethod::Bifp]);
+    let mut sparsities = args.sparsity.clone();
+    // A value given twice is pruned once.
+    let mut seen = Vec::new();
+    methods.retain(|m| {
+        !seen.contains(m) && {
+            seen.push(*m);
+            true
+        }
+    });
+    let mut seen = Vec::new();
+    sparsities.retain(|s| {
+        !seen.contains(s) && {
+            seen.push(*s);
+            true
+        }
+    });
     let train_args = TrainArgs {
         data: args.data.clone(),
         group: args.group.clone(),
@@ -100,14 +117,9 @@ pub fn run(args: PruneArgs) -> Result<()> {
         ..TrainArgs::default()
     };
     let dense_settings = TrainSettings::resolve(&train_args)?;
-    let mut prune_settings = dense_settings.clone();
-    prune_settings.budget = match (method, args.prune_iterations) {
-        // Magnitude pruning trains nothing: one no-op step evaluates it.
-        (PruneMethod::Magnitude, _) => BudgetSetting::Iterations(1),
-        (_, Some(0)) => return Err(fairtrain::Error::config("prune-iterations", "0 (must be at least 1)").into()),
-        (_, Some(n)) => BudgetSetting::Iterations(n),
-        (_, None) => dense_settings.budget,
-    };
+    if args.prune_iterations == Some(0) {
+        return Err(fairtrain::Error::config("prune-iterations", "0 (must be at least 1)").into());
+    }
     let out = output::choose_dir(dense_settings.out.as_deref(), dense_settings.overwrite)?;
     let data = RunData::load(&dense_settings)?;
     let print = !args.quiet;
@@ -120,20 +132,89 @@ pub fn run(args: PruneArgs) -> Result<()> {
         );
     }
     let dense_dir = out.join("dense");
-    execute(&dense_settings, &data, &dense_dir, &options, started, None)?;
+    let dense_metrics = execute(&dense_settings, &data, &dense_dir, &options, started, None)?;
     let dense = fairtrain::model::saved::load(&dense_dir)?.params;
-    if print {
-        println!("pruning to sparsity {} with {}", args.sparsity, method.name());
+    // One (method, sparsity) prunes into --out itself; several each into
+    // their own folder, with a table of them all.
+    let single = methods.len() == 1 && sparsities.len() == 1;
+    let mut table = vec![Row::of("dense", 0.0, &dense_metrics, "dense")];
+    for &method in &methods {
+        for &sparsity in &sparsities {
+            let mut settings = dense_settings.clone();
+            settings.budget = match (method, args.prune_iterations) {
+                // Magnitude pruning trains nothing: one no-op step evaluates it.
+                (PruneMethod::Magnitude, _) => BudgetSetting::Iterations(1),
+                (_, Some(n)) => BudgetSetting::Iterations(n),
+                (_, None) => dense_settings.budget,
+            };
+            let folder = format!("{}-{sparsity}", method.name());
+            let dir = if single { out.clone() } else { out.join(&folder) };
+            if print {
+                println!("pruning to sparsity {sparsity} with {}", method.name());
+            }
+            let options = RunOptions {
+                print: print && single,
+                progress: print,
+                evaluate_every: None,
+                prune: Some(PruneStage { dense: dense.clone(), method, sparsity }),
+            };
+            let metrics = execute(&settings, &data, &dir, &options, started, None)?;
+            if print && single {
+                println!("sparsity {:.4} ({} pruning)", metrics.sparsity.unwrap_or(0.0), method.name());
+            }
+            table.push(Row::of(method.name(), metrics.sparsity.unwrap_or(0.0), &metrics, &folder));
+        }
     }
-    let options = RunOptions {
-        print,
-        progress: print,
-        evaluate_every: None,
-        prune: Some(PruneStage { dense, method, sparsity: args.sparsity }),
-    };
-    let metrics = execute(&prune_settings, &data, &out, &options, started, None)?;
-    if print {
-        println!("sparsity {:.4} ({} pruning)", metrics.sparsity.unwrap_or(0.0), method.name());
+    if !single {
+        let mut csv = String::from(
+            "method,sparsity,test_accuracy,test_constraint,test_dp_gap,test_eopp_gap,test_eo_gap,folder\n",
+        );
+        let mut md = String::from(
+            "| method | sparsity | test accuracy | test constraint | DP gap | EOpp gap | EOdds gap |\n| --- | --- | --- \
+             | --- | --- | --- | --- |\n",
+        );
+        for r in &table {
+            let v = r.values.map(|x| x.map_or(String::new(), |x| format!("{x}")));
+            let _ =
+                writeln!(csv, "{},{},{},{},{},{},{},{}", r.method, r.sparsity, v[0], v[1], v[2], v[3], v[4], r.folder);
+            let f = r.values.map(|x| x.map_or("-".to_string(), |x| format!("{x:.4}")));
+            let _ = writeln!(
+                md,
+                "| {} | {:.4} | {} | {} | {} | {} | {} |",
+                r.method, r.sparsity, f[0], f[1], f[2], f[3], f[4]
+            );
+        }
+        output::write_atomic(&out, "summary.csv", csv.as_bytes())?;
+        output::write_atomic(&out, "summary.md", md.as_bytes())?;
+        if print {
+            print!("{md}");
+            println!(
+                "outputs in {}: summary.csv, summary.md, dense/ and one folder per method and sparsity",
+                out.display()
+            );
+        }
     }
     Ok(())
+}
+
+/// A line of the comparison table.
+struct Row {
+    method: &'static str,
+    sparsity: f64,
+    /// Test accuracy, the first constraint's value, DP, EOpp and EOdds gaps.
+    values: [Option<f64>; 5],
+    folder: String,
+}
+
+impl Row {
+    fn of(method: &'static str, sparsity: f64, m: &crate::report::Metrics, folder: &str) -> Self {
+        let t = &m.test;
+        let constraint = t.constraints.first().and_then(|c| c.value);
+        Row {
+            method,
+            sparsity,
+            values: [t.accuracy, constraint, t.dp_gap, t.eopp_gap, t.eo_gap],
+            folder: folder.to_string(),
+        }
+    }
 }

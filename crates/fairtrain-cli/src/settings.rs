@@ -581,7 +581,28 @@ impl TrainSettings {
         };
         let mut source = source;
         resolve_acs(&mut source, args)?;
-        let random_split = source.has_random_split();
+        if let Some(path) = &args.test_data {
+            if !source.is_file() {
+                return Err(Error::config(
+                    "test-data",
+                    format!("applies only to CSV/ARFF data; {} has a fixed test split", source.name()),
+                ));
+            }
+            for (field, given) in
+                [("test-fraction", args.test_fraction.is_some()), ("split-seed", args.split_seed.is_some())]
+            {
+                if given {
+                    return Err(Error::config(
+                        field,
+                        format!(
+                            "the test rows come from --test-data {}; a random split does not apply",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        let random_split = source.has_random_split() && args.test_data.is_none();
         let schema = match &args.schema {
             Some(path) if source.is_file() => Some(Schema::from_file(path)?),
             Some(_) => {
@@ -604,6 +625,7 @@ impl TrainSettings {
                 (t, _) => t,
             },
             split_seed: args.split_seed.unwrap_or(0),
+            test_file: args.test_data.clone(),
             keep_group_feature: args.keep_group_feature.unwrap_or(false),
             weight: args.weight.clone(),
             schema,
@@ -720,7 +742,9 @@ impl TrainSettings {
             a.drop = Some(self.load.drop.clone()).filter(|v| !v.is_empty());
             a.schema = self.schema_path.clone();
         }
-        if self.source.has_random_split() {
+        if self.load.test_file.is_some() {
+            a.test_data = self.load.test_file.clone();
+        } else if self.source.has_random_split() {
             a.test_fraction = self.load.test_fraction;
             a.split_seed = Some(self.load.split_seed);
         }

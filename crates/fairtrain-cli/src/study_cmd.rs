@@ -24,6 +24,8 @@ use crate::train_cmd::{RunData, RunOptions, execute};
 pub enum StudyCommand {
     /// Train with SGD, momentum, RMSProp and Adam over seeds and compare their fairness
     Optimizers(StudyArgs),
+    /// FairBatch's notebook experiment over seeds, beside the uniform sampler and the notebook's numbers
+    Fairbatch(crate::study_fairbatch::FairBatchStudyArgs),
 }
 
 /// Flags of `fairtrain study optimizers`.
@@ -75,7 +77,10 @@ const METRICS: [&str; 4] = ["accuracy", "dp_gap", "eopp_gap", "eo_gap"];
 
 /// Runs `fairtrain study ...`.
 pub fn run(command: StudyCommand) -> Result<()> {
-    let StudyCommand::Optimizers(args) = command;
+    let args = match command {
+        StudyCommand::Optimizers(args) => args,
+        StudyCommand::Fairbatch(args) => return crate::study_fairbatch::run(args),
+    };
     let started = Instant::now();
     let seeds = args.seeds.unwrap_or(5);
     if seeds == 0 {

@@ -299,9 +299,23 @@ pub fn execute(
         TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, settings.batch, settings.seed)?;
     let algorithm_config = settings.algorithm.for_run(train_data.n_rows(), settings.batch.objective, settings.seed);
     let mut algorithm = algorithm_config.build()?;
+    let budget = match settings.budget {
+        BudgetSetting::Iterations(n) => Budget::Iterations(n),
+        BudgetSetting::Seconds(s) => Budget::Seconds(s),
+        BudgetSetting::Epochs(e) => {
+            let per_epoch = train_data.n_rows() as f64 / settings.batch.objective as f64;
+            Budget::Iterations((e * per_epoch).ceil().max(1.0) as u64)
+        }
+    };
     if let Some(p) = &options.prune {
-        algorithm =
-            Box::new(fairtrain::methods::prune::Pruning::new(algorithm, mlp.clone(), &p.dense, p.method, p.sparsity)?);
+        use fairtrain::methods::prune::{MaskSearch, Pruning};
+        // BiFP's mask is fixed before the window the returned model comes
+        // from (the selection's, from a quarter of the budget on).
+        let search = match budget {
+            Budget::Iterations(n) => MaskSearch::Steps(n / 4),
+            Budget::Seconds(s) => MaskSearch::Seconds(s / 4.0),
+        };
+        algorithm = Box::new(Pruning::new(algorithm, mlp.clone(), &p.dense, p.method, p.sparsity, search)?);
     }
     let resume_state = match resume {
         Some(c) => {
@@ -315,14 +329,6 @@ pub fn execute(
         None => None,
     };
     let resumed_from = resume_state.as_ref().map(|s| s.iteration);
-    let budget = match settings.budget {
-        BudgetSetting::Iterations(n) => Budget::Iterations(n),
-        BudgetSetting::Seconds(s) => Budget::Seconds(s),
-        BudgetSetting::Epochs(e) => {
-            let per_epoch = train_data.n_rows() as f64 / settings.batch.objective as f64;
-            Budget::Iterations((e * per_epoch).ceil().max(1.0) as u64)
-        }
-    };
 
     // Inputs are valid: from here on, outputs are written.
     output::create_dir(out)?;
@@ -525,8 +531,10 @@ pub fn execute(
             }
         }
     }
-    // (Unconstrained baselines do not try to meet the bounds: no warning.)
-    let constrained = settings.algorithm.name().is_constrained();
+    // Unconstrained baselines and the fairness methods (which have no
+    // bound) do not try to meet the bounds: no warning.
+    let name = settings.algorithm.name();
+    let constrained = name.is_constrained() && !name.is_method();
     if let Some(v) = train_report.max_violation.filter(|v| constrained && *v > 1e-12) {
         warnings.push(fairtrain::train::Warning {
             iteration: summary.iterations,

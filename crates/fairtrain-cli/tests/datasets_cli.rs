@@ -3,11 +3,11 @@
 //! loopback HTTP server started here.
 
 mod common;
-use common::{metrics, s};
+use common::{metrics, s, shared_datasets};
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
@@ -32,16 +32,6 @@ fn fails(args: &[&str], cache: &Path) -> String {
     assert!(!out.status.success(), "fairtrain {} succeeded", args.join(" "));
     assert_ne!(out.status.code(), Some(101), "panicked: {stderr}");
     stderr
-}
-
-fn shared_datasets() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent (the shared data sets sit beside the project in CI)", dir.display());
-        None
-    }
 }
 
 /// Served files: (path, body), replaceable while the server runs.

@@ -2,7 +2,7 @@
 //! crate and uses some of them).
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -21,4 +21,16 @@ pub fn metrics(dir: &Path) -> Value {
 /// A path as a command-line argument.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// The shared data sets beside the project (CI has them), or `None` with a
+/// note that the test is skipped.
+pub fn shared_datasets() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: {} is absent (the shared data sets sit beside the project in CI)", dir.display());
+        None
+    }
 }

@@ -145,6 +145,9 @@ pub struct LoadOptions {
     pub test_fraction: Option<f64>,
     /// Seed of the random split.
     pub split_seed: u64,
+    /// A separate test file (CSV/ARFF only, same columns as the data file):
+    /// its rows are the test split, instead of a random one.
+    pub test_file: Option<PathBuf>,
     /// Keep the sensitive columns among the features.
     pub keep_group_feature: bool,
     /// Sample-weight column (e.g. Adult's `fnlwgt`, ACS's `PWGTP`).
@@ -204,6 +207,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
             ("drop", !options.drop.is_empty()),
             ("schema", options.schema.is_some()),
             ("test-fraction", options.test_fraction.is_some() && !source.has_random_split()),
+            ("test-data", options.test_file.is_some()),
         ];
         if let Some((field, _)) = fixed.iter().find(|(_, given)| *given) {
             return Err(Error::config(
@@ -277,22 +281,30 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
             (source.name(), sha, acs::read_task(request, &files)?, random, with_weight(spec))
         }
         DataSource::Csv(path) | DataSource::Arff(path) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let sha = super::cache::sha256_hex(&bytes);
+            let arff = matches!(source, DataSource::Arff(_));
+            let read = |path: &Path| -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
+                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                let sha = super::cache::sha256_hex(&bytes);
+                let name = path.display().to_string();
+                if arff {
+                    let a = arff::read_arff(bytes.as_slice(), &name)?;
+                    Ok((sha, a.table, a.nominal, a.numeric))
+                } else {
+                    let delimiter = schema.delimiter.map_or(b',', |d| d as u8);
+                    let options = ReadOptions { delimiter, ..ReadOptions::default() };
+                    Ok((sha, RawTable::read(bytes.as_slice(), &name, &options)?, vec![], vec![]))
+                }
+            };
             let name = path.display().to_string();
-            let (table, nominal, numeric) = if matches!(source, DataSource::Arff(_)) {
-                let a = arff::read_arff(bytes.as_slice(), &name)?;
-                (a.table, a.nominal, a.numeric)
-            } else {
-                let delimiter = match schema.delimiter {
-                    Some(d) => d as u8,
-                    None => b',',
-                };
-                (
-                    RawTable::read(bytes.as_slice(), &name, &ReadOptions { delimiter, ..ReadOptions::default() })?,
-                    vec![],
-                    vec![],
-                )
+            let (sha, table, nominal, numeric) = read(path)?;
+            let mut sha = vec![sha];
+            let split = match &options.test_file {
+                Some(test_path) => {
+                    let (test_sha, test, ..) = read(test_path)?;
+                    sha.push(test_sha);
+                    Split::Table(test)
+                }
+                None => random,
             };
             schema.check(&table, "the schema")?;
             let target = options
@@ -324,7 +336,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
                 keep_group_feature: options.keep_group_feature,
                 weight: options.weight.clone().or(schema.weight.clone()),
             };
-            (name, vec![sha], table, random, spec)
+            (name, sha, table, split, spec)
         }
     };
     Ok(Loaded { name, sha256, group_columns: groups, encoded: encode(table, split, &spec)? })
@@ -477,6 +489,33 @@ mod tests {
             "invalid value for target: applies only to CSV/ARFF data; adult has a fixed target, \
              encoding and test split"
         );
+    }
+
+    #[test]
+    fn a_test_file_is_the_test_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let (train, test, other) = (dir.path().join("tr.csv"), dir.path().join("te.csv"), dir.path().join("o.csv"));
+        let rows = |n: usize| -> String {
+            (0..n).map(|i| format!("{},{},{}\n", i as f64 / 10.0, i % 2, (i / 2) % 2)).collect::<String>()
+        };
+        std::fs::write(&train, format!("x,g,y\n{}", rows(40))).unwrap();
+        std::fs::write(&test, format!("x,g,y\n{}", rows(6))).unwrap();
+        std::fs::write(&other, format!("x,h,y\n{}", rows(6))).unwrap();
+        let options = LoadOptions {
+            target: Some("y".into()),
+            group: Some(vec!["g".into()]),
+            test_file: Some(test.clone()),
+            ..LoadOptions::default()
+        };
+        let loaded = load(&DataSource::Csv(train.clone()), &options).unwrap();
+        // Every row of the data file trains; the test file's six rows test.
+        assert_eq!((loaded.encoded.train.n_rows(), loaded.encoded.test.n_rows()), (40, 6));
+        assert_eq!(loaded.sha256.len(), 2);
+        let options = LoadOptions { test_file: Some(other.clone()), ..options };
+        let err = load(&DataSource::Csv(train.clone()), &options).unwrap_err();
+        assert_eq!(err.to_string(), format!("{} and {} have different columns", train.display(), other.display()));
+        let err = load(&DataSource::German, &LoadOptions { test_file: Some(test), ..LoadOptions::default() });
+        assert!(err.unwrap_err().to_string().starts_with("invalid value for test-data: applies only to CSV/ARFF"));
     }
 
     #[test]

@@ -217,6 +217,35 @@ impl GroupFrame {
     }
 }
 
+impl GroupFrame {
+    /// Largest deviation of a group's `metric` from its value over all
+    /// rows (`None` when the overall value or every group's is undefined).
+    /// FairBatch reports its disparities this way; for two groups it is
+    /// the gap times the other group's share of the metric's rows.
+    pub fn deviation(&self, metric: impl Fn(&GroupCounts) -> Option<f64>) -> Option<f64> {
+        let overall = metric(&self.overall)?;
+        self.groups.iter().filter_map(&metric).map(|v| (v - overall).abs()).reduce(f64::max)
+    }
+
+    /// `max_z |P(yhat=1 | z) - P(yhat=1)|`.
+    pub fn dp_deviation(&self) -> Option<f64> {
+        self.deviation(GroupCounts::positive_rate)
+    }
+
+    /// `max_z |TPR_z - TPR|`.
+    pub fn eopp_deviation(&self) -> Option<f64> {
+        self.deviation(GroupCounts::tpr)
+    }
+
+    /// The larger of the TPR and FPR deviations.
+    pub fn eo_deviation(&self) -> Option<f64> {
+        match (self.eopp_deviation(), self.deviation(GroupCounts::fpr)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 impl GroupStatistics for GroupFrame {
     fn n_groups(&self) -> usize {
         self.groups.len()
@@ -313,6 +342,13 @@ pub struct SplitReport {
     pub eopp_gap: Option<f64>,
     /// Equalized odds gap.
     pub eo_gap: Option<f64>,
+    /// Largest deviation of a group's positive rate from the overall rate
+    /// (FairBatch's `DP_diff`).
+    pub dp_deviation: Option<f64>,
+    /// Largest deviation of a group's TPR from the overall TPR (`EO_Y1_diff`).
+    pub eopp_deviation: Option<f64>,
+    /// The larger TPR or FPR deviation (`EqOdds_diff`).
+    pub eo_deviation: Option<f64>,
     /// The constraints' values.
     pub constraints: Vec<ConstraintReport>,
     /// Largest violation over the constraints (negative when all hold).
@@ -354,6 +390,9 @@ impl SplitReport {
             dp_gap: frame.dp_gap(),
             eopp_gap: frame.eopp_gap(),
             eo_gap: frame.eo_gap(),
+            dp_deviation: frame.dp_deviation(),
+            eopp_deviation: frame.eopp_deviation(),
+            eo_deviation: frame.eo_deviation(),
             constraints: reports,
             max_violation,
         }
@@ -430,6 +469,11 @@ mod tests {
         assert!((b.loss().unwrap() - lb).abs() < 1e-6);
         assert_eq!(f.dp_gap(), Some(0.25));
         assert_eq!(f.eopp_gap(), Some(0.5));
+        // Overall: 5 of 8 predicted positive, TPR 3/4, FPR 2/4.
+        assert_eq!(f.dp_deviation(), Some(0.125));
+        assert_eq!(f.eopp_deviation(), Some(0.25));
+        assert_eq!(f.deviation(GroupCounts::fpr), Some(0.0));
+        assert_eq!(f.eo_deviation(), Some(0.25));
         assert_eq!(f.eo_gap(), Some(0.5));
         assert_eq!(f.overall().accuracy(), Some(0.625));
         // a: TP 1 of 2 positives, predicted positive 2 (one TP): precision 0.5.

@@ -34,7 +34,7 @@
 //! steps. On larger data an epoch is hundreds of steps and the shares would
 //! hardly move within a usual budget, so here the outer step comes every
 //! `min(floor(N / B), 20)` steps and the cell statistics are computed on a
-//! fixed stratified evaluation set of up to 500 rows per cell: on data of
+//! fixed stratified evaluation set of up to 1,000 rows per cell: on data of
 //! the reference's size both are exactly the reference's, and on large
 //! data the evaluation costs about as much as the training batches.
 //!
@@ -106,7 +106,7 @@ struct Sampler {
 /// The reference experiment's epoch, in steps (2,000 rows, batches of 100).
 const REFERENCE_EPOCH_STEPS: usize = 20;
 /// Rows per cell of the evaluation set.
-const EVALUATION_ROWS_PER_CELL: usize = 500;
+const EVALUATION_ROWS_PER_CELL: usize = 1_000;
 
 /// FairBatch over any primal optimizer (see the module documentation).
 #[derive(Debug, Clone, Serialize, Deserialize)]

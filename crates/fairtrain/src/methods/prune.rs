@@ -14,7 +14,12 @@
 //! gradient, at `z`, of the Lagrangian `f + lambda^T c` with the inner
 //! algorithm's multipliers (BiFP's fairness term at the upper level); the
 //! mask is the top `k` of `|s|` in each layer, so the sparsity is exact at
-//! every step. Biases are never pruned. The baselines: magnitude pruning of
+//! every step. The mask is searched for the first part of the budget
+//! ([`MaskSearch`]; the CLI's first quarter) and then fixed while the
+//! weights go on training under the constraint: the returned model (a tail
+//! average, or a choice among averaged iterates from a quarter of the
+//! budget on) then carries one mask, and so exactly the requested
+//! sparsity. Biases are never pruned. The baselines: magnitude pruning of
 //! the dense model, and magnitude pruning followed by constrained
 //! fine-tuning with the mask fixed.
 
@@ -62,6 +67,15 @@ impl std::str::FromStr for PruneMethod {
             _ => Err(Error::config("method", format!("'{s}' (known: {})", Self::NAMES.join(", ")))),
         }
     }
+}
+
+/// How long BiFP updates its mask; afterwards the mask is fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum MaskSearch {
+    /// For this many steps.
+    Steps(u64),
+    /// For this many seconds of steps.
+    Seconds(f64),
 }
 
 /// Step size of the score optimizer (Adam).
@@ -139,6 +153,7 @@ pub struct Pruning {
     model: Mlp,
     method: PruneMethod,
     sparsity: f64,
+    search: MaskSearch,
     state: PruneState,
 }
 
@@ -157,17 +172,22 @@ struct PruneState {
     #[serde(skip)]
     order: Vec<usize>,
     inner: Vec<u8>,
+    /// Steps taken, and seconds spent in them (for the mask search).
+    steps: u64,
+    seconds: f64,
 }
 
 impl Pruning {
     /// Prunes the dense parameters `dense` of `model` to `sparsity` with
-    /// `method`, training with `inner` (unused by magnitude pruning).
+    /// `method`, training with `inner` (unused by magnitude pruning); BiFP
+    /// updates its mask during `search`.
     pub fn new(
         inner: Box<dyn Algorithm>,
         model: Mlp,
         dense: &[f32],
         method: PruneMethod,
         sparsity: f64,
+        search: MaskSearch,
     ) -> Result<Self> {
         if dense.len() != model.n_params() {
             return Err(Error::Data(format!("{} dense parameters for a model with {}", dense.len(), model.n_params())));
@@ -177,6 +197,7 @@ impl Pruning {
             inner,
             method,
             sparsity,
+            search,
             state: PruneState {
                 theta: dense.to_vec(),
                 scores: dense.to_vec(),
@@ -187,6 +208,8 @@ impl Pruning {
                 weights: Vec::new(),
                 order: Vec::new(),
                 inner: Vec::new(),
+                steps: 0,
+                seconds: 0.0,
             },
             model,
         })
@@ -220,6 +243,12 @@ impl Algorithm for Pruning {
             self.write_masked(problem.params_mut());
             return problem.estimate(Request::Both);
         }
+        let searching = match self.search {
+            MaskSearch::Steps(n) => self.state.steps < n,
+            MaskSearch::Seconds(t) => self.state.seconds < t,
+        };
+        let started = matches!(self.search, MaskSearch::Seconds(_)).then(std::time::Instant::now);
+        self.state.steps += 1;
         let s = &mut self.state;
         s.before.copy_from_slice(problem.params());
         self.inner.step(problem)?;
@@ -227,7 +256,7 @@ impl Algorithm for Pruning {
         for (((t, m), &a), &b) in s.theta.iter_mut().zip(&s.mask).zip(&s.before).zip(problem.params()) {
             *t += m * (b - a);
         }
-        if self.method == PruneMethod::Bifp {
+        if self.method == PruneMethod::Bifp && searching {
             // Upper level: the Lagrangian's gradient at z = m * theta.
             self.write_masked(problem.params_mut());
             let s = &mut self.state;
@@ -247,6 +276,9 @@ impl Algorithm for Pruning {
             fill_magnitude_mask(&self.model, &s.scores, self.sparsity, &mut s.mask, &mut s.order)?;
         }
         self.write_masked(problem.params_mut());
+        if let Some(t) = started {
+            self.state.seconds += t.elapsed().as_secs_f64();
+        }
         Ok(())
     }
 
@@ -271,7 +303,8 @@ impl Algorithm for Pruning {
     }
 
     fn finalize(&self, params: &mut [f32]) {
-        // Averaged or selected iterates mix masks: project onto the final one.
+        // An average reaching back into the mask search mixes masks:
+        // project onto the final one.
         for (p, m) in params.iter_mut().zip(&self.state.mask) {
             *p *= m;
         }
@@ -318,5 +351,40 @@ mod tests {
             }
         }
         assert!(magnitude_mask(&mlp, &p, 1.0).is_err());
+    }
+
+    /// BiFP moves its mask during the search and not after it; the
+    /// parameters are the masked weights at every step.
+    #[test]
+    fn bifp_fixes_its_mask_after_the_search() {
+        use crate::algorithms::{AlgorithmConfig, AlgorithmName};
+        use crate::constraints::{ConstraintSet, FairnessConstraint, Notion};
+        use crate::data::{DataSource, LoadOptions, load};
+        use crate::problem::TabularProblem;
+        use std::sync::Arc;
+
+        let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
+        let constraints =
+            ConstraintSet::new(vec![FairnessConstraint::new(Notion::AccuracyParity, 0.05).unwrap()], &data).unwrap();
+        let mlp = Mlp::new(data.n_inputs(), &[16]).unwrap();
+        let dense = mlp.init_params(1);
+        let batches = AlgorithmConfig::paper_batch_sizes(AlgorithmName::SslAlm);
+        let mut problem =
+            TabularProblem::new(mlp.clone(), dense.clone(), Arc::new(data), constraints, batches, 0).unwrap();
+        let inner = AlgorithmConfig::paper(AlgorithmName::SslAlm).build().unwrap();
+        let mut pruning =
+            Pruning::new(inner, mlp.clone(), &dense, PruneMethod::Bifp, 0.7, MaskSearch::Steps(300)).unwrap();
+        let start = pruning.mask().to_vec();
+        for _ in 0..300 {
+            pruning.step(&mut problem).unwrap();
+        }
+        let searched = pruning.mask().to_vec();
+        assert_ne!(start, searched, "the search moved no weight in or out of the mask");
+        for _ in 0..300 {
+            pruning.step(&mut problem).unwrap();
+            assert_eq!(pruning.mask(), &searched[..]);
+            assert!(problem.params().iter().zip(&searched).all(|(p, m)| *m == 1.0 || *p == 0.0));
+        }
+        assert!((sparsity(&mlp, problem.params()) - 0.7).abs() < 0.01);
     }
 }

@@ -358,6 +358,8 @@ pub fn train_from(
     };
     let mut logger = Logger {
         diagnostics: Diagnostics::new(problem.constraint_names(), budget_size),
+        // Only an algorithm that pursues the bounds is warned about them.
+        watch: algorithm.uses_constraints() || algorithm.has_multipliers(),
         grad: vec![0.0; problem.num_params()],
         zeros: vec![0.0; m],
         time_budget: matches!(config.budget, Budget::Seconds(_)),
@@ -533,6 +535,8 @@ impl Window {
 /// Writes log records: window means, KKT residual estimates, diagnostics.
 struct Logger {
     diagnostics: Diagnostics,
+    /// Whether to raise diagnostics (not for unconstrained baselines and methods).
+    watch: bool,
     /// Gradient buffer of the KKT estimate.
     grad: Vec<f32>,
     zeros: Vec<f32>,
@@ -588,7 +592,8 @@ impl Logger {
         let complementarity = lambda.iter().zip(&window.means).map(|(&l, &c)| l as f64 * c).sum::<f64>().abs();
         let feasibility = window.means.iter().copied().fold(0.0f64, f64::max);
         let progress = if self.time_budget { seconds } else { iteration as f64 };
-        let raised = self.diagnostics.observe(iteration, progress, &window.means, multipliers);
+        let raised =
+            if self.watch { self.diagnostics.observe(iteration, progress, &window.means, multipliers) } else { 0 };
         let all = self.diagnostics.warnings();
         let record = LogRecord {
             iteration,
