@@ -340,7 +340,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_group_feature: Option<bool>,
 
-    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0.2; --preset paper: 0]
+    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0.2 for constrained algorithms; 0 for --preset paper, sgd, adam and --method]
     #[arg(long, help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,

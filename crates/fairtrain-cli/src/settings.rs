@@ -647,10 +647,12 @@ impl TrainSettings {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));
         }
         // The default preset holds out a validation split for the margin and
-        // the choice of the returned model; the paper preset trains as the
-        // paper did.
+        // the choice of the returned model of a constrained algorithm; the
+        // paper preset trains as the paper did, and a baseline or a fairness
+        // method (no bound to meet) trains on every training row.
         let paper = preset == Preset::Paper;
-        let validation_fraction = args.validation_fraction.unwrap_or(if paper { 0.0 } else { DEFAULT_VALIDATION });
+        let validation_fraction =
+            args.validation_fraction.unwrap_or(if paper || !name.pursues_bounds() { 0.0 } else { DEFAULT_VALIDATION });
         if !(0.0..1.0).contains(&validation_fraction) {
             return Err(Error::config("validation-fraction", format!("{validation_fraction} (must be in [0, 1))")));
         }

@@ -533,8 +533,7 @@ pub fn execute(
     }
     // Unconstrained baselines and the fairness methods (which have no
     // bound) do not try to meet the bounds: no warning.
-    let name = settings.algorithm.name();
-    let constrained = name.is_constrained() && !name.is_method();
+    let constrained = settings.algorithm.name().pursues_bounds();
     if let Some(v) = train_report.max_violation.filter(|v| constrained && *v > 1e-12) {
         warnings.push(fairtrain::train::Warning {
             iteration: summary.iterations,

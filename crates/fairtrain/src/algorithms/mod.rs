@@ -191,6 +191,14 @@ impl AlgorithmName {
         !matches!(self, AlgorithmName::Sgd | AlgorithmName::Adam)
     }
 
+    /// True for the algorithms that train toward the bounds (the constrained
+    /// ones; not the unconstrained baselines, nor the fairness methods,
+    /// which have no bound): the ones a validation margin, a feasibility
+    /// selection and infeasibility warnings are for.
+    pub fn pursues_bounds(self) -> bool {
+        self.is_constrained() && !self.is_method()
+    }
+
     /// True for the methods whose gradient weights come from a dual rule
     /// (they accept any primal optimizer).
     pub fn is_lagrangian(self) -> bool {
