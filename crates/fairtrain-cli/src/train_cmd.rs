@@ -832,10 +832,14 @@ impl<'a> Generalization<'a> {
         GroupFrame::from_model(self.mlp, params, data, self.threads)
     }
 
-    /// The auto margin at the current parameters: the validation value's
-    /// excess over the train value (overfitting so far) plus the one-sided
-    /// 95% noise of a held-out estimate (1.645 standard errors, from the
-    /// validation bootstrap's 95% interval).
+    /// The auto margin at the current parameters: the part of the
+    /// validation value's excess over the train value (overfitting so far)
+    /// beyond the 95% half-width of the validation estimate, i.e. the
+    /// overfitting the validation split can tell from its noise. (The
+    /// noise itself is not added: the reported test interval accounts for
+    /// it, and on small groups a noise-sized margin cost up to 3.8 points
+    /// of accuracy, Adult equal opportunity at 0.02, for held-out values
+    /// no closer to the bound.)
     fn measure_margin(&mut self, params: &[f32]) -> fairtrain::Result<()> {
         let v = self.validation;
         let logits = self.mlp.logits(params, v, self.threads);
@@ -856,8 +860,8 @@ impl<'a> Generalization<'a> {
                 continue;
             };
             let at_most = c.sense() == fairtrain::constraints::Sense::AtMost;
-            let bias = if at_most { val - tr } else { tr - val }.max(0.0);
-            let margin = bias + h * 1.645 / 1.96;
+            let excess = if at_most { val - tr } else { tr - val };
+            let margin = (excess - h).max(0.0);
             let bound = if at_most { (c.bound - margin).max(0.25 * c.bound) } else { (c.bound + margin).min(1.0) };
             self.train_bounds[k] = bound;
             self.margin_report.push(format!(

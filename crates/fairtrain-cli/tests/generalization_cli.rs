@@ -35,12 +35,13 @@ fn validation_margin_and_selection_are_reported() {
     let v = &m["validation"];
     let n: u64 = v["groups"].as_object().unwrap().values().map(|g| g["n"].as_u64().unwrap()).sum();
     assert_eq!(n, 6_000);
-    // The user's bound stays the bound; training aimed lower; the test entry has its interval.
+    // The user's bound stays the bound; training aims lower only where the
+    // validation split shows overfitting beyond its noise (not here: 24,000
+    // training rows); the test entry has its interval.
     for split in ["train", "validation", "test"] {
         let c = &m[split]["constraints"][0];
         assert_eq!(c["bound"], 0.02);
-        let tb = c["train_bound"].as_f64().unwrap();
-        assert!((0.005..0.02).contains(&tb), "{split}: {tb}");
+        assert!(c.get("train_bound").is_none(), "{split}: {c}");
     }
     let half = m["test"]["constraints"][0]["ci_half_width"].as_f64().unwrap();
     assert!(half > 0.0 && half < 0.05, "{half}");
@@ -108,11 +109,12 @@ fn fixed_margin_and_errors() {
 /// Trains `data` under `constraint` at `bound` with the default and the
 /// paper presets for each seed: the defaults end feasible on the training
 /// data with the test value within the bound plus its 95% half-width;
-/// returns on how many seeds the paper preset ended infeasible on train.
-fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &str, seeds: &[&str]) -> usize {
+/// returns on how many seeds the paper preset ended infeasible on train,
+/// and on how many the defaults trained against a tighter bound.
+fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &str, seeds: &[&str]) -> (usize, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let b: f64 = bound.parse().unwrap();
-    let mut paper_infeasible = 0;
+    let (mut paper_infeasible, mut margins) = (0, 0);
     for &seed in seeds {
         let mut violations = Vec::new();
         for preset in ["default", "paper"] {
@@ -139,6 +141,7 @@ fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &st
             let m = metrics(&out);
             violations.push(m["train"]["max_violation"].as_f64().unwrap());
             if preset == "default" {
+                margins += m["test"]["constraints"][0].get("train_bound").is_some() as usize;
                 let c = &m["test"]["constraints"][0];
                 let (value, half) = (c["value"].as_f64().unwrap(), c["ci_half_width"].as_f64().unwrap());
                 assert!(value <= b + half, "{data} seed {seed}: test {value} > {b} + {half}");
@@ -147,7 +150,7 @@ fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &st
         assert!(violations[0] <= 0.0, "{data} seed {seed}: the defaults end infeasible ({})", violations[0]);
         paper_infeasible += (violations[1] > 0.0) as usize;
     }
-    paper_infeasible
+    (paper_infeasible, margins)
 }
 
 /// German credit with demographic parity at 0.05 (800 training rows, 248
@@ -157,9 +160,12 @@ fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &st
 /// its 95% half-width.
 #[test]
 fn defaults_end_feasible_where_the_paper_preset_does_not() {
-    let n = paper_infeasible_where_defaults_hold("german", "demographic-parity", "0.05", &["0", "1", "2"]);
+    let (n, margins) = paper_infeasible_where_defaults_hold("german", "demographic-parity", "0.05", &["0", "1", "2"]);
     // (Measured: infeasible on all three, by 0.0035 to 0.0075.)
     assert!(n >= 2, "the paper preset ended feasible on {} of 3 seeds", 3 - n);
+    // The MLP overfits 800 rows: validation shows it beyond its noise on
+    // seeds 0 and 1 (DP +0.19 and +0.18 from train, half-widths 0.15 and 0.14).
+    assert!(margins >= 2, "a margin on {margins} of 3 seeds");
 }
 
 /// A noisy, shifted group (30% of the rows, logit scale 0.3, shift -1)
@@ -168,7 +174,7 @@ fn defaults_end_feasible_where_the_paper_preset_does_not() {
 #[test]
 fn defaults_end_feasible_on_a_noisy_shifted_group() {
     let data = "synthetic:minority=0.3,signal=0.3,shift=-1";
-    let n = paper_infeasible_where_defaults_hold(data, "loss-parity", "0.005", &["1", "2", "4"]);
+    let (n, _) = paper_infeasible_where_defaults_hold(data, "loss-parity", "0.005", &["1", "2", "4"]);
     // (Measured: over the bound on seeds 1, 2 and 4, by 0.00005 to 0.0006.)
     assert!(n >= 2, "the paper preset ended feasible on {} of 3 seeds", 3 - n);
 }
