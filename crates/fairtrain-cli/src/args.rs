@@ -420,6 +420,11 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dual_bound: Option<f32>,
 
+    /// Double a multiplier's bound while it binds and its constraint stays violated (SSL-ALM, ALM) [preset: true; paper: false]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Hyperparameters")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grow_dual_bound: Option<bool>,
+
     /// Penalty rho (ALM, nuPI, penalty method) or initial beta (iALM) [preset]
     #[arg(long, allow_hyphen_values = true, help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -78,6 +78,7 @@ fn hyperparameters_given(args: &TrainArgs) -> Vec<&'static str> {
         ("beta", args.beta.is_some()),
         ("dual-lr", args.dual_lr.is_some()),
         ("dual-bound", args.dual_bound.is_some()),
+        ("grow-dual-bound", args.grow_dual_bound.is_some()),
         ("penalty", args.penalty.is_some()),
         ("augmentation", args.augmentation.is_some()),
         ("penalty-growth", args.penalty_growth.is_some()),
@@ -114,7 +115,9 @@ fn hyperparameters_given(args: &TrainArgs) -> Vec<&'static str> {
 fn hyperparameters_of(name: AlgorithmName) -> Vec<&'static str> {
     const PRIMAL: [&str; 5] = ["primal", "lr", "momentum", "mu", "beta"];
     let own: &[&str] = match name {
-        AlgorithmName::SslAlm | AlgorithmName::Alm => &["dual-lr", "penalty", "augmentation", "dual-bound"],
+        AlgorithmName::SslAlm | AlgorithmName::Alm => {
+            &["dual-lr", "penalty", "augmentation", "dual-bound", "grow-dual-bound"]
+        }
         AlgorithmName::Ialm => &["penalty", "penalty-growth", "dual-lr", "dual-bound"],
         AlgorithmName::Gda => &["dual-lr", "dual-bound"],
         AlgorithmName::Nupi => &["dual-lr", "kp", "nu", "penalty", "dual-bound"],
@@ -199,6 +202,7 @@ fn resolve_algorithm(name: AlgorithmName, preset: Preset, a: &TrainArgs) -> Resu
                     penalty: a.penalty.unwrap_or(d.penalty),
                     augmentation: a.augmentation.unwrap_or(d.augmentation),
                     dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
+                    grow_bound: a.grow_dual_bound.unwrap_or(d.grow_bound),
                 }),
                 DualConfig::Ialm(d) => DualConfig::Ialm(IalmConfig {
                     penalty: a.penalty.unwrap_or(d.penalty),
@@ -800,6 +804,7 @@ impl TrainSettings {
                         a.penalty = Some(c.penalty);
                         a.augmentation = Some(c.augmentation);
                         a.dual_bound = Some(c.dual_bound);
+                        a.grow_dual_bound = Some(c.grow_bound);
                     }
                     DualConfig::Ialm(c) => {
                         a.penalty = Some(c.penalty);
@@ -874,7 +879,15 @@ mod tests {
         let s = TrainSettings::resolve(&TrainArgs::default()).unwrap();
         assert_eq!(s.source, DataSource::Adult);
         assert_eq!(s.preset, Preset::Default);
-        assert_eq!(s.algorithm, AlgorithmConfig::paper(AlgorithmName::SslAlm));
+        // The paper's SSL-ALM, with a multiplier bound that grows while it binds.
+        let AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(alm), primal, .. } = s.algorithm else { panic!() };
+        let AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(paper), primal: paper_primal, .. } =
+            AlgorithmConfig::paper(AlgorithmName::SslAlm)
+        else {
+            panic!()
+        };
+        assert_eq!((alm, primal), (AlmConfig { grow_bound: true, ..paper }, paper_primal));
+        assert!(!paper.grow_bound);
         assert_eq!(s.batch, BatchSizes { objective: 8, per_group: 8 });
         assert_eq!(s.budget, BudgetSetting::Iterations(20_000));
         assert_eq!(s.constraints, [FairnessConstraint::new(Notion::LossParity, 0.005).unwrap()]);

@@ -48,11 +48,27 @@ pub struct AlmConfig {
     pub augmentation: Augmentation,
     /// Multipliers are clamped to `[0, dual_bound]`.
     pub dual_bound: f32,
+    /// Double a multiplier's bound when the multiplier has sat at it for
+    /// [`BOUND_PATIENCE`] steps while its constraint stayed violated on
+    /// average: the multiplier a constraint needs scales with how steep
+    /// the objective is against it, which no fixed bound fits on every
+    /// data set (a bound below it leaves the run infeasible for good).
+    /// `false` keeps the bound fixed, as the paper.
+    #[serde(default)]
+    pub grow_bound: bool,
 }
+
+/// Steps a multiplier sits at its bound, its constraint violated on
+/// average, before the bound doubles.
+pub const BOUND_PATIENCE: u32 = 500;
+
+/// Weight of the newest estimate in the running average of each constraint
+/// that decides whether it is violated (about the last 50 steps).
+const VIOLATION_AVERAGING: f32 = 0.02;
 
 impl Default for AlmConfig {
     fn default() -> Self {
-        AlmConfig { dual_lr: 0.05, penalty: 1.0, augmentation: Augmentation::Hpr, dual_bound: 10.0 }
+        AlmConfig { dual_lr: 0.05, penalty: 1.0, augmentation: Augmentation::Hpr, dual_bound: 10.0, grow_bound: false }
     }
 }
 
@@ -70,24 +86,65 @@ impl AlmConfig {
 pub struct Alm {
     config: AlmConfig,
     multipliers: Vec<f32>,
+    /// Each multiplier's bound (they grow with `grow_bound`).
+    #[serde(default)]
+    bounds: Vec<f32>,
+    /// Running average of each constraint estimate.
+    #[serde(default)]
+    average: Vec<f32>,
+    /// Consecutive steps each multiplier has sat at its bound while violated.
+    #[serde(default)]
+    saturated: Vec<u32>,
 }
 
 impl Alm {
     /// Multipliers starting at 0.
     pub fn new(config: AlmConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Alm { config, multipliers: Vec::new() })
+        Ok(Alm { config, multipliers: Vec::new(), bounds: Vec::new(), average: Vec::new(), saturated: Vec::new() })
+    }
+
+    /// The current bound of each multiplier.
+    pub fn bounds(&self) -> &[f32] {
+        &self.bounds
     }
 }
 
 impl DualRule for Alm {
     fn reset(&mut self, m: usize) {
         self.multipliers = vec![0.0; m];
+        self.bounds = vec![self.config.dual_bound; m];
+        self.average = vec![0.0; m];
+        self.saturated = vec![0; m];
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
-        let AlmConfig { dual_lr: eta, penalty: rho, augmentation, dual_bound } = self.config;
-        for ((lambda, w), &c) in self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.exact_constraints) {
+        let AlmConfig { dual_lr: eta, penalty: rho, augmentation, grow_bound, .. } = self.config;
+        let m = self.multipliers.len();
+        if self.bounds.len() != m {
+            // (A checkpoint of an earlier version holds multipliers only.)
+            self.bounds = vec![self.config.dual_bound; m];
+            self.average = vec![0.0; m];
+            self.saturated = vec![0; m];
+        }
+        for (i, ((lambda, w), &c)) in
+            self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.exact_constraints).enumerate()
+        {
+            let dual_bound = self.bounds[i];
+            if grow_bound {
+                let avg = &mut self.average[i];
+                *avg += VIOLATION_AVERAGING * (c - *avg);
+                if *lambda >= dual_bound && *avg > 0.0 {
+                    self.saturated[i] += 1;
+                    if self.saturated[i] >= BOUND_PATIENCE {
+                        self.bounds[i] = 2.0 * dual_bound;
+                        self.saturated[i] = 0;
+                    }
+                } else {
+                    self.saturated[i] = 0;
+                }
+            }
+            let dual_bound = self.bounds[i];
             match augmentation {
                 Augmentation::Hpr => {
                     let direction = ((*lambda + rho * c).max(0.0) - *lambda) / rho;
@@ -115,6 +172,7 @@ mod tests {
     use crate::algorithms::lagrangian::Lagrangian;
     use crate::algorithms::optim::PrimalConfig;
     use crate::algorithms::testing::{QuadraticProblem, assert_reaches_optimum};
+    use crate::problem::Problem;
 
     /// min (x-3)^2 s.t. x - 1 <= 0 (noisy): optimum x = 1, lambda = 4.
     #[test]
@@ -138,6 +196,30 @@ mod tests {
             alg.step(&mut problem).unwrap();
         }
         assert_eq!(alg.multipliers()[0], 2.0);
+    }
+
+    /// min (x-30)^2 s.t. x - 1 <= 0: the multiplier the constraint needs is
+    /// 58, beyond the default bound of 10. With the bound fixed the run
+    /// ends far from feasible (near x = 20); a bound that doubles while it
+    /// binds reaches the optimum.
+    #[test]
+    fn a_binding_multiplier_bound_grows_until_the_constraint_holds() {
+        let run = |grow_bound: bool| {
+            let config = AlmConfig { grow_bound, ..AlmConfig::default() };
+            let primal = PrimalConfig::sgd(0.002).smoothed(0.5, 0.5);
+            let mut alg = Lagrangian::new("ssl-alm", Alm::new(config).unwrap(), primal).unwrap();
+            let mut problem = QuadraticProblem::new(30.0, 1.0, 0.1, 5);
+            for _ in 0..30_000 {
+                alg.step(&mut problem).unwrap();
+            }
+            (problem.params()[0], alg.multipliers()[0])
+        };
+        let (x_fixed, lambda_fixed) = run(false);
+        assert_eq!(lambda_fixed, 10.0);
+        assert!(x_fixed > 15.0, "fixed bound: x = {x_fixed}");
+        let (x, lambda) = run(true);
+        assert!((x - 1.0).abs() < 0.5, "growing bound: x = {x}");
+        assert!((lambda - 58.0).abs() < 8.0, "growing bound: lambda = {lambda}");
     }
 
     #[test]

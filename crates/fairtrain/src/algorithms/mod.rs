@@ -372,7 +372,10 @@ impl AlgorithmConfig {
     ///   violated on average (a fixed penalty leaves a violation of about
     ///   `lambda* / rho`, whose scale depends on the data), and its weights
     ///   use averaged constraint estimates for the same reason;
-    /// * Stochastic Ghost steps from 0.1 and decays more slowly (0.01).
+    /// * Stochastic Ghost steps from 0.1 and decays more slowly (0.01);
+    /// * SSL-ALM's and ALM's multiplier bounds double while they bind and
+    ///   the constraint stays violated ([`AlmConfig::grow_bound`]): the
+    ///   multiplier a constraint needs depends on the data's scale.
     pub fn preset(name: AlgorithmName, preset: Preset) -> Self {
         let paper = Self::paper(name);
         if preset == Preset::Paper {
@@ -388,6 +391,9 @@ impl AlgorithmConfig {
                 primal,
             },
             AlgorithmConfig::Ghost(c) => AlgorithmConfig::Ghost(GhostConfig { lr: 0.1, step_decay: 0.01, ..c }),
+            AlgorithmConfig::Lagrangian { name, dual: DualConfig::Alm(c), primal } => {
+                AlgorithmConfig::Lagrangian { name, dual: DualConfig::Alm(AlmConfig { grow_bound: true, ..c }), primal }
+            }
             other => other,
         }
     }
