@@ -555,6 +555,16 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta_objective: Option<MetaObjective>,
 
+    /// Training backend: native (fairtrain's own MLP kernels) or burn (the same MLP as a burn module; needs a build with `--features burn`) [default: native; burn when --device is given]
+    #[arg(long, value_parser = ["native", "burn"], help_heading = "Model")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+
+    /// Device of the burn backend: cpu (Flex), cuda or wgpu (builds with `--features cuda` or `wgpu`) [default: cpu]
+    #[arg(long, value_parser = ["cpu", "cuda", "wgpu"], help_heading = "Model")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+
     /// Hidden layer widths, e.g. 64,32; "none" for a logistic regression [default: 64,32]
     #[arg(long, help_heading = "Model")]
     #[serde(skip_serializing_if = "Option::is_none")]

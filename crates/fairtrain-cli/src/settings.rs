@@ -40,6 +40,8 @@ pub enum BudgetSetting {
 /// Everything a training run needs, resolved.
 #[derive(Debug, Clone)]
 pub struct TrainSettings {
+    /// The burn device to train on (`None`: the native backend).
+    pub burn_device: Option<String>,
     /// Fraction of the training split held out for validation.
     pub validation_fraction: f64,
     /// The generalization margin.
@@ -579,6 +581,30 @@ impl TrainSettings {
             (None, None, None) => BudgetSetting::Iterations(DEFAULT_ITERATIONS),
             _ => return Err(Error::config("budget", "give only one of --iterations, --time-budget, --epochs")),
         };
+        let burn_device = match (args.backend.as_deref(), args.device.as_deref()) {
+            (None | Some("native"), None) => None,
+            (Some("native"), Some(d)) => {
+                return Err(Error::config("device", format!("{d}: --device selects a device of --backend burn")));
+            }
+            (_, d) => Some(d.unwrap_or("cpu").to_string()),
+        };
+        if let Some(d) = &burn_device {
+            if !cfg!(feature = "burn") {
+                return Err(Error::config(
+                    "backend",
+                    format!(
+                        "burn (device {d}): this fairtrain was built without the burn backend; build it with `cargo \
+                         build --release --features burn` (or `cuda`, `wgpu`)"
+                    ),
+                ));
+            }
+            if name.is_method() {
+                return Err(Error::config(
+                    "backend",
+                    format!("burn: method {name} reads the native MLP row by row; use the native backend"),
+                ));
+            }
+        }
         let hidden = match &args.hidden {
             Some(h) => parse_hidden(h)?,
             None => DEFAULT_HIDDEN.to_vec(),
@@ -686,6 +712,7 @@ impl TrainSettings {
             constraints,
             temperature,
             hidden,
+            burn_device,
             batch,
             seed: args.seed.unwrap_or(0),
             budget,
@@ -724,6 +751,8 @@ impl TrainSettings {
             } else {
                 self.hidden.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(",")
             }),
+            backend: self.burn_device.as_ref().map(|_| "burn".to_string()),
+            device: self.burn_device.clone(),
             batch_size: Some(self.batch.objective),
             group_batch_size: Some(self.batch.per_group),
             seed: Some(self.seed),

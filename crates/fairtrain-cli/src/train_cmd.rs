@@ -16,7 +16,7 @@ use fairtrain::data::{Dataset, PrepReport, load};
 use fairtrain::evaluation::certificate::{CertifyOptions, certify_dataset};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::Mlp;
-use fairtrain::problem::{Problem, TabularProblem};
+use fairtrain::problem::{TabularProblem, TabularRun};
 use fairtrain::train::{
     Budget, Checkpoint, HistoryWriter, LoopState, Observer, Observers, StopReason, TrainerConfig, train_from,
 };
@@ -262,6 +262,32 @@ fn truncate_log(path: &Path, iteration: u64) -> Result<()> {
 
 /// One training run on loaded data, writing `config.toml`, `history.csv`
 /// (and `evaluations.csv` when asked) and `metrics.json` into `out`.
+/// The run's problem on the chosen backend: the native MLP, or the same
+/// MLP as a burn module (the same parameter layout, so evaluation, saving
+/// and every algorithm read the flat parameters as before).
+fn tabular_problem(
+    settings: &TrainSettings,
+    mlp: &Mlp,
+    params: Vec<f32>,
+    train_data: &Arc<fairtrain::data::Dataset>,
+    constraints: ConstraintSet,
+) -> Result<Box<dyn TabularRun>> {
+    let (batch, seed) = (settings.batch, settings.seed);
+    match &settings.burn_device {
+        None => Ok(Box::new(TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, batch, seed)?)),
+        #[cfg(feature = "burn")]
+        Some(name) => {
+            use fairtrain::model::burn::{BurnMlp, BurnModel, device};
+            let dev = device(name)?;
+            let n = train_data.n_inputs();
+            let model = BurnModel::new(BurnMlp::new(n, &settings.hidden, &dev), n, dev);
+            Ok(Box::new(TabularProblem::new(model, params, train_data.clone(), constraints, batch, seed)?))
+        }
+        #[cfg(not(feature = "burn"))]
+        Some(_) => unreachable!("settings reject the burn backend in a build without it"),
+    }
+}
+
 pub fn execute(
     settings: &TrainSettings,
     data: &RunData,
@@ -295,8 +321,7 @@ pub fn execute(
         Some(p) => p.dense.clone(),
         None => mlp.init_params(settings.seed),
     };
-    let mut problem =
-        TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, settings.batch, settings.seed)?;
+    let mut problem = tabular_problem(settings, &mlp, params, &train_data, constraints)?;
     let algorithm_config = settings.algorithm.for_run(train_data.n_rows(), settings.batch.objective, settings.seed);
     let mut algorithm = algorithm_config.build()?;
     let budget = match settings.budget {
@@ -332,7 +357,8 @@ pub fn execute(
 
     // Inputs are valid: from here on, outputs are written.
     output::create_dir(out)?;
-    let manifest_start = crate::manifest::Manifest::start(settings, data, mlp.isa().name(), resumed_from.is_some())?;
+    let manifest_start =
+        crate::manifest::Manifest::start(settings, data, kernels(settings, &mlp), resumed_from.is_some())?;
     // (A resumed run rewrites it too: its budget may have changed.)
     let config_text = toml::to_string(&settings.to_args()).context("internal: settings do not serialize")?;
     let header = "# fairtrain train: the resolved settings of this run. Re-run with --config config.toml.\n";
@@ -422,7 +448,7 @@ pub fn execute(
             None => &mut none2,
         };
         let mut observers = Observers(&mut [&mut history, &mut progress, evaluation, &mut checkpointer, general]);
-        train_from(&mut problem, algorithm.as_mut(), &trainer, &mut observers, resume_state)
+        train_from(problem.as_mut(), algorithm.as_mut(), &trainer, &mut observers, resume_state)
     };
     progress.finish();
     let summary = summary?;
@@ -573,7 +599,7 @@ pub fn execute(
         stop_reason: summary.stop,
         averaged_iterates: summary.averaged_iterates,
         threads: settings.threads,
-        kernels: mlp.isa().name(),
+        kernels: kernels(settings, &mlp),
         n_params: mlp.n_params(),
         multipliers,
         data: DataSummary {
@@ -692,8 +718,19 @@ fn print_setup(settings: &TrainSettings, data: &RunData, mlp: &Mlp, n_constraint
         described.join(", "),
         describe_model(&settings.hidden),
         mlp.n_params(),
-        mlp.isa().name(),
+        kernels(settings, mlp),
     );
+}
+
+/// What computes the training steps: the native kernels' instruction set,
+/// or the burn backend and its device.
+fn kernels(settings: &TrainSettings, mlp: &Mlp) -> &'static str {
+    match settings.burn_device.as_deref() {
+        None => mlp.isa().name(),
+        Some("cuda") => "burn cuda",
+        Some("wgpu") => "burn wgpu",
+        Some(_) => "burn flex (cpu)",
+    }
 }
 
 /// Data warnings, printed even by quiet runs.

@@ -2,6 +2,8 @@
 //! (ReLU hidden layers, one logit output) whose parameters are one flat
 //! `f32` vector; the algorithms never see more than that vector.
 
+#[cfg(feature = "burn")]
+pub mod burn;
 mod kernels;
 pub mod loss;
 pub mod saved;
@@ -31,6 +33,105 @@ impl JvpScratch {
                 b.resize(width, 0.0);
             }
         }
+    }
+}
+
+/// A model that [`TabularProblem`](crate::problem::TabularProblem) can
+/// train: per-row logits of a [`Dataset`]'s rows at flat parameters, and
+/// the vector-Jacobian product of those logits. Constraints and losses are
+/// functions of the logits, so the problem computes their derivatives with
+/// respect to each logit itself and needs from the model only one backward
+/// pass per gradient. The native [`Mlp`] implements it; with the `burn`
+/// feature, so does any burn module (`fairtrain::backend::burn`).
+pub trait TabularModel: Clone + std::fmt::Debug + Send {
+    /// Buffers of the forward and backward passes.
+    type Workspace: Clone + std::fmt::Debug + Send;
+
+    /// Number of parameters.
+    fn n_params(&self) -> usize;
+
+    /// Number of inputs (the data set's encoded width).
+    fn n_inputs(&self) -> usize;
+
+    /// Buffers for up to `rows` rows.
+    fn workspace(&self, rows: usize) -> Self::Workspace;
+
+    /// Forward pass of `rows` of `data` into workspace slots
+    /// `slot_offset..slot_offset + rows.len()`, writing one logit per row.
+    fn forward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Self::Workspace,
+        slot_offset: usize,
+        logits: &mut [f32],
+    );
+
+    /// Adds `sum_i dz[i] * d logit_i / d params` over `rows` to `grad`, the
+    /// rows' forward pass sitting in slots `slot_offset..` (a backend
+    /// without retained activations may recompute it).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Self::Workspace,
+        slot_offset: usize,
+        dz: &[f32],
+        grad: &mut [f32],
+    );
+
+    /// The native MLP, when this is one (the fairness methods need its
+    /// per-row access).
+    fn as_mlp(&self) -> Option<&Mlp> {
+        None
+    }
+}
+
+impl TabularModel for Mlp {
+    type Workspace = Workspace;
+
+    fn n_params(&self) -> usize {
+        Mlp::n_params(self)
+    }
+
+    fn n_inputs(&self) -> usize {
+        Mlp::n_inputs(self)
+    }
+
+    fn workspace(&self, rows: usize) -> Workspace {
+        Mlp::workspace(self, rows)
+    }
+
+    fn forward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Workspace,
+        slot_offset: usize,
+        logits: &mut [f32],
+    ) {
+        Mlp::forward(self, params, data, rows, ws, slot_offset, logits)
+    }
+
+    fn backward(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        ws: &mut Workspace,
+        slot_offset: usize,
+        dz: &[f32],
+        grad: &mut [f32],
+    ) {
+        Mlp::backward(self, params, data, rows, ws, slot_offset, dz, grad)
+    }
+
+    fn as_mlp(&self) -> Option<&Mlp> {
+        Some(self)
     }
 }
 

@@ -13,7 +13,7 @@
 
 mod tabular;
 
-pub use tabular::{BatchSizes, TabularProblem};
+pub use tabular::{BatchSizes, TabularProblem, TabularRun};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};

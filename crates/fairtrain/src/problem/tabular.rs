@@ -19,7 +19,7 @@ use crate::constraints::{ConstraintSet, DEFAULT_TEMPERATURE, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::error::{Error, Result};
 use crate::model::loss::bce_with_logits;
-use crate::model::{Mlp, Workspace};
+use crate::model::{Mlp, TabularModel};
 
 /// Minibatch sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -68,8 +68,8 @@ struct Cell {
 /// assert!(grad.iter().any(|&g| g != 0.0));
 /// ```
 #[derive(Debug, Clone)]
-pub struct TabularProblem {
-    model: Mlp,
+pub struct TabularProblem<M: TabularModel = Mlp> {
+    model: M,
     params: AlignedVec,
     data: Arc<Dataset>,
     constraints: ConstraintSet,
@@ -86,7 +86,9 @@ pub struct TabularProblem {
     losses: Vec<f32>,
     dlosses: Vec<f32>,
     dz: Vec<f32>,
-    ws: Workspace,
+    ws: M::Workspace,
+    /// Rows the workspace holds.
+    ws_rows: usize,
     stat_values: Vec<f32>,
     stat_denominators: Vec<f32>,
     stat_exact: Vec<f32>,
@@ -128,12 +130,12 @@ fn label_name(filter: LabelFilter) -> &'static str {
     }
 }
 
-impl TabularProblem {
+impl<M: TabularModel> TabularProblem<M> {
     /// A problem over `data` (the training rows). Samplers are seeded by
     /// `seed`; pass the same seed to [`Mlp::init_params`] for a fully
     /// seeded run.
     pub fn new(
-        model: Mlp,
+        model: M,
         params: Vec<f32>,
         data: Arc<Dataset>,
         constraints: ConstraintSet,
@@ -230,6 +232,7 @@ impl TabularProblem {
             dlosses: vec![0.0; slots],
             dz: vec![0.0; slots],
             ws,
+            ws_rows: slots,
             stat_values: vec![0.0; n_needed],
             stat_denominators: vec![0.0; n_needed],
             stat_exact: vec![0.0; n_needed],
@@ -254,7 +257,7 @@ impl TabularProblem {
     }
 
     /// The model.
-    pub fn model(&self) -> &Mlp {
+    pub fn model(&self) -> &M {
         &self.model
     }
 
@@ -369,7 +372,26 @@ impl TabularProblem {
     }
 }
 
-impl Problem for TabularProblem {
+/// A [`TabularProblem`] whatever its model, for code that picks the
+/// backend at run time (`Box<dyn TabularRun>`).
+pub trait TabularRun: Problem {
+    /// The constraints.
+    fn constraints(&self) -> &ConstraintSet;
+    /// Passes over the training rows started by the objective sampler.
+    fn epochs(&self) -> u64;
+}
+
+impl<M: TabularModel> TabularRun for TabularProblem<M> {
+    fn constraints(&self) -> &ConstraintSet {
+        TabularProblem::constraints(self)
+    }
+
+    fn epochs(&self) -> u64 {
+        TabularProblem::epochs(self)
+    }
+}
+
+impl<M: TabularModel> Problem for TabularProblem<M> {
     fn num_params(&self) -> usize {
         self.params.len()
     }
@@ -392,9 +414,10 @@ impl Problem for TabularProblem {
     }
 
     fn native(&mut self) -> Option<super::NativeView<'_>> {
+        let model = self.model.as_mlp()?;
         self.stale = true;
         Some(super::NativeView {
-            model: &self.model,
+            model,
             data: &self.data,
             params: &mut self.params,
             objective: &mut self.estimate.objective,
@@ -626,8 +649,9 @@ impl Problem for TabularProblem {
             }
             self.rows.resize(self.n_slots, 0);
         }
-        if self.ws.capacity() < self.n_slots {
+        if self.ws_rows < self.n_slots {
             self.ws = self.model.workspace(self.n_slots);
+            self.ws_rows = self.n_slots;
         }
         self.has_objective = false;
         self.has_constraints = false;
