@@ -122,7 +122,7 @@ impl DualRule for Alm {
         let AlmConfig { dual_lr: eta, penalty: rho, augmentation, grow_bound, .. } = self.config;
         let m = self.multipliers.len();
         if self.bounds.len() != m {
-            // (A checkpoint of an earlier version holds multipliers only.)
+            // (Sized by `reset`; a rule used without it starts here.)
             self.bounds = vec![self.config.dual_bound; m];
             self.average = vec![0.0; m];
             self.saturated = vec![0; m];
