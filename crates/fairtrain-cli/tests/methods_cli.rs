@@ -194,6 +194,29 @@ fn fairbatch_study_reproduces_its_notebook() {
     assert_eq!(results.lines().count(), 1 + 3 * 2 * 10);
 }
 
+/// The study's outputs on the built-in data (no shared files needed): one
+/// row per target, sampler and seed; a summary row per target and sampler,
+/// the notebook's numbers beside FairBatch's only.
+#[test]
+fn fairbatch_study_writes_its_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("study");
+    let args = ["study", "fairbatch", "--data", "synthetic", "--seeds", "2", "--epochs", "1", "--quiet", "--out"];
+    let o = fairtrain(&[&args[..], &[s(&out)]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(results.starts_with("target,sampler,seed,accuracy,dp_deviation,eopp_deviation,eo_deviation,"));
+    assert_eq!(results.lines().count(), 1 + 3 * 2 * 2);
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = summary.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert_eq!(r[8].is_empty(), r[1] == "uniform", "{r:?}");
+    }
+    let o = fairtrain(&[&args[..], &[s(&out)]].concat());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a study"));
+}
+
 /// A separate test file replaces the random split; asking for both is an error naming the flag.
 #[test]
 fn test_data_excludes_a_random_split() {
