@@ -713,3 +713,18 @@ pub fn read_config(path: &Path) -> Result<TrainArgs> {
         }
     })
 }
+
+/// Flags every multi-run command shares with `train`: where data come from
+/// and how much it prints.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Data cache directory
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Never touch the network
+    #[arg(long)]
+    pub offline: bool,
+    /// Print only errors and warnings
+    #[arg(long)]
+    pub quiet: bool,
+}

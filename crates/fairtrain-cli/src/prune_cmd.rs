@@ -13,7 +13,7 @@ use fairtrain::algorithms::AlgorithmName;
 use fairtrain::constraints::Notion;
 use fairtrain::methods::prune::PruneMethod;
 
-use crate::args::{ConstraintSpec, Preset, TrainArgs, algorithm_parser, constraint_parser, preset_parser};
+use crate::args::{ConstraintSpec, Preset, RunFlags, TrainArgs, algorithm_parser, constraint_parser, preset_parser};
 use crate::output;
 use crate::settings::{BudgetSetting, TrainSettings};
 use crate::train_cmd::{PruneStage, RunData, RunOptions, execute};
@@ -63,15 +63,8 @@ pub struct PruneArgs {
     /// Replace an existing run in --out
     #[arg(long)]
     pub overwrite: bool,
-    /// Data cache directory
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Never touch the network
-    #[arg(long)]
-    pub offline: bool,
-    /// Print only errors and warnings
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// Runs `fairtrain prune`.
@@ -109,9 +102,9 @@ pub fn run(args: PruneArgs) -> Result<()> {
         hidden: args.hidden.clone(),
         iterations: args.iterations,
         seed: args.seed,
-        cache: args.cache.clone(),
-        offline: args.offline,
-        quiet: args.quiet,
+        cache: args.run.cache.clone(),
+        offline: args.run.offline,
+        quiet: args.run.quiet,
         out: args.out.clone(),
         overwrite: args.overwrite,
         ..TrainArgs::default()
@@ -122,7 +115,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
     }
     let out = output::choose_dir(dense_settings.out.as_deref(), dense_settings.overwrite)?;
     let data = RunData::load(&dense_settings)?;
-    let print = !args.quiet;
+    let print = !args.run.quiet;
     let options = RunOptions { print: false, progress: print, evaluate_every: None, prune: None };
     if print {
         println!(

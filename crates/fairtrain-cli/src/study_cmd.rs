@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, PrimalConfig, PrimalKind};
 use fairtrain::evaluation::stats::{mean_ci, wilcoxon_signed_rank};
 
-use crate::args::TrainArgs;
+use crate::args::{RunFlags, TrainArgs};
 use crate::output;
 use crate::settings::TrainSettings;
 use crate::train_cmd::{RunData, RunOptions, execute};
@@ -52,15 +52,8 @@ pub struct StudyArgs {
     /// Replace an existing study in --out
     #[arg(long)]
     pub overwrite: bool,
-    /// Data cache directory
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Never touch the network
-    #[arg(long)]
-    pub offline: bool,
-    /// Print only errors and warnings
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// The optimizers and their step sizes: each the usual default of its kind
@@ -75,6 +68,28 @@ const OPTIMIZERS: [(&str, PrimalKind, f32, f32); 4] = [
 
 const METRICS: [&str; 4] = ["accuracy", "dp_gap", "eopp_gap", "eo_gap"];
 
+/// The output directory of a study: a new one, or `out` when it holds no
+/// study yet (or `overwrite`).
+pub(crate) fn study_dir(out: Option<&std::path::Path>, overwrite: bool) -> Result<PathBuf> {
+    let out = output::choose_dir(out, overwrite)?;
+    if !overwrite && out.join("results.csv").exists() {
+        bail!(
+            "output directory {} already holds a study (results.csv); choose another --out or pass --overwrite",
+            out.display()
+        );
+    }
+    Ok(out)
+}
+
+/// The progress bar over a study's `total` runs (hidden when `quiet`).
+pub(crate) fn study_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
+    let bar = crate::bench_cmd::overall_bar(total);
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
 /// Runs `fairtrain study ...`.
 pub fn run(command: StudyCommand) -> Result<()> {
     let args = match command {
@@ -87,20 +102,11 @@ pub fn run(command: StudyCommand) -> Result<()> {
         bail!(fairtrain::Error::config("seeds", "0 (must be at least 1)"));
     }
     let datasets = args.data.clone().unwrap_or_else(|| vec!["synthetic".into()]);
-    let out = output::choose_dir(args.out.as_deref(), args.overwrite)?;
-    if !args.overwrite && out.join("results.csv").exists() {
-        bail!(
-            "output directory {} already holds a study (results.csv); choose another --out or pass --overwrite",
-            out.display()
-        );
-    }
+    let out = study_dir(args.out.as_deref(), args.overwrite)?;
     // (data, optimizer) -> per-seed metric values.
     let mut rows: Vec<(String, &str, u64, [f64; 4])> = Vec::new();
     let total = datasets.len() as u64 * seeds * OPTIMIZERS.len() as u64;
-    let bar = crate::bench_cmd::overall_bar(total);
-    if args.quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = study_bar(total, args.run.quiet);
     for data_name in &datasets {
         let base = TrainArgs {
             data: Some(data_name.clone()),
@@ -108,8 +114,8 @@ pub fn run(command: StudyCommand) -> Result<()> {
             iterations: args.iterations,
             batch_size: Some(args.batch_size.unwrap_or(64)),
             hidden: args.hidden.clone(),
-            cache: args.cache.clone(),
-            offline: args.offline,
+            cache: args.run.cache.clone(),
+            offline: args.run.offline,
             // Unconstrained runs: the returned model is the last one.
             validation_fraction: Some(0.0),
             checkpoint_every: Some("off".into()),
@@ -176,7 +182,7 @@ pub fn run(command: StudyCommand) -> Result<()> {
     output::write_atomic(&out, "results.csv", csv.as_bytes())?;
     output::write_atomic(&out, "summary.csv", summary.as_bytes())?;
     output::write_atomic(&out, "summary.md", md.as_bytes())?;
-    if !args.quiet {
+    if !args.run.quiet {
         print!("{md}");
         println!(
             "\n{} runs in {:.1} s; outputs in {}: results.csv, summary.csv, summary.md, runs/",

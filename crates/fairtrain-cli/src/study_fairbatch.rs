@@ -17,9 +17,10 @@ use fairtrain::constraints::Notion;
 use fairtrain::evaluation::SplitReport;
 use fairtrain::evaluation::stats::mean_ci;
 
-use crate::args::{ConstraintSpec, TrainArgs};
+use crate::args::{ConstraintSpec, RunFlags, TrainArgs};
 use crate::output;
 use crate::settings::TrainSettings;
+use crate::study_cmd::{study_bar, study_dir};
 use crate::train_cmd::{RunData, RunOptions, execute};
 
 /// Flags of `fairtrain study fairbatch`.
@@ -55,15 +56,8 @@ pub struct FairBatchStudyArgs {
     /// Replace an existing study in --out
     #[arg(long)]
     pub overwrite: bool,
-    /// Data cache directory
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
-    /// Never touch the network
-    #[arg(long)]
-    pub offline: bool,
-    /// Print only errors and warnings
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
 }
 
 /// One target of the notebook: its epochs, and its committed mean test
@@ -125,18 +119,9 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
     if seeds == 0 {
         bail!(fairtrain::Error::config("seeds", "0 (must be at least 1)"));
     }
-    let out = output::choose_dir(args.out.as_deref(), args.overwrite)?;
-    if !args.overwrite && out.join("results.csv").exists() {
-        bail!(
-            "output directory {} already holds a study (results.csv); choose another --out or pass --overwrite",
-            out.display()
-        );
-    }
+    let out = study_dir(args.out.as_deref(), args.overwrite)?;
     let total = NOTEBOOK.len() as u64 * SAMPLERS.len() as u64 * seeds;
-    let bar = crate::bench_cmd::overall_bar(total);
-    if args.quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = study_bar(total, args.run.quiet);
     let mut data: Option<RunData> = None;
     // (target index, sampler, seed, metrics)
     let mut rows: Vec<(usize, &str, u64, [f64; 7])> = Vec::new();
@@ -163,8 +148,8 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
                 validation_fraction: Some(0.0),
                 average: Some(0.0),
                 checkpoint_every: Some("off".into()),
-                cache: args.cache.clone(),
-                offline: args.offline,
+                cache: args.run.cache.clone(),
+                offline: args.run.offline,
                 ..TrainArgs::default()
             };
             let settings = TrainSettings::resolve(&train_args)?;
@@ -238,7 +223,7 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
     output::write_atomic(&out, "results.csv", csv.as_bytes())?;
     output::write_atomic(&out, "summary.csv", summary.as_bytes())?;
     output::write_atomic(&out, "summary.md", md.as_bytes())?;
-    if !args.quiet {
+    if !args.run.quiet {
         print!("{md}");
         println!(
             "\n{} runs in {:.1} s; outputs in {}: results.csv, summary.csv, summary.md, runs/",

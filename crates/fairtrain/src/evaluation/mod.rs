@@ -210,14 +210,9 @@ impl GroupFrame {
 
     /// Equalized odds gap: the larger of the TPR and FPR gaps.
     pub fn eo_gap(&self) -> Option<f64> {
-        match (self.eopp_gap(), self.gap(GroupCounts::fpr)) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        larger(self.eopp_gap(), self.gap(GroupCounts::fpr))
     }
-}
 
-impl GroupFrame {
     /// Largest deviation of a group's `metric` from its value over all
     /// rows (`None` when the overall value or every group's is undefined).
     /// FairBatch reports its disparities this way; for two groups it is
@@ -239,10 +234,15 @@ impl GroupFrame {
 
     /// The larger of the TPR and FPR deviations.
     pub fn eo_deviation(&self) -> Option<f64> {
-        match (self.eopp_deviation(), self.deviation(GroupCounts::fpr)) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        larger(self.eopp_deviation(), self.deviation(GroupCounts::fpr))
+    }
+}
+
+/// The larger of two values where both are defined, else the defined one.
+fn larger(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -109,15 +109,13 @@ pub struct BurnModel<M: LogitModule> {
     n_params: usize,
 }
 
-/// Buffers of [`BurnModel`]: the module with the parameters last loaded,
-/// and the dense input rows.
+/// State of [`BurnModel`] between calls: the module with the parameters
+/// last loaded (loading again only when they change). Batches go to burn
+/// as owned tensors, so they are built afresh each call.
 #[derive(Debug, Clone)]
 pub struct BurnWorkspace<M: LogitModule> {
     module: Option<M>,
     loaded: Vec<f32>,
-    inputs: Vec<f32>,
-    rows: Vec<u32>,
-    dz: Vec<f32>,
 }
 
 impl<M: LogitModule> BurnModel<M> {
@@ -170,11 +168,10 @@ impl<M: LogitModule> BurnModel<M> {
     }
 
     /// The dense `[rows, n_inputs]` batch of `rows` of `data`.
-    fn inputs(&self, data: &Dataset, rows: &[u32], buffer: &mut Vec<f32>) -> Tensor<2> {
-        let n = self.n_inputs;
-        buffer.clear();
-        buffer.resize(rows.len() * n, 0.0);
-        for (k, &row) in rows.iter().enumerate() {
+    fn inputs(&self, data: &Dataset, rows: impl ExactSizeIterator<Item = u32>) -> Tensor<2> {
+        let (n, count) = (self.n_inputs, rows.len());
+        let mut buffer = vec![0.0; count * n];
+        for (k, row) in rows.enumerate() {
             let out = &mut buffer[k * n..(k + 1) * n];
             let dense = data.dense_row(row as usize);
             out[..dense.len()].copy_from_slice(dense);
@@ -184,7 +181,7 @@ impl<M: LogitModule> BurnModel<M> {
                 }
             }
         }
-        Tensor::from_data(TensorData::new(buffer.clone(), [rows.len(), n]), &self.device)
+        Tensor::from_data(TensorData::new(buffer, [count, n]), &self.device)
     }
 }
 
@@ -199,14 +196,8 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
         self.n_inputs
     }
 
-    fn workspace(&self, rows: usize) -> BurnWorkspace<M> {
-        BurnWorkspace {
-            module: None,
-            loaded: Vec::with_capacity(self.n_params),
-            inputs: Vec::with_capacity(rows * self.n_inputs),
-            rows: Vec::with_capacity(rows),
-            dz: Vec::with_capacity(rows),
-        }
+    fn workspace(&self, _rows: usize) -> BurnWorkspace<M> {
+        BurnWorkspace { module: None, loaded: Vec::with_capacity(self.n_params) }
     }
 
     fn forward(
@@ -221,7 +212,7 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
         if rows.is_empty() {
             return;
         }
-        let x = self.inputs(data, rows, &mut ws.inputs);
+        let x = self.inputs(data, rows.iter().copied());
         let z = self.sync(params, ws).logits(x).into_data();
         let z = z.as_slice::<f32>().expect("f32 logits");
         logits[..rows.len()].copy_from_slice(z);
@@ -238,21 +229,14 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
         grad: &mut [f32],
     ) {
         // Only rows that contribute: the product is re-run on them.
-        ws.rows.clear();
-        ws.dz.clear();
-        for (&row, &d) in rows.iter().zip(dz) {
-            if d != 0.0 {
-                ws.rows.push(row);
-                ws.dz.push(d);
-            }
-        }
-        if ws.rows.is_empty() {
+        let (rows, dz): (Vec<u32>, Vec<f32>) =
+            rows.iter().copied().zip(dz.iter().copied()).filter(|p| p.1 != 0.0).unzip();
+        if rows.is_empty() {
             return;
         }
-        let rows = std::mem::take(&mut ws.rows);
-        let x = self.inputs(data, &rows, &mut ws.inputs);
-        ws.rows = rows;
-        let weights = Tensor::<1>::from_data(TensorData::new(ws.dz.clone(), [ws.dz.len()]), &self.device);
+        let x = self.inputs(data, rows.into_iter());
+        let n = dz.len();
+        let weights = Tensor::<1>::from_data(TensorData::new(dz, [n]), &self.device);
         let module = self.sync(params, ws);
         let grads = (module.logits(x) * weights).sum().backward();
         module.visit(&mut AddGradients { grads: &grads, out: grad, at: 0 });
