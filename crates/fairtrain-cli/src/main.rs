@@ -6,6 +6,7 @@ mod charts;
 mod datasets_cmd;
 mod manifest;
 mod output;
+mod parallel;
 mod predict_cmd;
 mod progress;
 mod prune_cmd;
@@ -53,31 +54,42 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let processes = match parallel::Processes::start() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let alone = |command: &str| processes.only_alone(command);
     let result = match cli.command {
         Command::Train(args) => {
             train_cmd::install_interrupt_handler();
-            train_cmd::run(*args)
+            train_cmd::run(*args, processes.group())
         }
-        Command::Datasets(command) => datasets_cmd::run(command),
-        Command::Bench(args) => bench_cmd::run(*args),
-        Command::Report(args) => report_cmd::run(args),
-        Command::Predict(args) => predict_cmd::predict(args),
-        Command::Audit(args) => predict_cmd::audit(args),
-        Command::Prune(args) => {
+        Command::Datasets(command) => alone("datasets").and_then(|()| datasets_cmd::run(command)),
+        Command::Bench(args) => alone("bench").and_then(|()| bench_cmd::run(*args)),
+        Command::Report(args) => alone("report").and_then(|()| report_cmd::run(args)),
+        Command::Predict(args) => alone("predict").and_then(|()| predict_cmd::predict(args)),
+        Command::Audit(args) => alone("audit").and_then(|()| predict_cmd::audit(args)),
+        Command::Prune(args) => alone("prune").and_then(|()| {
             train_cmd::install_interrupt_handler();
             prune_cmd::run(*args)
-        }
-        Command::Study(command) => study_cmd::run(command),
+        }),
+        Command::Study(command) => alone("study").and_then(|()| study_cmd::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Every process of a data-parallel run stops at the same
+            // iteration when interrupted: the first reports it.
             if let Some(stopped) = e.downcast_ref::<train_cmd::Interrupted>() {
-                eprintln!("{stopped}");
+                if processes.group().is_none_or(|g| g.rank() == 0) {
+                    eprintln!("{stopped}");
+                }
                 return ExitCode::from(train_cmd::INTERRUPTED_EXIT);
             }
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            processes.fail(&format!("error: {e:#}"), 1)
         }
     }
 }

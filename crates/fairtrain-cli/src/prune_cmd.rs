@@ -116,7 +116,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
     let out = output::choose_dir(dense_settings.out.as_deref(), dense_settings.overwrite)?;
     let data = RunData::load(&dense_settings)?;
     let print = !args.run.quiet;
-    let options = RunOptions { print: false, progress: print, evaluate_every: None, prune: None };
+    let options = RunOptions { print: false, progress: print, ..RunOptions::default() };
     if print {
         println!(
             "fairtrain prune: dense training ({}) into {}",
@@ -148,8 +148,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
             let options = RunOptions {
                 print: print && single,
                 progress: print,
-                evaluate_every: None,
                 prune: Some(PruneStage { dense: dense.clone(), method, sparsity }),
+                ..RunOptions::default()
             };
             let metrics = execute(&settings, &data, &dir, &options, started, None)?;
             if print && single {

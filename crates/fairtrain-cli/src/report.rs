@@ -40,6 +40,9 @@ pub struct Metrics {
     /// Iterates averaged into the returned model (0: the last iterate).
     pub averaged_iterates: u64,
     pub threads: usize,
+    /// Processes of a data-parallel run (1 alone); `iterations_per_second`
+    /// is the whole run's.
+    pub processes: usize,
     /// Instruction set of the model's kernels.
     pub kernels: &'static str,
     pub n_params: usize,

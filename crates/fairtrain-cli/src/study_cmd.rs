@@ -133,7 +133,7 @@ pub fn run(command: StudyCommand) -> Result<()> {
                 };
                 let dir =
                     out.join("runs").join(crate::bench_cmd::slug(data_name)).join(name).join(format!("seed{seed}"));
-                let options = RunOptions { print: false, progress: false, evaluate_every: None, prune: None };
+                let options = RunOptions { print: false, progress: false, ..RunOptions::default() };
                 let m = execute(&s, &data, &dir, &options, Instant::now(), None)
                     .with_context(|| format!("{name} on {data_name}, seed {seed}"))?;
                 let t = &m.test;

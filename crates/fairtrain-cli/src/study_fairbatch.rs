@@ -161,7 +161,7 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
                 let mut s = settings.clone();
                 s.seed = seed;
                 let dir = out.join("runs").join(target.notion.name()).join(sampler).join(format!("seed{seed}"));
-                let options = RunOptions { print: false, progress: false, evaluate_every: None, prune: None };
+                let options = RunOptions { print: false, progress: false, ..RunOptions::default() };
                 let m = execute(&s, data, &dir, &options, Instant::now(), None)
                     .with_context(|| format!("{sampler} sampler, {}, seed {seed}", target.notion.name()))?;
                 rows.push((t, sampler, seed, metric_values(&m.test)));

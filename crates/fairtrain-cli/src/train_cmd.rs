@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use fairtrain::algorithms::Algorithm;
 use fairtrain::constraints::{ConstraintSet, FairnessConstraint};
 use fairtrain::data::{Dataset, PrepReport, load};
+use fairtrain::distributed::Collective;
 use fairtrain::evaluation::certificate::{CertifyOptions, certify_dataset};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::Mlp;
@@ -66,7 +67,7 @@ impl RunData {
 }
 
 /// How a run reports itself.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Print the setup, the per-group table and the verdicts.
     pub print: bool,
@@ -77,6 +78,15 @@ pub struct RunOptions {
     pub evaluate_every: Option<Budget>,
     /// Prune a dense model instead of training from the initialization.
     pub prune: Option<PruneStage>,
+    /// The processes of a data-parallel run (`mpirun`); `None` alone.
+    pub group: Option<Arc<dyn Collective>>,
+}
+
+impl RunOptions {
+    /// True on the process that reports and writes the outputs.
+    fn reports(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.rank() == 0)
+    }
 }
 
 /// The pruning stage of `fairtrain prune`: the dense model and how to prune it.
@@ -131,19 +141,74 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// Runs `fairtrain train`.
-pub fn run(args: TrainArgs) -> Result<()> {
+/// Runs `fairtrain train`, alone or as one process of a data-parallel run
+/// over `group`.
+pub fn run(args: TrainArgs, group: Option<Arc<dyn Collective>>) -> Result<()> {
     let started = Instant::now();
     if args.resume {
+        if group.is_some() {
+            bail!(
+                "--resume continues a run on one process: a checkpoint of a data-parallel run is the state of one \
+                 process on the whole minibatches, so `fairtrain train --resume --out DIR` without mpirun continues \
+                 it exactly"
+            );
+        }
         return resume(args, started);
     }
     let args = args.merged_with_config()?;
     let settings = TrainSettings::resolve(&args)?;
-    let out = output::choose_dir(settings.out.as_deref(), settings.overwrite)?;
+    let Some(group) = group else {
+        let out = output::choose_dir(settings.out.as_deref(), settings.overwrite)?;
+        let data = RunData::load(&settings)?;
+        let options = RunOptions {
+            print: !args.quiet,
+            progress: !args.quiet,
+            evaluate_every: settings.eval_every,
+            ..RunOptions::default()
+        };
+        return execute(&settings, &data, &out, &options, started, None).map(|_| ());
+    };
+    check_data_parallel(&settings)?;
+    // Every process runs the same code, so that all take the same decisions
+    // (margins, selection); the first writes the outputs, the others a
+    // scratch directory removed at the end.
+    let root = group.rank() == 0;
+    let out = if root {
+        output::choose_dir(settings.out.as_deref(), settings.overwrite)?
+    } else {
+        std::env::temp_dir().join(format!("fairtrain-process-{}-{}", group.rank(), std::process::id()))
+    };
     let data = RunData::load(&settings)?;
-    let options =
-        RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every, prune: None };
-    execute(&settings, &data, &out, &options, started, None).map(|_| ())
+    let options = RunOptions {
+        print: root && !args.quiet,
+        progress: root && !args.quiet,
+        evaluate_every: settings.eval_every,
+        group: Some(group),
+        ..RunOptions::default()
+    };
+    let result = execute(&settings, &data, &out, &options, started, None).map(|_| ());
+    if !root {
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    result
+}
+
+/// The settings a data-parallel run cannot take, as errors: its processes'
+/// clocks differ, and the fairness methods read rows directly.
+fn check_data_parallel(settings: &TrainSettings) -> Result<()> {
+    if let BudgetSetting::Seconds(_) = settings.budget {
+        bail!("--time-budget: a data-parallel run needs --iterations or --epochs (its processes' clocks differ)");
+    }
+    if let Some(Budget::Seconds(_)) = settings.eval_every {
+        bail!("--eval-every: a data-parallel run evaluates every so many iterations, not seconds");
+    }
+    if settings.algorithm.name().is_method() {
+        bail!(
+            "--method {}: the fairness methods do not run data-parallel; run them without mpirun",
+            settings.algorithm.name()
+        );
+    }
+    Ok(())
 }
 
 /// Keys that a resumed run may change: the budget and how it runs.
@@ -193,8 +258,12 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
         bail!("{} does not belong to the settings in {}", checkpoint_path.display(), out.join("config.toml").display());
     }
     let data = RunData::load(&settings)?;
-    let options =
-        RunOptions { print: !args.quiet, progress: !args.quiet, evaluate_every: settings.eval_every, prune: None };
+    let options = RunOptions {
+        print: !args.quiet,
+        progress: !args.quiet,
+        evaluate_every: settings.eval_every,
+        ..Default::default()
+    };
     execute(&settings, &data, &out, &options, started, Some(checkpoint)).map(|_| ())
 }
 
@@ -271,17 +340,31 @@ fn tabular_problem(
     params: Vec<f32>,
     train_data: &Arc<fairtrain::data::Dataset>,
     constraints: ConstraintSet,
+    group: Option<Arc<dyn Collective>>,
 ) -> Result<Box<dyn TabularRun>> {
     let (batch, seed) = (settings.batch, settings.seed);
+    fn joined<M: fairtrain::model::TabularModel>(
+        p: TabularProblem<M>,
+        group: Option<Arc<dyn Collective>>,
+    ) -> TabularProblem<M> {
+        match group {
+            Some(g) => p.with_collective(g),
+            None => p,
+        }
+    }
     match &settings.burn_device {
-        None => Ok(Box::new(TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, batch, seed)?)),
+        None => {
+            let p = TabularProblem::new(mlp.clone(), params, train_data.clone(), constraints, batch, seed)?;
+            Ok(Box::new(joined(p, group)))
+        }
         #[cfg(feature = "burn")]
         Some(name) => {
             use fairtrain::model::burn::{BurnMlp, BurnModel, device};
             let dev = device(name)?;
             let n = train_data.n_inputs();
             let model = BurnModel::new(BurnMlp::new(n, &settings.hidden, &dev), n, dev);
-            Ok(Box::new(TabularProblem::new(model, params, train_data.clone(), constraints, batch, seed)?))
+            let p = TabularProblem::new(model, params, train_data.clone(), constraints, batch, seed)?;
+            Ok(Box::new(joined(p, group)))
         }
         #[cfg(not(feature = "burn"))]
         Some(_) => unreachable!("settings reject the burn backend in a build without it"),
@@ -321,7 +404,7 @@ pub fn execute(
         Some(p) => p.dense.clone(),
         None => mlp.init_params(settings.seed),
     };
-    let mut problem = tabular_problem(settings, &mlp, params, &train_data, constraints)?;
+    let mut problem = tabular_problem(settings, &mlp, params, &train_data, constraints, options.group.clone())?;
     let algorithm_config = settings.algorithm.for_run(train_data.n_rows(), settings.batch.objective, settings.seed);
     let mut algorithm = algorithm_config.build()?;
     let budget = match settings.budget {
@@ -383,8 +466,18 @@ pub fn execute(
 
     if options.print {
         print_setup(settings, data, &mlp, n_constraints);
+        if let Some(g) = &options.group {
+            println!(
+                "data-parallel over {} processes: each forwards 1/{} of every minibatch; group sums and gradients \
+                 are summed across processes before any ratio is formed",
+                g.size(),
+                g.size()
+            );
+        }
     }
-    print_warnings(data);
+    if options.reports() {
+        print_warnings(data);
+    }
 
     let mut progress = Progress::new(budget, options.progress);
     let mut evaluations = match options.evaluate_every {
@@ -459,7 +552,7 @@ pub fn execute(
     let algorithm_name = settings.algorithm.name();
     let preset = settings.preset.name();
     let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
-    for w in &summary.warnings {
+    for w in summary.warnings.iter().filter(|_| options.reports()) {
         eprintln!("warning ({}, iteration {}): {}", w.kind, w.iteration, w.message);
     }
     if options.print {
@@ -570,7 +663,7 @@ pub fn execute(
             ),
         });
     }
-    for w in &warnings[n_run_warnings..] {
+    for w in warnings[n_run_warnings..].iter().filter(|_| options.reports()) {
         eprintln!("warning ({}): {}", w.kind, w.message);
     }
     let multipliers = Named(
@@ -599,6 +692,7 @@ pub fn execute(
         stop_reason: summary.stop,
         averaged_iterates: summary.averaged_iterates,
         threads: settings.threads,
+        processes: options.group.as_ref().map_or(1, |g| g.size()),
         kernels: kernels(settings, &mlp),
         n_params: mlp.n_params(),
         multipliers,

@@ -15,6 +15,7 @@
 //! * [`methods`]: the fairness methods beside the Lagrangian family
 //!   (FairBatch, FORML, FERMI) and fair pruning;
 //! * [`train`]: the loop (budgets, logging, divergence checks);
+//! * [`distributed`]: data-parallel training, exact across processes;
 //! * [`evaluation`]: per-group metrics, gaps and constraint values.
 //!
 //! ```
@@ -51,6 +52,7 @@ pub mod algorithms;
 pub mod buffer;
 pub mod constraints;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod evaluation;
 pub mod methods;

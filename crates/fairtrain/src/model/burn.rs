@@ -369,6 +369,49 @@ mod tests {
         assert!(gap(&fb) < 0.02 + 0.01, "burn run's train loss gap {}", gap(&fb));
     }
 
+    /// Data-parallel on burn: two members (threads) forward half the rows
+    /// each and get the estimates and gradient of the whole minibatch.
+    #[test]
+    fn members_of_a_group_split_the_minibatch() {
+        use crate::distributed::ThreadGroup;
+        let data = Arc::new(synthetic());
+        let bound = FairnessConstraint::new(Notion::EqualizedOdds, 0.05).unwrap();
+        let batches = BatchSizes { objective: 24, per_group: 11 };
+        let params = Mlp::new(data.n_inputs(), &[8]).unwrap().init_params(4);
+        let build = || {
+            let dev = device("cpu").unwrap();
+            let model = BurnModel::new(BurnMlp::new(data.n_inputs(), &[8], &dev), data.n_inputs(), dev);
+            let set = ConstraintSet::new(vec![bound.clone()], &data).unwrap();
+            TabularProblem::new(model, params.clone(), data.clone(), set, batches, 4).unwrap()
+        };
+        let step = |p: &mut dyn Problem| {
+            p.estimate(Request::Both).unwrap();
+            let weights: Vec<f32> = (0..p.num_constraints()).map(|i| 0.5 + i as f32).collect();
+            let mut grad = vec![0.0; p.num_params()];
+            p.add_gradient(1.0, &weights, &mut grad).unwrap();
+            (p.last_estimate().constraints.clone(), grad)
+        };
+        let (values, grad) = step(&mut build());
+        let members: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = ThreadGroup::new(2)
+                .into_iter()
+                .map(|m| {
+                    let mut p = build().with_collective(Arc::new(m));
+                    s.spawn(move || step(&mut p))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (v, g) in members {
+            for (a, b) in v.iter().zip(&values) {
+                assert!((a - b).abs() < 1e-5, "constraint {a} vs {b}");
+            }
+            for (a, b) in g.iter().zip(&grad) {
+                assert!((a - b).abs() < 1e-5, "gradient {a} vs {b}");
+            }
+        }
+    }
+
     #[test]
     fn unknown_and_missing_devices_are_named() {
         assert_eq!(device("tpu").unwrap_err().to_string(), "invalid value for device: 'tpu' (known: cpu, cuda, wgpu)");

@@ -146,6 +146,13 @@ pub trait Problem {
         Err(Error::Data("this problem does not support changing its bounds".into()))
     }
 
+    /// The process group a data-parallel problem spreads its minibatches
+    /// over (see [`crate::distributed`]); `None` for one process. The
+    /// training loop uses it to agree on when to stop.
+    fn collective(&self) -> Option<std::sync::Arc<dyn crate::distributed::Collective>> {
+        None
+    }
+
     /// The native backend's model, data and parameters, where the problem
     /// has them (see [`NativeView`]). Optional: the default is `None`.
     fn native(&mut self) -> Option<NativeView<'_>> {

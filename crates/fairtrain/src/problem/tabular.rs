@@ -10,6 +10,12 @@
 //! per-row weights: every group statistic is a ratio of per-row sums, so its
 //! derivative with respect to a row's logit is that row's terms divided by
 //! the group's denominator.
+//!
+//! Data-parallel ([`TabularProblem::with_collective`]): every process draws
+//! the same rows and forwards its contiguous share of each minibatch; the
+//! per-row sums (numerators, denominators, gradient contributions) are
+//! summed across processes before any ratio is formed, which makes the
+//! estimates and gradients those of the union batch.
 
 use std::sync::Arc;
 
@@ -17,6 +23,7 @@ use super::{Estimate, Problem, Request, RowSelection};
 use crate::buffer::AlignedVec;
 use crate::constraints::{ConstraintSet, DEFAULT_TEMPERATURE, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
+use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::model::loss::bce_with_logits;
 use crate::model::{Mlp, TabularModel};
@@ -29,6 +36,9 @@ pub struct BatchSizes {
     /// Rows of each group's (or group-and-label cell's) constraint minibatch.
     pub per_group: usize,
 }
+
+/// Sums per needed statistic in [`TabularProblem`]'s `sums`.
+const SUMS_PER_STATISTIC: usize = 4;
 
 /// Sampler streams: the model's initialization uses stream 0 of the seed.
 const OBJECTIVE_STREAM: u64 = 1;
@@ -103,6 +113,20 @@ pub struct TabularProblem<M: TabularModel = Mlp> {
     selection: RowSelection,
     /// Temperature of the rate surrogates.
     temperature: f32,
+    /// The process group of a data-parallel run, this process's rank and
+    /// the group's size (0 and 1 alone).
+    group: Option<Arc<dyn Collective>>,
+    rank: usize,
+    size: usize,
+    /// The sums the processes add up at each estimate: the objective's
+    /// weighted loss and weight, then per needed statistic its smooth and
+    /// exact numerators and denominators.
+    sums: Vec<f32>,
+    /// Total weight of the selected objective rows (over all processes).
+    objective_total: f32,
+    /// This process's share of a gradient, before the sum (data-parallel
+    /// runs only).
+    local_grad: Vec<f32>,
 }
 
 /// What a checkpoint keeps of a [`TabularProblem`]; the data, model and
@@ -243,7 +267,61 @@ impl<M: TabularModel> TabularProblem<M> {
             stale: false,
             selection: RowSelection::All,
             temperature: DEFAULT_TEMPERATURE,
+            group: None,
+            rank: 0,
+            size: 1,
+            sums: vec![0.0; 2 + SUMS_PER_STATISTIC * n_needed],
+            objective_total: 0.0,
+            local_grad: Vec::new(),
         })
+    }
+
+    /// Makes this problem one member of a data-parallel run over `group`:
+    /// every member must be built alike (data, model, constraints, batch
+    /// sizes, seed, initial parameters) and run the same algorithm. Each
+    /// forwards its share of every minibatch; estimates and gradients are
+    /// those of the whole minibatch on every member.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fairtrain::constraints::{ConstraintSet, FairnessConstraint, Notion};
+    /// use fairtrain::data::{load, DataSource, LoadOptions};
+    /// use fairtrain::distributed::ThreadGroup;
+    /// use fairtrain::model::Mlp;
+    /// use fairtrain::problem::{BatchSizes, Problem, Request, TabularProblem};
+    ///
+    /// let data = Arc::new(load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train);
+    /// let bound = vec![FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap()];
+    /// let mlp = Mlp::new(data.n_inputs(), &[8]).unwrap();
+    /// let batches = BatchSizes { objective: 64, per_group: 32 };
+    /// let build = || {
+    ///     let set = ConstraintSet::new(bound.clone(), &data).unwrap();
+    ///     TabularProblem::new(mlp.clone(), mlp.init_params(0), data.clone(), set, batches, 0).unwrap()
+    /// };
+    /// let mut alone = build();
+    /// alone.estimate(Request::Both).unwrap();
+    /// let values: Vec<Vec<f32>> = std::thread::scope(|s| {
+    ///     let members: Vec<_> = ThreadGroup::new(2)
+    ///         .into_iter()
+    ///         .map(|m| {
+    ///             let mut p = build().with_collective(Arc::new(m));
+    ///             s.spawn(move || {
+    ///                 p.estimate(Request::Both).unwrap();
+    ///                 p.last_estimate().constraints.clone()
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     members.into_iter().map(|h| h.join().unwrap()).collect()
+    /// });
+    /// for (a, b) in values[0].iter().zip(&alone.last_estimate().constraints) {
+    ///     assert!((a - b).abs() < 1e-5);
+    /// }
+    /// ```
+    pub fn with_collective(mut self, group: Arc<dyn Collective>) -> Self {
+        (self.rank, self.size) = (group.rank(), group.size().max(1));
+        self.local_grad = vec![0.0; self.params.len()];
+        self.group = Some(group);
+        self
     }
 
     /// Sets the temperature `T` of the rate surrogates `sigmoid(z / T)`
@@ -301,22 +379,35 @@ impl<M: TabularModel> TabularProblem<M> {
         }
     }
 
-    /// The objective estimate over the selected objective slots.
-    fn evaluate_objective(&mut self) {
-        // Sample weights (1 without them) make this the weighted mean.
-        let (mut sum, mut total) = (0.0f32, 0.0f32);
-        for slot in 0..self.batch.objective {
-            if self.selected(slot, 0) {
-                let w = self.data.weight(self.rows[slot] as usize);
-                sum += w * self.losses[slot];
-                total += w;
-            }
+    /// This process's share of the block of slots `block`: all of it alone,
+    /// the `rank`-th of `size` contiguous parts in a data-parallel run.
+    #[inline]
+    fn owned(&self, block: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        if self.size == 1 {
+            return block;
         }
-        self.estimate.objective = if total > 0.0 { sum / total } else { 0.0 };
+        let len = block.len();
+        block.start + len * self.rank / self.size..block.start + len * (self.rank + 1) / self.size
+    }
+
+    /// Forward pass and per-row losses of this process's share of the slots
+    /// in `range` (a run of whole minibatches: the objective's, the cells').
+    fn forward_slots(&mut self, range: std::ops::Range<usize>) {
+        if self.size == 1 {
+            self.forward_range(range);
+            return;
+        }
+        let mut start = range.start;
+        while start < range.end {
+            let len = if start < self.batch.objective { self.batch.objective } else { self.batch.per_group };
+            let part = self.owned(start..start + len);
+            self.forward_range(part);
+            start += len;
+        }
     }
 
     /// Forward pass and per-row losses of the slots in `range`.
-    fn forward_slots(&mut self, range: std::ops::Range<usize>) {
+    fn forward_range(&mut self, range: std::ops::Range<usize>) {
         if range.is_empty() {
             return;
         }
@@ -341,34 +432,74 @@ impl<M: TabularModel> TabularProblem<M> {
         if self.constraints.uses_norm() { self.params.iter().map(|p| p * p).sum() } else { 0.0 }
     }
 
-    /// Statistics of the cells' slots (smooth and exact) and the constraint
-    /// values.
-    fn evaluate_constraints(&mut self) {
-        let labels = self.data.labels();
-        let per = self.batch.per_group;
-        for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
-            let first = self.cells[self.needed_cell[k]].first_slot;
-            let (mut num, mut den, mut exact_num, mut exact_den) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-            for slot in first..first + per {
-                if !self.selected(slot, first) {
-                    continue;
-                }
-                let row = self.rows[slot] as usize;
-                let (z, y, loss, w) = (self.logits[slot], labels[row], self.losses[slot], self.data.weight(row));
-                let t = statistic.smooth(z, y, loss, self.dlosses[slot], self.temperature);
-                num += w * t.num;
-                den += w * t.den;
-                let (n, d) = statistic.exact(z, y, loss);
-                exact_num += w * n;
-                exact_den += w * d;
-            }
-            self.stat_denominators[k] = den;
-            self.stat_values[k] = if den > 0.0 { num / den } else { 0.0 };
-            self.stat_exact[k] = if exact_den > 0.0 { exact_num / exact_den } else { 0.0 };
+    /// The estimates of the objective (over the selected objective slots)
+    /// and of the constraints (statistics of the cells' slots, smooth and
+    /// exact), from this process's rows and, in a data-parallel run, the
+    /// other processes' sums.
+    fn evaluate(&mut self, objective: bool, constraints: bool) {
+        if !objective && !constraints {
+            return;
         }
-        let norm2 = self.norm2();
-        self.constraints.values(&self.stat_values, norm2, &mut self.estimate.constraints);
-        self.constraints.values(&self.stat_exact, norm2, &mut self.estimate.exact_constraints);
+        self.sums.fill(0.0);
+        if objective {
+            // Sample weights (1 without them) make this the weighted mean.
+            let (mut sum, mut total) = (0.0f32, 0.0f32);
+            for slot in self.owned(0..self.batch.objective) {
+                if self.selected(slot, 0) {
+                    let w = self.data.weight(self.rows[slot] as usize);
+                    sum += w * self.losses[slot];
+                    total += w;
+                }
+            }
+            self.sums[0] = sum;
+            self.sums[1] = total;
+        }
+        if constraints {
+            let labels = self.data.labels();
+            let per = self.batch.per_group;
+            for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+                let first = self.cells[self.needed_cell[k]].first_slot;
+                let (mut num, mut den, mut exact_num, mut exact_den) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+                for slot in self.owned(first..first + per) {
+                    if !self.selected(slot, first) {
+                        continue;
+                    }
+                    let row = self.rows[slot] as usize;
+                    let (z, y, loss, w) = (self.logits[slot], labels[row], self.losses[slot], self.data.weight(row));
+                    let t = statistic.smooth(z, y, loss, self.dlosses[slot], self.temperature);
+                    num += w * t.num;
+                    den += w * t.den;
+                    let (n, d) = statistic.exact(z, y, loss);
+                    exact_num += w * n;
+                    exact_den += w * d;
+                }
+                let at = 2 + SUMS_PER_STATISTIC * k;
+                self.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&[num, den, exact_num, exact_den]);
+            }
+        }
+        // Ratios only after the sums: the union batch's, not a mean of the
+        // processes' ratios.
+        if let Some(group) = &self.group {
+            group.sum(&mut self.sums);
+        }
+        if objective {
+            let (sum, total) = (self.sums[0], self.sums[1]);
+            self.objective_total = total;
+            self.estimate.objective = if total > 0.0 { sum / total } else { 0.0 };
+        }
+        if constraints {
+            for k in 0..self.constraints.needed().len() {
+                let at = 2 + SUMS_PER_STATISTIC * k;
+                let sums = &self.sums[at..at + SUMS_PER_STATISTIC];
+                let (num, den, exact_num, exact_den) = (sums[0], sums[1], sums[2], sums[3]);
+                self.stat_denominators[k] = den;
+                self.stat_values[k] = if den > 0.0 { num / den } else { 0.0 };
+                self.stat_exact[k] = if exact_den > 0.0 { exact_num / exact_den } else { 0.0 };
+            }
+            let norm2 = self.norm2();
+            self.constraints.values(&self.stat_values, norm2, &mut self.estimate.constraints);
+            self.constraints.values(&self.stat_exact, norm2, &mut self.estimate.exact_constraints);
+        }
     }
 }
 
@@ -413,7 +544,15 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         &mut self.params
     }
 
+    fn collective(&self) -> Option<Arc<dyn Collective>> {
+        self.group.clone()
+    }
+
     fn native(&mut self) -> Option<super::NativeView<'_>> {
+        // The methods that read rows directly do not split them over processes.
+        if self.group.is_some() {
+            return None;
+        }
         let model = self.model.as_mlp()?;
         self.stale = true;
         Some(super::NativeView {
@@ -446,12 +585,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             (false, false) => 0..0,
         };
         self.forward_slots(range);
-        if request.objective() {
-            self.evaluate_objective();
-        }
-        if constraints {
-            self.evaluate_constraints();
-        }
+        self.evaluate(request.objective(), constraints);
         self.stale = false;
         Ok(())
     }
@@ -466,21 +600,16 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             // Parameters moved since the forward pass: redo it on the same rows.
             let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
             self.forward_slots(0..end);
-            if self.has_constraints {
-                self.evaluate_constraints();
-            }
+            self.evaluate(false, self.has_constraints);
             self.stale = false;
         }
         let bs = self.batch.objective;
         let mut end = 0;
         self.dz[..self.n_slots].fill(0.0);
         if objective_weight != 0.0 && self.has_objective {
-            let total: f32 = (0..bs)
-                .filter(|&slot| self.selected(slot, 0))
-                .map(|slot| self.data.weight(self.rows[slot] as usize))
-                .sum();
+            let total = self.objective_total;
             let scale = if total > 0.0 { objective_weight / total } else { 0.0 };
-            for slot in 0..bs {
+            for slot in self.owned(0..bs) {
                 if self.selected(slot, 0) {
                     self.dz[slot] = scale * self.data.weight(self.rows[slot] as usize) * self.dlosses[slot];
                 }
@@ -498,7 +627,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
                 }
                 let (scale, value) = (a / den, self.stat_values[k]);
                 let first = self.cells[self.needed_cell[k]].first_slot;
-                for slot in first..first + per {
+                for slot in self.owned(first..first + per) {
                     if !self.selected(slot, first) {
                         continue;
                     }
@@ -523,7 +652,19 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             }
         }
         if end > 0 {
-            self.model.backward(&self.params, &self.data, &self.rows[..end], &mut self.ws, 0, &self.dz[..end], grad);
+            // Rows another process owns have dz = 0: the backward pass skips them.
+            let (rows, dz) = (&self.rows[..end], &self.dz[..end]);
+            match &self.group {
+                None => self.model.backward(&self.params, &self.data, rows, &mut self.ws, 0, dz, grad),
+                Some(group) => {
+                    self.local_grad.fill(0.0);
+                    self.model.backward(&self.params, &self.data, rows, &mut self.ws, 0, dz, &mut self.local_grad);
+                    group.sum(&mut self.local_grad);
+                    for (g, l) in grad.iter_mut().zip(&self.local_grad) {
+                        *g += l;
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -558,9 +699,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         }
         self.constraints = set;
         // The estimates are recomputed with the new offsets.
-        if self.has_constraints {
-            self.evaluate_constraints();
-        }
+        self.evaluate(false, self.has_constraints);
         Ok(())
     }
 
@@ -670,12 +809,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             self.forward_slots(0..end);
             self.stale = false;
         }
-        if self.has_objective {
-            self.evaluate_objective();
-        }
-        if self.has_constraints {
-            self.evaluate_constraints();
-        }
+        self.evaluate(self.has_objective, self.has_constraints);
         Ok(())
     }
 }
@@ -818,7 +952,7 @@ mod tests {
             p.add_gradient(w0, &w, &mut g).unwrap();
             let value = |p: &mut TabularProblem| -> f64 {
                 p.forward_slots(0..p.n_slots);
-                p.evaluate_constraints();
+                p.evaluate(false, true);
                 let f: f64 = p.losses[..6].iter().map(|&l| l as f64).sum::<f64>() / 6.0;
                 w0 as f64 * f + p.estimate.constraints.iter().zip(&w).map(|(&c, &wi)| (c * wi) as f64).sum::<f64>()
             };

@@ -320,6 +320,23 @@ pub fn train_from(
         Some(Budget::Iterations(0)) => return Err(Error::config("checkpoint-every", "0 (must be at least 1)")),
         _ => {}
     }
+    // The processes of a data-parallel run must stop (and evaluate, which
+    // may change the bounds) at the same iterations: their clocks differ.
+    let group = problem.collective().filter(|g| g.size() > 1);
+    if group.is_some() {
+        if let Budget::Seconds(_) = config.budget {
+            return Err(Error::config(
+                "time-budget",
+                "a data-parallel run needs an iteration budget (its processes' clocks differ)",
+            ));
+        }
+        if let Some(Budget::Seconds(_)) = config.evaluate_every {
+            return Err(Error::config(
+                "eval-every",
+                "a data-parallel run evaluates every so many iterations, not seconds (its processes' clocks differ)",
+            ));
+        }
+    }
     let resumed_from = resume.as_ref().map(|r| r.iteration);
     let (mut iteration, before, mut next_evaluation) = match &resume {
         Some(r) => (r.iteration, r.seconds, r.next_evaluation),
@@ -372,8 +389,16 @@ pub fn train_from(
         None => f64::INFINITY,
     };
     let stop = loop {
-        if config.interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
-            break StopReason::Interrupted;
+        if let Some(flag) = config.interrupt {
+            let raised = flag.load(Ordering::Relaxed);
+            let stop = match &group {
+                None => raised,
+                // Every few steps, all stop if any was interrupted.
+                Some(g) => iteration % TIME_CHECK == 0 && g.any(raised),
+            };
+            if stop {
+                break StopReason::Interrupted;
+            }
         }
         match config.evaluate_every {
             Some(Budget::Iterations(k)) if iteration as f64 >= next_evaluation => {

@@ -1,0 +1,170 @@
+//! Data-parallel training is exact: members of a process group (simulated
+//! by threads, [`ThreadGroup`]; the MPI build runs the same code over
+//! `mpirun`, see the CLI's `mpi_cli` test) reach the parameters and
+//! multipliers of one process on the union batch, for every algorithm
+//! family and for rate constraints, whose per-process ratios would not
+//! average to the union's.
+
+use std::sync::Arc;
+
+use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName};
+use fairtrain::constraints::{ConstraintSet, FairnessConstraint, Notion};
+use fairtrain::data::{DataSource, Dataset, LoadOptions, load};
+use fairtrain::distributed::{Collective, ThreadGroup};
+use fairtrain::model::Mlp;
+use fairtrain::problem::{BatchSizes, Problem, Request, TabularProblem};
+use fairtrain::train::{Budget, TrainerConfig, train};
+
+fn synthetic() -> Arc<Dataset> {
+    Arc::new(load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train)
+}
+
+fn problem(data: &Arc<Dataset>, notions: &[(Notion, f64)], batch: BatchSizes) -> TabularProblem {
+    let constraints = notions.iter().map(|&(n, b)| FairnessConstraint::new(n, b).unwrap()).collect();
+    let set = ConstraintSet::new(constraints, data).unwrap();
+    let mlp = Mlp::new(data.n_inputs(), &[16]).unwrap();
+    TabularProblem::new(mlp.clone(), mlp.init_params(3), data.clone(), set, batch, 3).unwrap()
+}
+
+/// Final parameters and multipliers of `iterations` steps of `name`.
+fn run(mut problem: TabularProblem, name: AlgorithmName, iterations: u64) -> (Vec<f32>, Vec<f32>) {
+    let n_rows = problem.data().n_rows();
+    let config = AlgorithmConfig::paper(name).for_run(n_rows, problem.batch_sizes().objective, 3);
+    let mut algorithm = config.build().unwrap();
+    let mut trainer = TrainerConfig::new(Budget::Iterations(iterations));
+    trainer.average = 0.0;
+    train(&mut problem, algorithm.as_mut(), &trainer, &mut ()).unwrap();
+    (problem.params().to_vec(), algorithm.multipliers().to_vec())
+}
+
+/// The same run on `members` threads, one problem each.
+fn run_parallel(
+    members: usize,
+    build: impl Fn() -> TabularProblem + Sync,
+    name: AlgorithmName,
+    iterations: u64,
+) -> Vec<(Vec<f32>, Vec<f32>)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(members)
+            .into_iter()
+            .map(|m| {
+                let p = build().with_collective(Arc::new(m));
+                s.spawn(move || run(p, name, iterations))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn members_reach_the_single_process_solution_for_every_algorithm_family() {
+    let data = synthetic();
+    let batch = BatchSizes { objective: 64, per_group: 30 };
+    let notions = [(Notion::DemographicParity, 0.02), (Notion::LossParity, 0.01)];
+    for name in [
+        AlgorithmName::SslAlm,
+        AlgorithmName::Ssw,
+        AlgorithmName::Alm,
+        AlgorithmName::Nupi,
+        AlgorithmName::Ghost,
+        AlgorithmName::ProxyLagrangian,
+    ] {
+        let (params, multipliers) = run(problem(&data, &notions, batch), name, 300);
+        let results = run_parallel(3, || problem(&data, &notions, batch), name, 300);
+        let scale = params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
+        for (rank, (p, l)) in results.iter().enumerate() {
+            // Every member holds the same bits: they took the same sums.
+            assert_eq!(p, &results[0].0, "{name}: member {rank} drifted from member 0");
+            let dp = max_diff(p, &params);
+            assert!(dp < 1e-4 * scale.max(1.0), "{name}: parameters differ by {dp} (largest {scale})");
+            let dl = max_diff(l, &multipliers);
+            assert!(dl < 1e-4, "{name}: multipliers differ by {dl} ({l:?} vs {multipliers:?})");
+        }
+        // The constraints bind: the runs are not trivially unconstrained.
+        let binds = multipliers.iter().any(|&m| m > 0.0);
+        assert!(binds || matches!(name, AlgorithmName::Ssw | AlgorithmName::Ghost), "{name}: no active multiplier");
+        eprintln!(
+            "{name}: parameters within {:.1e}, multipliers within {:.1e}",
+            max_diff(&results[0].0, &params),
+            max_diff(&results[0].1, &multipliers)
+        );
+    }
+}
+
+#[test]
+fn rate_estimates_are_the_union_batchs_not_the_mean_of_the_members() {
+    // Uneven shares (31 rows over 2 members): the per-member positive rates
+    // average to something else than the rate over all 31 rows.
+    let data = synthetic();
+    let batch = BatchSizes { objective: 33, per_group: 31 };
+    let notions = [(Notion::DemographicParity, 0.0), (Notion::EqualOpportunity, 0.0)];
+    let mut alone = problem(&data, &notions, batch);
+    alone.estimate(Request::Both).unwrap();
+    let expected = alone.last_estimate().clone();
+    let mut expected_grad = vec![0.0; alone.num_params()];
+    alone.add_gradient(0.7, &[1.0, -0.5, 0.25, 2.0], &mut expected_grad).unwrap();
+
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .map(|m| {
+                let mut p = problem(&data, &notions, batch).with_collective(Arc::new(m));
+                s.spawn(move || {
+                    p.estimate(Request::Both).unwrap();
+                    let mut grad = vec![0.0; p.num_params()];
+                    p.add_gradient(0.7, &[1.0, -0.5, 0.25, 2.0], &mut grad).unwrap();
+                    (p.last_estimate().clone(), grad)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (estimate, grad) in &results {
+        assert!((estimate.objective - expected.objective).abs() < 1e-6);
+        for (a, b) in estimate.constraints.iter().zip(&expected.constraints) {
+            assert!((a - b).abs() < 1e-6, "smooth {a} vs {b}");
+        }
+        // Hard rates are ratios of counts: exactly equal.
+        assert_eq!(estimate.exact_constraints, expected.exact_constraints);
+        assert!(max_diff(grad, &expected_grad) < 1e-6);
+    }
+}
+
+#[test]
+fn a_member_forwards_only_its_share() {
+    // Two members each see half the rows: a gradient computed by one member
+    // alone (the other contributing zeros) differs from the group's.
+    let data = synthetic();
+    let batch = BatchSizes { objective: 40, per_group: 20 };
+    let notions = [(Notion::LossParity, 0.01)];
+    let mut alone = problem(&data, &notions, batch);
+    alone.estimate(Request::Both).unwrap();
+    let mut full = vec![0.0; alone.num_params()];
+    alone.add_gradient(1.0, &[0.0, 0.0], &mut full).unwrap();
+
+    /// A group of two in which the other member never contributes.
+    #[derive(Debug)]
+    struct HalfGroup;
+    impl Collective for HalfGroup {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn size(&self) -> usize {
+            2
+        }
+        fn sum(&self, _values: &mut [f32]) {}
+    }
+    let mut half = problem(&data, &notions, batch).with_collective(Arc::new(HalfGroup));
+    half.estimate(Request::Both).unwrap();
+    let mut grad = vec![0.0; half.num_params()];
+    half.add_gradient(1.0, &[0.0, 0.0], &mut grad).unwrap();
+    // Half the rows' gradient, divided by half the weight: a different
+    // estimate of the same mean, close but not equal.
+    assert!(max_diff(&grad, &full) > 1e-4);
+    assert!((half.last_estimate().objective - alone.last_estimate().objective).abs() > 1e-5);
+}
