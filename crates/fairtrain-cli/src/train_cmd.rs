@@ -157,33 +157,23 @@ pub fn run(args: TrainArgs, group: Option<Arc<dyn Collective>>) -> Result<()> {
     }
     let args = args.merged_with_config()?;
     let settings = TrainSettings::resolve(&args)?;
-    let Some(group) = group else {
-        let out = output::choose_dir(settings.out.as_deref(), settings.overwrite)?;
-        let data = RunData::load(&settings)?;
-        let options = RunOptions {
-            print: !args.quiet,
-            progress: !args.quiet,
-            evaluate_every: settings.eval_every,
-            ..RunOptions::default()
-        };
-        return execute(&settings, &data, &out, &options, started, None).map(|_| ());
-    };
-    check_data_parallel(&settings)?;
-    // Every process runs the same code, so that all take the same decisions
-    // (margins, selection); the first writes the outputs, the others a
-    // scratch directory removed at the end.
-    let root = group.rank() == 0;
-    let out = if root {
-        output::choose_dir(settings.out.as_deref(), settings.overwrite)?
-    } else {
-        std::env::temp_dir().join(format!("fairtrain-process-{}-{}", group.rank(), std::process::id()))
+    if group.is_some() {
+        check_data_parallel(&settings)?;
+    }
+    // Every process of a data-parallel run runs the same code, so that all
+    // take the same decisions (margins, selection); the first writes the
+    // outputs, the others a scratch directory removed at the end.
+    let root = group.as_ref().is_none_or(|g| g.rank() == 0);
+    let out = match &group {
+        Some(g) if !root => std::env::temp_dir().join(format!("fairtrain-process-{}-{}", g.rank(), std::process::id())),
+        _ => output::choose_dir(settings.out.as_deref(), settings.overwrite)?,
     };
     let data = RunData::load(&settings)?;
     let options = RunOptions {
         print: root && !args.quiet,
         progress: root && !args.quiet,
         evaluate_every: settings.eval_every,
-        group: Some(group),
+        group,
         ..RunOptions::default()
     };
     let result = execute(&settings, &data, &out, &options, started, None).map(|_| ());

@@ -501,14 +501,7 @@ impl Ghost {
 }
 
 impl Algorithm for Ghost {
-    fn save_state(&self) -> Result<Vec<u8>> {
-        crate::train::checkpoint::encode(self)
-    }
-
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        *self = crate::train::checkpoint::decode(state)?;
-        Ok(())
-    }
+    crate::train::checkpoint::checkpoint_self!();
 
     fn name(&self) -> &'static str {
         "ghost"

@@ -85,14 +85,7 @@ impl SwitchingSubgradient {
 }
 
 impl Algorithm for SwitchingSubgradient {
-    fn save_state(&self) -> Result<Vec<u8>> {
-        crate::train::checkpoint::encode(self)
-    }
-
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        *self = crate::train::checkpoint::decode(state)?;
-        Ok(())
-    }
+    crate::train::checkpoint::checkpoint_self!();
 
     fn name(&self) -> &'static str {
         "ssw"

@@ -321,14 +321,7 @@ impl Algorithm for Forml {
         Ok(())
     }
 
-    fn save_state(&self) -> Result<Vec<u8>> {
-        crate::train::checkpoint::encode(self)
-    }
-
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        *self = crate::train::checkpoint::decode(state)?;
-        Ok(())
-    }
+    crate::train::checkpoint::checkpoint_self!();
 }
 
 #[cfg(test)]

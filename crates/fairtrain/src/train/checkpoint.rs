@@ -31,6 +31,23 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| Error::Data(format!("corrupt or incompatible checkpoint state: {e}")))
 }
 
+/// `save_state` and `load_state` of an [`Algorithm`](crate::algorithms::Algorithm)
+/// whose whole state is the value itself (serde): put `checkpoint_self!();`
+/// in its `impl Algorithm` block.
+macro_rules! checkpoint_self {
+    () => {
+        fn save_state(&self) -> $crate::Result<Vec<u8>> {
+            $crate::train::checkpoint::encode(self)
+        }
+
+        fn load_state(&mut self, state: &[u8]) -> $crate::Result<()> {
+            *self = $crate::train::checkpoint::decode(state)?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use checkpoint_self;
+
 /// The training loop's own state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LoopState {
