@@ -22,7 +22,7 @@ mod statistic;
 
 use serde::{Deserialize, Serialize};
 
-pub use statistic::{DEFAULT_TEMPERATURE, LabelFilter, SmoothTerms, Statistic};
+pub use statistic::{BASIS_DERIVATIVES, BASIS_LEN, DEFAULT_TEMPERATURE, DLOSS, LabelFilter, SmoothTerms, Statistic};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};

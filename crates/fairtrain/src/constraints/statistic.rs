@@ -180,6 +180,77 @@ impl Statistic {
     }
 }
 
+/// Number of per-row basis functions, see [`Statistic::from_basis_sums`].
+pub const BASIS_LEN: usize = 8;
+
+/// Number of per-row basis derivatives, see [`Statistic::derivative_coefficients`].
+pub const BASIS_DERIVATIVES: usize = 4;
+
+/// Index of `d loss / dz` among the basis derivatives.
+pub const DLOSS: usize = 2;
+
+/// A statistic's numerator and denominator as coefficients of the basis
+/// `[1, y, s, y s, loss, sigmoid(z)]` (`s` the smooth prediction or, for
+/// the exact terms, the hard one).
+type BasisCoefficients = ([f32; 6], [f32; 6]);
+
+impl Statistic {
+    /// Every statistic's per-row numerator and denominator is a linear
+    /// combination of six functions of the row, the same for all:
+    /// `[1, y, s, y s, loss, sigmoid(z)]` with `s = sigmoid(z / T)`
+    /// smoothly and `s = [z > 0]` exactly. So a backend that keeps the
+    /// rows on a device sums the weighted basis
+    /// `[1, y, s, y s, loss, sigmoid(z), p, y p]` (`p` the hard prediction)
+    /// over each block of rows once, whatever the constraints, and sends
+    /// back these eight sums per block; this turns them into the
+    /// statistic's `[smooth numerator, smooth denominator, exact numerator,
+    /// exact denominator]`, as summing [`Statistic::smooth`] and
+    /// [`Statistic::exact`] over the rows would.
+    ///
+    /// ```
+    /// use fairtrain::constraints::Statistic;
+    /// // Two rows: (z, y) = (2, 1) and (-1, 1), weights 1: the TPR's sums.
+    /// let s = |z: f32| 1.0 / (1.0 + (-z / 0.25).exp());
+    /// let sums = [2.0, 2.0, s(2.0) + s(-1.0), s(2.0) + s(-1.0), 0.0, 0.0, 1.0, 1.0];
+    /// let [num, den, exact_num, exact_den] = Statistic::Tpr.from_basis_sums(&sums);
+    /// assert_eq!((den, exact_num, exact_den), (2.0, 1.0, 2.0));
+    /// assert!((num - (s(2.0) + s(-1.0))).abs() < 1e-6);
+    /// ```
+    pub fn from_basis_sums(self, sums: &[f32; BASIS_LEN]) -> [f32; 4] {
+        let (num, den) = self.basis_coefficients();
+        let smooth = [sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]];
+        let exact = [sums[0], sums[1], sums[6], sums[7], sums[4], sums[5]];
+        let dot = |c: &[f32; 6], v: &[f32; 6]| c.iter().zip(v).map(|(a, b)| a * b).sum::<f32>();
+        [dot(&num, &smooth), dot(&den, &smooth), dot(&num, &exact), dot(&den, &exact)]
+    }
+
+    /// The coefficients of a row's `d num / dz - value * d den / dz` over
+    /// the basis derivatives `[ds/dz, y ds/dz, d loss/dz, d sigmoid(z)/dz]`
+    /// (the constant and `y` terms have none): the derivative of the
+    /// statistic's ratio, up to the group's denominator, at a current
+    /// `value` (see [`Statistic::smooth`]).
+    pub fn derivative_coefficients(self, value: f32) -> [f32; BASIS_DERIVATIVES] {
+        let (num, den) = self.basis_coefficients();
+        std::array::from_fn(|j| num[j + 2] - value * den[j + 2])
+    }
+
+    fn basis_coefficients(self) -> BasisCoefficients {
+        //            [1,    y,    s,    y s,  loss, sigmoid]
+        let one = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        match self {
+            Statistic::Loss => ([0.0, 0.0, 0.0, 0.0, 1.0, 0.0], one),
+            Statistic::PositiveRate => ([0.0, 0.0, 1.0, 0.0, 0.0, 0.0], one),
+            Statistic::Tpr => ([0.0, 0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
+            Statistic::Fpr => ([0.0, 0.0, 1.0, -1.0, 0.0, 0.0], [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]),
+            Statistic::Fnr => ([0.0, 1.0, 0.0, -1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
+            Statistic::Accuracy => ([1.0, -1.0, -1.0, 2.0, 0.0, 0.0], one),
+            Statistic::ErrorRate => ([0.0, 1.0, 1.0, -2.0, 0.0, 0.0], one),
+            Statistic::Precision => ([0.0, 0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]),
+            Statistic::Calibration => ([0.0, -1.0, 0.0, 0.0, 0.0, 1.0], one),
+        }
+    }
+}
+
 impl std::str::FromStr for Statistic {
     type Err = crate::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
@@ -221,6 +292,52 @@ mod tests {
                     let (num, den) = s.exact(z, y, l);
                     assert!((smooth.num - num).abs() < 1e-4 && (smooth.den - den).abs() < 1e-4, "{s:?} z={z} y={y}");
                 }
+            }
+        }
+    }
+
+    /// The basis sums give what summing the per-row terms gives, for every
+    /// statistic, with sample weights; and the derivative coefficients the
+    /// same per-row derivatives.
+    #[test]
+    fn basis_sums_match_the_row_terms() {
+        let rows: Vec<(f32, f32, f32)> =
+            (0..23).map(|i| ((i as f32 * 0.37).sin() * 3.0, (i % 3 == 0) as u8 as f32, 0.5 + (i % 4) as f32)).collect();
+        let t = 0.25;
+        let mut basis = [0.0f32; BASIS_LEN];
+        let mut dbasis = vec![[0.0f32; BASIS_DERIVATIVES]; rows.len()];
+        for (k, &(z, y, w)) in rows.iter().enumerate() {
+            let (l, dl) = bce_with_logits(z, y);
+            let (s, sig) = (sigmoid(z / t), sigmoid(z));
+            let p = if z > 0.0 { 1.0 } else { 0.0 };
+            for (b, v) in basis.iter_mut().zip([1.0, y, s, y * s, l, sig, p, y * p]) {
+                *b += w * v;
+            }
+            let ds = s * (1.0 - s) / t;
+            dbasis[k] = [ds, y * ds, dl, sig * (1.0 - sig)];
+        }
+        for st in Statistic::ALL {
+            let mut expected = [0.0f32; 4];
+            for &(z, y, w) in &rows {
+                let (l, dl) = bce_with_logits(z, y);
+                let smooth = st.smooth(z, y, l, dl, t);
+                let (n, d) = st.exact(z, y, l);
+                for (e, v) in expected.iter_mut().zip([smooth.num, smooth.den, n, d]) {
+                    *e += w * v;
+                }
+            }
+            let got = st.from_basis_sums(&basis);
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() < 1e-4 * e.abs().max(1.0), "{st:?}: {got:?} vs {expected:?}");
+            }
+            let value = 0.3;
+            let coefficients = st.derivative_coefficients(value);
+            for (&(z, y, _), d) in rows.iter().zip(&dbasis) {
+                let (l, dl) = bce_with_logits(z, y);
+                let smooth = st.smooth(z, y, l, dl, t);
+                let direct = smooth.dnum - value * smooth.dden;
+                let via: f32 = coefficients.iter().zip(d).map(|(c, v)| c * v).sum();
+                assert!((direct - via).abs() < 1e-5, "{st:?} at z={z} y={y}: {direct} vs {via}");
             }
         }
     }

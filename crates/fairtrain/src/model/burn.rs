@@ -2,15 +2,22 @@
 //! batch of encoded rows `[B, n_inputs]` to logits `[B]` trains under
 //! every algorithm and fairness constraint, unchanged.
 //!
-//! [`BurnModel`] is a [`TabularModel`]: the problem asks it for the logits
-//! of its minibatch rows and for one vector-Jacobian product per gradient
-//! (`sum_i dz_i * d logit_i / d params`, with `dz` the derivatives of the
-//! weighted objective and constraints with respect to each logit). burn
-//! records no graph to keep between calls, so the product re-runs the
-//! forward pass on the rows with a non-zero `dz` only. Parameters cross as
-//! one flat `f32` vector in the module's visiting order (for [`BurnMlp`],
-//! exactly the native [`Mlp`](super::Mlp) layout), which is what the
-//! algorithms' dual, proximal and averaging steps work on.
+//! [`BurnModel`] is a [`TabularModel`] that evaluates training steps on its
+//! device ([`DeviceStatistics`]): the training set is uploaded once; per
+//! step the problem sends the minibatch's row indices, burn gathers and
+//! encodes the rows, forwards them and computes every row's weighted
+//! basis of the group statistics and its derivatives, and sends back eight
+//! sums per minibatch part (objective, each group cell); for a gradient the
+//! problem sends a few coefficients per part, burn forms each row's `dz`
+//! and runs one backward pass through the forward's graph (burn keeps a
+//! graph for one backward: a second gradient of the same rows forwards
+//! them again). Parameters cross as one flat `f32` vector in the module's
+//! visiting order (for [`BurnMlp`], exactly the native [`Mlp`](super::Mlp)
+//! layout), which is what the algorithms' dual, proximal and averaging
+//! steps work on; they go out when they changed and the gradient comes
+//! back, one download per step. [`BurnModel::with_host_statistics`] uses
+//! the generic path instead (logits to the host, `dz` back, a second
+//! forward in the vector-Jacobian product); evaluation uses it too.
 //!
 //! Devices: [`device`] resolves `cpu` (burn's Flex backend), `cuda` and
 //! `wgpu` (the cargo features of the same names).
@@ -32,9 +39,11 @@
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::{Linear, LinearConfig, Relu};
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Gradients, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::TabularModel;
+use super::{DeviceStatistics, TabularModel};
+use crate::constraints::BASIS_DERIVATIVES;
 use crate::data::{Dataset, NO_INPUT};
 use crate::error::{Error, Result};
 
@@ -92,30 +101,76 @@ pub fn device(name: &str) -> Result<Device> {
         "cuda" => Ok(Device::cuda(0).autodiff()),
         #[cfg(feature = "wgpu")]
         "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice).autodiff()),
-        "cuda" | "wgpu" => Err(Error::config(
-            "device",
-            format!("{name}: this build has no {name} support (build with `--features {name}`)"),
-        )),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err(missing_device(name)),
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" => Err(missing_device(name)),
         other => Err(Error::config("device", format!("'{other}' (known: cpu, cuda, wgpu)"))),
     }
 }
 
+/// The error for a device this build was made without.
+#[cfg(not(all(feature = "cuda", feature = "wgpu")))]
+fn missing_device(name: &str) -> Error {
+    Error::config("device", format!("{name}: this build has no {name} support (build with `--features {name}`)"))
+}
+
 /// A [`LogitModule`] as a [`TabularModel`].
+///
+/// In training the data set lives on the device: each step uploads the
+/// minibatch's row indices, gathers and one-hot encodes the rows there,
+/// and computes the objective's and every group statistic's sums and the
+/// per-row derivatives there too ([`DeviceStatistics`]); what comes back is
+/// eight sums per minibatch part and the gradient, what goes out the
+/// parameters (when they changed) and a few coefficients.
 #[derive(Debug, Clone)]
 pub struct BurnModel<M: LogitModule> {
     module: M,
     device: Device,
     n_inputs: usize,
     n_params: usize,
+    statistics_on_device: bool,
 }
 
 /// State of [`BurnModel`] between calls: the module with the parameters
-/// last loaded (loading again only when they change). Batches go to burn
-/// as owned tensors, so they are built afresh each call.
+/// last loaded (loading again only when they change) and the device side
+/// of the last step.
 #[derive(Debug, Clone)]
 pub struct BurnWorkspace<M: LogitModule> {
     module: Option<M>,
     loaded: Vec<f32>,
+    step: Option<DeviceStep>,
+}
+
+/// A training set on the device: numeric inputs `[N, n_numeric]`, one-hot
+/// input indices `[N, n_categorical]` (a missing one points one past the
+/// inputs), labels and sample weights `[N]`.
+#[derive(Debug, Clone)]
+struct DeviceData {
+    /// Which data set (its address and size): a problem keeps one.
+    key: (usize, usize),
+    numeric: Tensor<2>,
+    categorical: Option<Tensor<2, Int>>,
+    labels: Tensor<1>,
+    weights: Tensor<1>,
+}
+
+/// The device side of the last forward of [`DeviceStatistics`].
+#[derive(Debug, Clone)]
+struct DeviceStep {
+    data: DeviceData,
+    /// Rows forwarded, and their inputs.
+    n_rows: usize,
+    inputs: Option<Tensor<2>>,
+    /// Their logits with the forward's graph, until a backward consumes it.
+    logits: Option<Tensor<1>>,
+    /// Weighted basis `[B, BASIS_LEN]` and basis derivatives `[B, BASIS_DERIVATIVES]`.
+    basis: Option<Tensor<2>>,
+    derivatives: Option<Tensor<2>>,
+    /// The parts' sizes, membership `[P, B]` (0/1) and each row's part `[B]`.
+    part_lens: Vec<usize>,
+    membership: Option<Tensor<2>>,
+    part_of_row: Option<Tensor<1, Int>>,
 }
 
 impl<M: LogitModule> BurnModel<M> {
@@ -124,7 +179,17 @@ impl<M: LogitModule> BurnModel<M> {
         let module = module.fork(&device);
         let mut count = Flatten(Vec::new());
         module.visit(&mut count);
-        BurnModel { n_params: count.0.len(), module, device, n_inputs }
+        BurnModel { n_params: count.0.len(), module, device, n_inputs, statistics_on_device: true }
+    }
+
+    /// The same model computing the statistics on the host instead: logits
+    /// come back per row and each row's derivative goes out (the generic
+    /// [`TabularModel`] path), the batch's inputs are built on the host.
+    /// For comparison; the default keeps the rows and statistics on the
+    /// device.
+    pub fn with_host_statistics(mut self) -> Self {
+        self.statistics_on_device = false;
+        self
     }
 
     /// The module's own (initial) parameters, flat.
@@ -197,7 +262,11 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
     }
 
     fn workspace(&self, _rows: usize) -> BurnWorkspace<M> {
-        BurnWorkspace { module: None, loaded: Vec::with_capacity(self.n_params) }
+        BurnWorkspace { module: None, loaded: Vec::with_capacity(self.n_params), step: None }
+    }
+
+    fn device_statistics(&self) -> Option<&dyn DeviceStatistics<BurnWorkspace<M>>> {
+        if self.statistics_on_device { Some(self) } else { None }
     }
 
     fn forward(
@@ -239,7 +308,164 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
         let weights = Tensor::<1>::from_data(TensorData::new(dz, [n]), &self.device);
         let module = self.sync(params, ws);
         let grads = (module.logits(x) * weights).sum().backward();
-        module.visit(&mut AddGradients { grads: &grads, out: grad, at: 0 });
+        add_gradients(module, &grads, grad);
+    }
+}
+
+impl<M: LogitModule> BurnModel<M> {
+    /// `data` on the device (kept in the workspace while it is the same).
+    fn device_data(&self, data: &Dataset, ws: &mut BurnWorkspace<M>) -> DeviceData {
+        let key = (data as *const Dataset as usize, data.n_rows());
+        if let Some(step) = &ws.step
+            && step.data.key == key
+        {
+            return step.data.clone();
+        }
+        let inner = self.device.clone().inner();
+        let (n, n_numeric, n_cat) = (data.n_rows(), data.layout().numeric.len(), data.layout().categorical.len());
+        let mut numeric = Vec::with_capacity(n * n_numeric);
+        let mut categorical = Vec::with_capacity(n * n_cat);
+        for i in 0..n {
+            numeric.extend_from_slice(data.dense_row(i));
+            let missing = self.n_inputs as i64;
+            categorical.extend(data.cat_row(i).iter().map(|&c| if c == NO_INPUT { missing } else { c as i64 }));
+        }
+        let weights = data.weights().map(<[f32]>::to_vec).unwrap_or_else(|| vec![1.0; n]);
+        DeviceData {
+            key,
+            numeric: Tensor::from_data(TensorData::new(numeric, [n, n_numeric]), &inner),
+            categorical: (n_cat > 0).then(|| Tensor::from_data(TensorData::new(categorical, [n, n_cat]), &inner)),
+            labels: Tensor::from_data(TensorData::new(data.labels().to_vec(), [n]), &inner),
+            weights: Tensor::from_data(TensorData::new(weights, [n]), &inner),
+        }
+    }
+
+    /// The encoded inputs `[B, n_inputs]` of the rows `index` of `data`,
+    /// built on the device: numeric columns, then ones at the one-hot
+    /// indices (a missing category lands in a spare column, cut off).
+    fn gather_inputs(&self, data: &DeviceData, index: &Tensor<1, Int>) -> Tensor<2> {
+        let numeric = data.numeric.clone().select(0, index.clone());
+        let Some(categorical) = &data.categorical else { return numeric };
+        let [b, n_numeric] = numeric.dims();
+        let device = numeric.device();
+        let spare = Tensor::<2>::zeros([b, self.n_inputs + 1 - n_numeric], &device);
+        let cats = categorical.clone().select(0, index.clone());
+        let ones = Tensor::<2>::ones(cats.dims(), &device);
+        Tensor::cat(vec![numeric, spare], 1).scatter(1, cats, ones, IndexingUpdateOp::Add).narrow(1, 0, self.n_inputs)
+    }
+}
+
+impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
+    fn forward_parts(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        part_lens: &[usize],
+        temperature: f32,
+        ws: &mut BurnWorkspace<M>,
+    ) {
+        let device_data = self.device_data(data, ws);
+        let mut step = match ws.step.take() {
+            Some(step) if step.data.key == device_data.key => step,
+            _ => DeviceStep {
+                data: device_data,
+                n_rows: 0,
+                inputs: None,
+                logits: None,
+                basis: None,
+                derivatives: None,
+                part_lens: Vec::new(),
+                membership: None,
+                part_of_row: None,
+            },
+        };
+        step.n_rows = rows.len();
+        step.logits = None;
+        if rows.is_empty() {
+            ws.step = Some(step);
+            return;
+        }
+        let inner = self.device.clone().inner();
+        let b = rows.len();
+        if step.part_lens != part_lens || step.membership.is_none() {
+            let mut membership = vec![0.0f32; part_lens.len() * b];
+            let mut part_of_row = Vec::with_capacity(b);
+            let mut at = 0;
+            for (p, &len) in part_lens.iter().enumerate() {
+                membership[p * b + at..p * b + at + len].fill(1.0);
+                part_of_row.extend(std::iter::repeat_n(p as i64, len));
+                at += len;
+            }
+            step.membership = Some(Tensor::from_data(TensorData::new(membership, [part_lens.len(), b]), &inner));
+            step.part_of_row = Some(Tensor::from_data(TensorData::new(part_of_row, [b]), &inner));
+            step.part_lens = part_lens.to_vec();
+        }
+        let index: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(rows.iter().map(|&r| r as i64).collect::<Vec<_>>(), [b]), &inner);
+        let inputs = self.gather_inputs(&step.data, &index);
+        let logits = self.sync(params, ws).logits(inputs.clone());
+        let y = step.data.labels.clone().select(0, index.clone());
+        let w = step.data.weights.clone().select(0, index).unsqueeze_dim::<2>(1);
+        // The basis of `Statistic::from_basis_sums`, weighted, and its derivatives.
+        let z = logits.clone().inner();
+        let s = sigmoid(z.clone() / temperature);
+        let ds = s.clone() * (s.clone().neg() + 1.0) / temperature;
+        let sig = sigmoid(z.clone());
+        let dsig = sig.clone() * (sig.clone().neg() + 1.0);
+        let p = z.clone().greater_elem(0.0).float();
+        let loss = z.clone().clamp_min(0.0) - z.clone() * y.clone() + z.abs().neg().exp().log1p();
+        let dloss = sig.clone() - y.clone();
+        let basis = Tensor::stack::<2>(
+            vec![y.ones_like(), y.clone(), s.clone(), y.clone() * s, loss, sig, p.clone(), y.clone() * p],
+            1,
+        ) * w.clone();
+        let derivatives = Tensor::stack::<2>(vec![ds.clone(), y * ds, dloss, dsig], 1) * w;
+        step.inputs = Some(inputs);
+        step.logits = Some(logits);
+        step.basis = Some(basis);
+        step.derivatives = Some(derivatives);
+        ws.step = Some(step);
+    }
+
+    fn part_sums(&self, ws: &mut BurnWorkspace<M>, out: &mut [f32]) {
+        out.fill(0.0);
+        let Some(step) = &ws.step else { return };
+        let (Some(membership), Some(basis)) = (&step.membership, &step.basis) else { return };
+        if step.n_rows == 0 {
+            return;
+        }
+        let sums = membership.clone().matmul(basis.clone()).into_data();
+        out.copy_from_slice(&sums.as_slice::<f32>().expect("f32 sums")[..out.len()]);
+    }
+
+    fn add_part_gradient(&self, params: &[f32], coefficients: &[f32], ws: &mut BurnWorkspace<M>, grad: &mut [f32]) {
+        let fresh = ws.loaded == params;
+        let Some(mut step) = ws.step.take() else { return };
+        let (Some(part_of_row), Some(derivatives), Some(inputs)) = (&step.part_of_row, &step.derivatives, &step.inputs)
+        else {
+            ws.step = Some(step);
+            return;
+        };
+        if step.n_rows == 0 {
+            ws.step = Some(step);
+            return;
+        }
+        let inner = self.device.clone().inner();
+        let n_parts = coefficients.len() / BASIS_DERIVATIVES;
+        let coefficients =
+            Tensor::<2>::from_data(TensorData::new(coefficients.to_vec(), [n_parts, BASIS_DERIVATIVES]), &inner);
+        let dz = (coefficients.select(0, part_of_row.clone()) * derivatives.clone()).sum_dim(1).reshape([step.n_rows]);
+        // burn keeps no graph after a backward: the first gradient after a
+        // forward uses its graph, later ones forward again.
+        let logits = match step.logits.take() {
+            Some(logits) if fresh => logits,
+            _ => self.sync(params, ws).logits(inputs.clone()),
+        };
+        let grads = (logits * dz).sum().backward();
+        let module = self.sync(params, ws);
+        add_gradients(module, &grads, grad);
+        ws.step = Some(step);
     }
 }
 
@@ -272,24 +498,35 @@ impl ModuleMapper for Load<'_> {
     }
 }
 
-/// Adds every float parameter's gradient to a flat vector.
-struct AddGradients<'a> {
-    grads: &'a Gradients,
-    out: &'a mut [f32],
-    at: usize,
+/// Adds the gradient of every float parameter of `module` to the flat
+/// vector `out`, in one download.
+fn add_gradients<M: Module>(module: &M, grads: &Gradients, out: &mut [f32]) {
+    let mut flat = FlatGradients { grads, parts: Vec::new() };
+    module.visit(&mut flat);
+    if flat.parts.is_empty() {
+        return;
+    }
+    let all = Tensor::cat(flat.parts, 0).into_data();
+    for (o, &v) in out.iter_mut().zip(all.as_slice::<f32>().expect("f32 gradients")) {
+        *o += v;
+    }
 }
 
-impl ModuleVisitor for AddGradients<'_> {
+/// Collects every float parameter's gradient, flat (zeros without one).
+struct FlatGradients<'a> {
+    grads: &'a Gradients,
+    parts: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for FlatGradients<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let value = param.val();
         let n = value.shape().num_elements();
-        if let Some(g) = value.grad(self.grads) {
-            let g = g.into_data();
-            for (o, &v) in self.out[self.at..self.at + n].iter_mut().zip(g.as_slice::<f32>().expect("f32 gradients")) {
-                *o += v;
-            }
-        }
-        self.at += n;
+        let flat = match value.grad(self.grads) {
+            Some(g) => g.reshape([n]),
+            None => Tensor::zeros([n], &value.device().inner()),
+        };
+        self.parts.push(flat);
     }
 }
 
@@ -408,6 +645,112 @@ mod tests {
             }
             for (a, b) in g.iter().zip(&grad) {
                 assert!((a - b).abs() < 1e-5, "gradient {a} vs {b}");
+            }
+        }
+    }
+
+    /// Statistics on the device give the estimates and gradients of the
+    /// host path, for every statistic (every notion and a custom gap of
+    /// FNR and error rate), with sample weights, through the problem's
+    /// whole protocol: fresh estimates, several gradients of one forward
+    /// (burn's graph serves one backward, later ones forward again), moved
+    /// parameters, half-row selections, objective-only and
+    /// constraint-only estimates. `FAIRTRAIN_TEST_DEVICE=wgpu` (or `cuda`)
+    /// runs both paths on that device (with its cargo feature).
+    #[test]
+    fn device_statistics_match_the_host_path() {
+        use crate::constraints::{Comparison, ConstraintKind, Statistic};
+        use crate::problem::RowSelection;
+        let plain = synthetic();
+        let weights: Vec<f32> = (0..plain.n_rows()).map(|i| 0.25 + (i % 7) as f32 * 0.3).collect();
+        let data = Arc::new(plain.with_weights(weights).unwrap());
+        let mut bounds: Vec<FairnessConstraint> = Notion::ALL
+            .iter()
+            .map(|&n| {
+                let bound = n.default_bound().unwrap_or(if n == Notion::WeightNorm { 50.0 } else { 0.6 });
+                FairnessConstraint::new(n, bound).unwrap()
+            })
+            .collect();
+        let kind = ConstraintKind::Gap {
+            statistics: vec![Statistic::Fnr, Statistic::ErrorRate],
+            comparison: Comparison::Pairwise,
+        };
+        bounds.push(FairnessConstraint::custom("fnr-and-error-gap", kind, 0.05).unwrap());
+        let batches = BatchSizes { objective: 40, per_group: 12 };
+        let params = Mlp::new(data.n_inputs(), &[8]).unwrap().init_params(9);
+        let device_name = std::env::var("FAIRTRAIN_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+        let build = |on_device: bool| {
+            let dev = device(&device_name).unwrap();
+            let mut model = BurnModel::new(BurnMlp::new(data.n_inputs(), &[8], &dev), data.n_inputs(), dev);
+            if !on_device {
+                model = model.with_host_statistics();
+            }
+            assert_eq!(model.device_statistics().is_some(), on_device);
+            let set = ConstraintSet::new(bounds.clone(), &data).unwrap();
+            TabularProblem::new(model, params.clone(), data.clone(), set, batches, 6).unwrap()
+        };
+        let (mut host, mut dev) = (build(false), build(true));
+        let m = host.num_constraints();
+        let close = |what: &str, a: &[f32], b: &[f32]| {
+            let scale = a.iter().map(|v| v.abs()).fold(1.0f32, f32::max);
+            for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!((x - y).abs() <= 2e-5 * scale, "{what}[{k}]: host {x} vs device {y}");
+            }
+        };
+        let same_estimates = |what: &str, h: &TabularProblem<_>, d: &TabularProblem<_>| {
+            let (a, b) = (h.last_estimate(), d.last_estimate());
+            close(&format!("{what}: objective"), &[a.objective], &[b.objective]);
+            close(&format!("{what}: constraints"), &a.constraints, &b.constraints);
+            close(&format!("{what}: exact constraints"), &a.exact_constraints, &b.exact_constraints);
+        };
+        let weights: Vec<f32> = (0..m).map(|i| 0.2 + 0.1 * i as f32).collect();
+        let gradient = |p: &mut dyn Problem, objective: f32, constraints: &[f32]| {
+            let mut g = vec![0.0; p.num_params()];
+            p.add_gradient(objective, constraints, &mut g).unwrap();
+            g
+        };
+        for round in 0..3 {
+            for p in [&mut host as &mut dyn Problem, &mut dev] {
+                p.estimate(Request::Both).unwrap();
+            }
+            same_estimates("fresh", &host, &dev);
+            close("combined gradient", &gradient(&mut host, 0.7, &weights), &gradient(&mut dev, 0.7, &weights));
+            for i in [0, 3, m - 1] {
+                let (mut a, mut b) = (vec![0.0; host.num_params()], vec![0.0; host.num_params()]);
+                host.add_constraint_gradient(i, &mut a).unwrap();
+                dev.add_constraint_gradient(i, &mut b).unwrap();
+                close(&format!("gradient of constraint {i}"), &a, &b);
+            }
+            // A step moves the parameters: the next gradient forwards again.
+            let g = gradient(&mut host, 1.0, &weights);
+            for p in [&mut host as &mut dyn Problem, &mut dev] {
+                for (x, d) in p.params_mut().iter_mut().zip(&g) {
+                    *x -= 0.05 * d;
+                }
+            }
+            close("gradient after a step", &gradient(&mut host, 1.0, &weights), &gradient(&mut dev, 1.0, &weights));
+            same_estimates("after a step", &host, &dev);
+            if round == 1 {
+                for selection in [RowSelection::Even, RowSelection::Odd, RowSelection::All] {
+                    host.select_rows(selection).unwrap();
+                    dev.select_rows(selection).unwrap();
+                    same_estimates(&format!("{selection:?} rows"), &host, &dev);
+                    close("selected gradient", &gradient(&mut host, 0.3, &weights), &gradient(&mut dev, 0.3, &weights));
+                }
+            }
+            if round == 2 {
+                host.estimate(Request::Objective).unwrap();
+                dev.estimate(Request::Objective).unwrap();
+                same_estimates("objective only", &host, &dev);
+                close(
+                    "objective gradient",
+                    &gradient(&mut host, 1.0, &vec![0.0; m]),
+                    &gradient(&mut dev, 1.0, &vec![0.0; m]),
+                );
+                host.estimate(Request::Constraints).unwrap();
+                dev.estimate(Request::Constraints).unwrap();
+                same_estimates("constraints only", &host, &dev);
+                close("constraint gradient", &gradient(&mut host, 0.0, &weights), &gradient(&mut dev, 0.0, &weights));
             }
         }
     }

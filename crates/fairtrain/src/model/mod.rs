@@ -42,7 +42,7 @@ impl JvpScratch {
 /// functions of the logits, so the problem computes their derivatives with
 /// respect to each logit itself and needs from the model only one backward
 /// pass per gradient. The native [`Mlp`] implements it; with the `burn`
-/// feature, so does any burn module (`fairtrain::backend::burn`).
+/// feature, so does any burn module (`fairtrain::model::burn`).
 pub trait TabularModel: Clone + std::fmt::Debug + Send {
     /// Buffers of the forward and backward passes.
     type Workspace: Clone + std::fmt::Debug + Send;
@@ -88,6 +88,58 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
     fn as_mlp(&self) -> Option<&Mlp> {
         None
     }
+
+    /// The backend's own evaluation of a step on its device, when it has
+    /// one: the problem then sends row indices and a few coefficients and
+    /// gets back per-block sums and the gradient, instead of exchanging
+    /// per-row logits and derivatives with [`Self::forward`] and
+    /// [`Self::backward`].
+    fn device_statistics(&self) -> Option<&dyn DeviceStatistics<Self::Workspace>> {
+        None
+    }
+}
+
+/// A step's statistics computed where the model runs (a GPU), so that per
+/// row nothing crosses to the host.
+///
+/// The problem lays a step's rows out as consecutive *parts* (the
+/// objective's minibatch, then each group cell's minibatch). The backend
+/// forwards them, computes for every row the weighted basis of
+/// [`Statistic::from_basis_sums`](crate::constraints::Statistic::from_basis_sums)
+/// and its derivatives, and returns per part the sums of that basis: with
+/// them the problem forms every objective and constraint estimate. For a
+/// gradient the problem sends, per part, coefficients of the basis
+/// derivatives; the backend forms each row's `dz` from them on the device
+/// and runs one backward pass.
+pub trait DeviceStatistics<W> {
+    /// Forwards `rows` of `data` at `params` (parts of `part_lens` rows
+    /// each, in order) and keeps on the device what [`Self::part_sums`] and
+    /// [`Self::add_part_gradient`] need, with rate surrogates
+    /// `sigmoid(z / temperature)`.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_parts(
+        &self,
+        params: &[f32],
+        data: &Dataset,
+        rows: &[u32],
+        part_lens: &[usize],
+        temperature: f32,
+        ws: &mut W,
+    );
+
+    /// Per part of the last forward, the sample-weighted sums over its rows
+    /// of the basis `[1, y, s, y s, loss, sigmoid(z), p, y p]`: `out[part *
+    /// BASIS_LEN + j]` ([`BASIS_LEN`](crate::constraints::BASIS_LEN)).
+    fn part_sums(&self, ws: &mut W, out: &mut [f32]);
+
+    /// Adds to `grad` the gradient of `sum_i z_i dz_i` over the last
+    /// forward's rows, `dz_i = w_i sum_j coefficients[part(i) *
+    /// BASIS_DERIVATIVES + j] * d_j(i)` with `w_i` the sample weight and
+    /// `d(i) = [ds/dz, y ds/dz, d loss/dz, d sigmoid(z)/dz]`
+    /// ([`BASIS_DERIVATIVES`](crate::constraints::BASIS_DERIVATIVES)),
+    /// at `params`, the last forward's (the problem forwards again when
+    /// they change).
+    fn add_part_gradient(&self, params: &[f32], coefficients: &[f32], ws: &mut W, grad: &mut [f32]);
 }
 
 impl TabularModel for Mlp {

@@ -16,12 +16,20 @@
 //! per-row sums (numerators, denominators, gradient contributions) are
 //! summed across processes before any ratio is formed, which makes the
 //! estimates and gradients those of the union batch.
+//!
+//! A model that evaluates steps on its device
+//! ([`TabularModel::device_statistics`], the burn backend) gets the rows'
+//! indices instead of being asked for per-row logits: it returns, per
+//! minibatch, the sums of a basis from which every statistic's numerator
+//! and denominator follow
+//! ([`Statistic::from_basis_sums`](crate::constraints::Statistic::from_basis_sums)),
+//! and takes per minibatch the coefficients that make each row's `dz`.
 
 use std::sync::Arc;
 
 use super::{Estimate, Problem, Request, RowSelection};
 use crate::buffer::AlignedVec;
-use crate::constraints::{ConstraintSet, DEFAULT_TEMPERATURE, LabelFilter};
+use crate::constraints::{BASIS_DERIVATIVES, BASIS_LEN, ConstraintSet, DEFAULT_TEMPERATURE, DLOSS, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
@@ -127,6 +135,19 @@ pub struct TabularProblem<M: TabularModel = Mlp> {
     /// This process's share of a gradient, before the sum (data-parallel
     /// runs only).
     local_grad: Vec<f32>,
+    /// The model evaluates steps on its device ([`TabularModel::device_statistics`]).
+    on_device: bool,
+    /// Rows of the last device forward and the sizes of its parts.
+    device_rows: Vec<u32>,
+    part_lens: Vec<usize>,
+    /// Parts of the last device forward: the objective's, the cells'.
+    device_parts: (bool, bool),
+    /// Basis sums of the objective's rows, then of each cell's, from the
+    /// last device forward that covered them.
+    basis_sums: Vec<f32>,
+    /// Per-part buffers: sums coming back, gradient coefficients going out.
+    part_sums: Vec<f32>,
+    part_coefficients: Vec<f32>,
 }
 
 /// What a checkpoint keeps of a [`TabularProblem`]; the data, model and
@@ -235,6 +256,8 @@ impl<M: TabularModel> TabularProblem<M> {
         let n_needed = constraints.needed().len();
         let n_constraints = constraints.len();
         let ws = model.workspace(slots);
+        let on_device = model.device_statistics().is_some();
+        let n_cells = cells.len();
         Ok(TabularProblem {
             estimate: Estimate {
                 objective: f32::NAN,
@@ -273,6 +296,13 @@ impl<M: TabularModel> TabularProblem<M> {
             sums: vec![0.0; 2 + SUMS_PER_STATISTIC * n_needed],
             objective_total: 0.0,
             local_grad: Vec::new(),
+            on_device,
+            device_rows: Vec::new(),
+            part_lens: Vec::new(),
+            device_parts: (false, false),
+            basis_sums: vec![0.0; (1 + n_cells) * BASIS_LEN],
+            part_sums: Vec::new(),
+            part_coefficients: Vec::new(),
         })
     }
 
@@ -428,6 +458,102 @@ impl<M: TabularModel> TabularProblem<M> {
         }
     }
 
+    /// Forwards the objective's and/or the cells' minibatches on the
+    /// model's device (this process's share of each, the selected rows)
+    /// and keeps their basis sums.
+    fn forward_on_device(&mut self, objective: bool, cells: bool) {
+        let Some(device) = self.model.device_statistics() else { return };
+        self.device_rows.clear();
+        self.part_lens.clear();
+        let first_cell = usize::from(objective);
+        let n_parts = first_cell + if cells { self.cells.len() } else { 0 };
+        for part in 0..n_parts {
+            let block = match part.checked_sub(first_cell) {
+                None => 0..self.batch.objective,
+                Some(c) => self.cells[c].first_slot..self.cells[c].first_slot + self.batch.per_group,
+            };
+            let before = self.device_rows.len();
+            for slot in self.owned(block.clone()) {
+                if self.selected(slot, block.start) {
+                    self.device_rows.push(self.rows[slot]);
+                }
+            }
+            self.part_lens.push(self.device_rows.len() - before);
+        }
+        self.part_sums.resize(self.part_lens.len() * BASIS_LEN, 0.0);
+        device.forward_parts(
+            &self.params,
+            &self.data,
+            &self.device_rows,
+            &self.part_lens,
+            self.temperature,
+            &mut self.ws,
+        );
+        device.part_sums(&mut self.ws, &mut self.part_sums);
+        // The objective's sums first, then the cells', as in `basis_sums`.
+        let skip = if objective { 0 } else { BASIS_LEN };
+        self.basis_sums[skip..skip + self.part_sums.len()].copy_from_slice(&self.part_sums);
+        self.device_parts = (objective, cells);
+    }
+
+    /// Forwards the minibatches in use again (the parameters or the row
+    /// selection changed) and recomputes the constraint estimates.
+    fn refresh(&mut self) {
+        if self.on_device {
+            self.forward_on_device(self.has_objective, self.has_constraints);
+        } else {
+            let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
+            self.forward_slots(0..end);
+        }
+        self.stale = false;
+    }
+
+    /// The device's share of [`Problem::add_gradient`]: per part, the
+    /// coefficients of the basis derivatives that make each row's `dz`.
+    fn add_gradient_on_device(&mut self, objective_weight: Option<f32>, constraints: bool, grad: &mut [f32]) {
+        let (objective, cells) = (objective_weight.is_some(), constraints && !self.cells.is_empty());
+        if !objective && !cells {
+            return;
+        }
+        if (objective && !self.device_parts.0) || (cells && !self.device_parts.1) {
+            let (o, c) = self.device_parts;
+            self.forward_on_device(o || objective, c || cells);
+        }
+        let n_parts = self.part_lens.len();
+        self.part_coefficients.clear();
+        self.part_coefficients.resize(n_parts * BASIS_DERIVATIVES, 0.0);
+        let first_cell = usize::from(self.device_parts.0);
+        if let Some(weight) = objective_weight {
+            let total = self.objective_total;
+            self.part_coefficients[DLOSS] = if total > 0.0 { weight / total } else { 0.0 };
+        }
+        if cells {
+            for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+                let (a, den) = (self.stat_weights[k], self.stat_denominators[k]);
+                if a == 0.0 || den <= 0.0 {
+                    continue;
+                }
+                let at = (first_cell + self.needed_cell[k]) * BASIS_DERIVATIVES;
+                let coefficients = statistic.derivative_coefficients(self.stat_values[k]);
+                for (c, d) in self.part_coefficients[at..at + BASIS_DERIVATIVES].iter_mut().zip(coefficients) {
+                    *c += a / den * d;
+                }
+            }
+        }
+        let device = self.model.device_statistics().expect("on_device");
+        match &self.group {
+            None => device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, grad),
+            Some(group) => {
+                self.local_grad.fill(0.0);
+                device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, &mut self.local_grad);
+                group.sum(&mut self.local_grad);
+                for (g, l) in grad.iter_mut().zip(&self.local_grad) {
+                    *g += l;
+                }
+            }
+        }
+    }
+
     fn norm2(&self) -> f32 {
         if self.constraints.uses_norm() { self.params.iter().map(|p| p * p).sum() } else { 0.0 }
     }
@@ -441,7 +567,10 @@ impl<M: TabularModel> TabularProblem<M> {
             return;
         }
         self.sums.fill(0.0);
-        if objective {
+        if objective && self.on_device {
+            // Basis entries 4 and 0: the weighted loss and the weight.
+            (self.sums[0], self.sums[1]) = (self.basis_sums[4], self.basis_sums[0]);
+        } else if objective {
             // Sample weights (1 without them) make this the weighted mean.
             let (mut sum, mut total) = (0.0f32, 0.0f32);
             for slot in self.owned(0..self.batch.objective) {
@@ -454,7 +583,14 @@ impl<M: TabularModel> TabularProblem<M> {
             self.sums[0] = sum;
             self.sums[1] = total;
         }
-        if constraints {
+        if constraints && self.on_device {
+            for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+                let at = (1 + self.needed_cell[k]) * BASIS_LEN;
+                let cell: &[f32; BASIS_LEN] = self.basis_sums[at..at + BASIS_LEN].try_into().expect("basis sums");
+                let out = 2 + SUMS_PER_STATISTIC * k;
+                self.sums[out..out + SUMS_PER_STATISTIC].copy_from_slice(&statistic.from_basis_sums(cell));
+            }
+        } else if constraints {
             let labels = self.data.labels();
             let per = self.batch.per_group;
             for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
@@ -584,7 +720,13 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             (false, true) => self.cell_slots(),
             (false, false) => 0..0,
         };
-        self.forward_slots(range);
+        if self.on_device {
+            if request.objective() || constraints {
+                self.forward_on_device(request.objective(), constraints);
+            }
+        } else {
+            self.forward_slots(range);
+        }
         self.evaluate(request.objective(), constraints);
         self.stale = false;
         Ok(())
@@ -598,10 +740,22 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         debug_assert_eq!(constraint_weights.len(), self.constraints.len());
         if self.stale {
             // Parameters moved since the forward pass: redo it on the same rows.
-            let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
-            self.forward_slots(0..end);
+            self.refresh();
             self.evaluate(false, self.has_constraints);
-            self.stale = false;
+        }
+        if self.on_device {
+            let objective = (objective_weight != 0.0 && self.has_objective).then_some(objective_weight);
+            let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
+            if constraints {
+                let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
+                if norm_weight != 0.0 {
+                    for (g, &p) in grad.iter_mut().zip(&self.params) {
+                        *g += 2.0 * norm_weight * p;
+                    }
+                }
+            }
+            self.add_gradient_on_device(objective, constraints, grad);
+            return Ok(());
         }
         let bs = self.batch.objective;
         let mut end = 0;
@@ -804,10 +958,9 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             return Err(Error::Data("selecting half of the rows needs minibatches of at least 2 rows".into()));
         }
         self.selection = selection;
-        if self.stale {
-            let end = if self.has_constraints { self.n_slots } else { self.batch.objective };
-            self.forward_slots(0..end);
-            self.stale = false;
+        // On a device the selected rows are the ones forwarded.
+        if self.stale || self.on_device {
+            self.refresh();
         }
         self.evaluate(self.has_objective, self.has_constraints);
         Ok(())
