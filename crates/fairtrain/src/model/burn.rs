@@ -313,14 +313,8 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
 }
 
 impl<M: LogitModule> BurnModel<M> {
-    /// `data` on the device (kept in the workspace while it is the same).
-    fn device_data(&self, data: &Dataset, ws: &mut BurnWorkspace<M>) -> DeviceData {
-        let key = (data as *const Dataset as usize, data.n_rows());
-        if let Some(step) = &ws.step
-            && step.data.key == key
-        {
-            return step.data.clone();
-        }
+    /// `data` uploaded to the device, under `key`.
+    fn upload(&self, data: &Dataset, key: (usize, usize)) -> DeviceData {
         let inner = self.device.clone().inner();
         let (n, n_numeric, n_cat) = (data.n_rows(), data.layout().numeric.len(), data.layout().categorical.len());
         let mut numeric = Vec::with_capacity(n * n_numeric);
@@ -365,11 +359,12 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
         temperature: f32,
         ws: &mut BurnWorkspace<M>,
     ) {
-        let device_data = self.device_data(data, ws);
+        // The data set stays on the device while the problem's is the same.
+        let key = (data as *const Dataset as usize, data.n_rows());
         let mut step = match ws.step.take() {
-            Some(step) if step.data.key == device_data.key => step,
+            Some(step) if step.data.key == key => step,
             _ => DeviceStep {
-                data: device_data,
+                data: self.upload(data, key),
                 n_rows: 0,
                 inputs: None,
                 logits: None,
@@ -440,7 +435,7 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
     }
 
     fn add_part_gradient(&self, params: &[f32], coefficients: &[f32], ws: &mut BurnWorkspace<M>, grad: &mut [f32]) {
-        let fresh = ws.loaded == params;
+        debug_assert!(ws.loaded == params, "the gradient is taken at the last forward's parameters");
         let Some(mut step) = ws.step.take() else { return };
         let (Some(part_of_row), Some(derivatives), Some(inputs)) = (&step.part_of_row, &step.derivatives, &step.inputs)
         else {
@@ -459,8 +454,8 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
         // burn keeps no graph after a backward: the first gradient after a
         // forward uses its graph, later ones forward again.
         let logits = match step.logits.take() {
-            Some(logits) if fresh => logits,
-            _ => self.sync(params, ws).logits(inputs.clone()),
+            Some(logits) => logits,
+            None => self.sync(params, ws).logits(inputs.clone()),
         };
         let grads = (logits * dz).sum().backward();
         let module = self.sync(params, ws);

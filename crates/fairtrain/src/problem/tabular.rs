@@ -497,7 +497,7 @@ impl<M: TabularModel> TabularProblem<M> {
     }
 
     /// Forwards the minibatches in use again (the parameters or the row
-    /// selection changed) and recomputes the constraint estimates.
+    /// selection changed); the caller evaluates what it needs.
     fn refresh(&mut self) {
         if self.on_device {
             self.forward_on_device(self.has_objective, self.has_constraints);
@@ -540,18 +540,10 @@ impl<M: TabularModel> TabularProblem<M> {
                 }
             }
         }
-        let device = self.model.device_statistics().expect("on_device");
-        match &self.group {
-            None => device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, grad),
-            Some(group) => {
-                self.local_grad.fill(0.0);
-                device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, &mut self.local_grad);
-                group.sum(&mut self.local_grad);
-                for (g, l) in grad.iter_mut().zip(&self.local_grad) {
-                    *g += l;
-                }
-            }
-        }
+        let Some(device) = self.model.device_statistics() else { return };
+        add_summed(self.group.as_ref(), &mut self.local_grad, grad, |g| {
+            device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, g)
+        });
     }
 
     fn norm2(&self) -> f32 {
@@ -635,6 +627,23 @@ impl<M: TabularModel> TabularProblem<M> {
             let norm2 = self.norm2();
             self.constraints.values(&self.stat_values, norm2, &mut self.estimate.constraints);
             self.constraints.values(&self.stat_exact, norm2, &mut self.estimate.exact_constraints);
+        }
+    }
+}
+
+/// Adds a gradient contribution, computed by `add` into the buffer it is
+/// given, to `grad`: directly alone; in a data-parallel run into `local`
+/// first, which is then summed across the group.
+fn add_summed(group: Option<&Arc<dyn Collective>>, local: &mut [f32], grad: &mut [f32], add: impl FnOnce(&mut [f32])) {
+    match group {
+        None => add(grad),
+        Some(group) => {
+            local.fill(0.0);
+            add(local);
+            group.sum(local);
+            for (g, l) in grad.iter_mut().zip(local.iter()) {
+                *g += l;
+            }
         }
     }
 }
@@ -743,24 +752,24 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             self.refresh();
             self.evaluate(false, self.has_constraints);
         }
-        if self.on_device {
-            let objective = (objective_weight != 0.0 && self.has_objective).then_some(objective_weight);
-            let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
-            if constraints {
-                let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
-                if norm_weight != 0.0 {
-                    for (g, &p) in grad.iter_mut().zip(&self.params) {
-                        *g += 2.0 * norm_weight * p;
-                    }
+        let objective = objective_weight != 0.0 && self.has_objective;
+        let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
+        if constraints {
+            let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
+            if norm_weight != 0.0 {
+                for (g, &p) in grad.iter_mut().zip(&self.params) {
+                    *g += 2.0 * norm_weight * p;
                 }
             }
-            self.add_gradient_on_device(objective, constraints, grad);
+        }
+        if self.on_device {
+            self.add_gradient_on_device(objective.then_some(objective_weight), constraints, grad);
             return Ok(());
         }
         let bs = self.batch.objective;
         let mut end = 0;
         self.dz[..self.n_slots].fill(0.0);
-        if objective_weight != 0.0 && self.has_objective {
+        if objective {
             let total = self.objective_total;
             let scale = if total > 0.0 { objective_weight / total } else { 0.0 };
             for slot in self.owned(0..bs) {
@@ -770,8 +779,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             }
             end = bs;
         }
-        if self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0) {
-            let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
+        if constraints {
             let labels = self.data.labels();
             let per = self.batch.per_group;
             for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
@@ -799,26 +807,13 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             if !self.cells.is_empty() {
                 end = self.n_slots;
             }
-            if norm_weight != 0.0 {
-                for (g, &p) in grad.iter_mut().zip(&self.params) {
-                    *g += 2.0 * norm_weight * p;
-                }
-            }
         }
         if end > 0 {
             // Rows another process owns have dz = 0: the backward pass skips them.
             let (rows, dz) = (&self.rows[..end], &self.dz[..end]);
-            match &self.group {
-                None => self.model.backward(&self.params, &self.data, rows, &mut self.ws, 0, dz, grad),
-                Some(group) => {
-                    self.local_grad.fill(0.0);
-                    self.model.backward(&self.params, &self.data, rows, &mut self.ws, 0, dz, &mut self.local_grad);
-                    group.sum(&mut self.local_grad);
-                    for (g, l) in grad.iter_mut().zip(&self.local_grad) {
-                        *g += l;
-                    }
-                }
-            }
+            add_summed(self.group.as_ref(), &mut self.local_grad, grad, |g| {
+                self.model.backward(&self.params, &self.data, rows, &mut self.ws, 0, dz, g)
+            });
         }
         Ok(())
     }
