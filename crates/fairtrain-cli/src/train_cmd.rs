@@ -319,8 +319,6 @@ fn truncate_log(path: &Path, iteration: u64) -> Result<()> {
     output::write_atomic(dir, name, kept.as_bytes())
 }
 
-/// One training run on loaded data, writing `config.toml`, `history.csv`
-/// (and `evaluations.csv` when asked) and `metrics.json` into `out`.
 /// The run's problem on the chosen backend: the native MLP, or the same
 /// MLP as a burn module (the same parameter layout, so evaluation, saving
 /// and every algorithm read the flat parameters as before).
@@ -353,7 +351,12 @@ fn tabular_problem(
             let dev = device(name)?;
             let n = train_data.n_inputs();
             let model = BurnModel::new(BurnMlp::new(n, &settings.hidden, &dev), n, dev);
-            let p = TabularProblem::new(model, params, train_data.clone(), constraints, batch, seed)?;
+            let mut p = TabularProblem::new(model, params, train_data.clone(), constraints, batch, seed)?;
+            // A checkpoint holds the optimizer's state as the algorithm
+            // keeps it, on the host.
+            if settings.checkpoint_every.is_some() {
+                p = p.keep_params_on_host();
+            }
             Ok(Box::new(joined(p, group)))
         }
         #[cfg(not(feature = "burn"))]
@@ -361,6 +364,8 @@ fn tabular_problem(
     }
 }
 
+/// One training run on loaded data, writing `config.toml`, `history.csv`
+/// (and `evaluations.csv` when asked) and `metrics.json` into `out`.
 pub fn execute(
     settings: &TrainSettings,
     data: &RunData,

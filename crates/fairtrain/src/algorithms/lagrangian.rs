@@ -103,9 +103,7 @@ impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for
         }
         problem.estimate(Request::Both)?;
         let objective_weight = self.dual.update(problem.last_estimate(), &mut self.weights);
-        problem.add_gradient(objective_weight, &self.weights, &mut self.grad)?;
-        self.primal.step(problem.params_mut(), &mut self.grad);
-        Ok(())
+        problem.primal_step(objective_weight, &self.weights, &mut self.primal, &mut self.grad)
     }
 
     fn uses_constraints(&self) -> bool {

@@ -212,6 +212,18 @@ impl Adam {
     }
 }
 
+impl Adam {
+    /// Counts one more step and returns its step size with the first
+    /// moment's bias correction folded in, and the square root of the
+    /// second moment's correction.
+    fn next_scalars(&mut self) -> (f32, f32) {
+        self.t = self.t.saturating_add(1);
+        let c1 = 1.0 - self.beta1.powi(self.t);
+        let c2 = 1.0 - self.beta2.powi(self.t);
+        (self.lr / c1, c2.sqrt())
+    }
+}
+
 impl PrimalOptimizer for Adam {
     fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
         if self.m.len() != params.len() {
@@ -219,12 +231,8 @@ impl PrimalOptimizer for Adam {
             self.v = AlignedVec::zeros(params.len());
             self.t = 0;
         }
-        self.t = self.t.saturating_add(1);
-        let (b1, b2) = (self.beta1, self.beta2);
-        let c1 = 1.0 - b1.powi(self.t);
-        let c2 = 1.0 - b2.powi(self.t);
-        let (step, c2_sqrt) = (self.lr / c1, c2.sqrt());
-        adam_update(isa(), params, grad, &mut self.m, &mut self.v, b1, b2, step, c2_sqrt, self.eps);
+        let (step, c2_sqrt) = self.next_scalars();
+        adam_update(isa(), params, grad, &mut self.m, &mut self.v, self.beta1, self.beta2, step, c2_sqrt, self.eps);
     }
 
     fn learning_rate(&self) -> f32 {
@@ -405,11 +413,155 @@ impl Primal {
             }
         }
     }
+
+    /// This step's rule, for a device that keeps the parameters and the
+    /// optimizer's state itself and applies it there (see
+    /// [`Problem::primal_step`](crate::problem::Problem::primal_step)).
+    /// Counts the step (Adam's bias corrections), as [`Primal::step`]
+    /// does; the state buffers here stay unused.
+    pub fn device_step(&mut self) -> PrimalStep {
+        let update = match &mut self.optimizer {
+            Optimizer::Sgd(o) if o.momentum == 0.0 => PrimalUpdate::Sgd { lr: o.lr },
+            Optimizer::Sgd(o) => PrimalUpdate::Momentum { lr: o.lr, momentum: o.momentum },
+            Optimizer::Adam(o) => {
+                let (step, c2_sqrt) = o.next_scalars();
+                PrimalUpdate::Adam { beta1: o.beta1, beta2: o.beta2, step, c2_sqrt, eps: o.eps }
+            }
+            Optimizer::RmsProp(o) => PrimalUpdate::RmsProp { lr: o.lr, alpha: o.alpha, eps: o.eps },
+        };
+        PrimalStep { update, smoothing: self.smoothing.as_ref().map(|m| (m.mu, m.beta)) }
+    }
+}
+
+/// One step of a [`Primal`] as a device applies it, element by element, to
+/// the parameters `x` it holds, the gradient `g` it computed and its own
+/// optimizer state (moments start at zero).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrimalStep {
+    /// The optimizer's update.
+    pub update: PrimalUpdate,
+    /// The Moreau envelope's `(mu, beta)`, applied first: with the anchor
+    /// `z` (which starts at `x`), `d = x - z`, `g += mu d`, `z += beta d`.
+    pub smoothing: Option<(f32, f32)>,
+}
+
+/// The optimizer's part of a [`PrimalStep`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PrimalUpdate {
+    /// `x -= lr g`.
+    Sgd {
+        /// Step size.
+        lr: f32,
+    },
+    /// `v = momentum v + g`, `x -= lr v`.
+    Momentum {
+        /// Step size.
+        lr: f32,
+        /// Momentum.
+        momentum: f32,
+    },
+    /// `m = beta1 m + (1 - beta1) g`, `v = beta2 v + (1 - beta2) g^2`,
+    /// `x -= step m / (sqrt(v) / c2_sqrt + eps)` (the bias corrections
+    /// are folded into `step` and `c2_sqrt`).
+    Adam {
+        /// First-moment decay.
+        beta1: f32,
+        /// Second-moment decay.
+        beta2: f32,
+        /// Step size over the first moment's bias correction.
+        step: f32,
+        /// Square root of the second moment's bias correction.
+        c2_sqrt: f32,
+        /// Denominator offset.
+        eps: f32,
+    },
+    /// `v = alpha v + (1 - alpha) g^2`, `x -= lr g / (sqrt(v) + eps)`.
+    RmsProp {
+        /// Step size.
+        lr: f32,
+        /// Second-moment decay.
+        alpha: f32,
+        /// Denominator offset.
+        eps: f32,
+    },
+}
+
+impl PrimalUpdate {
+    /// How many state vectors (moments) the device keeps for it.
+    pub fn state_len(&self) -> usize {
+        match self {
+            PrimalUpdate::Sgd { .. } => 0,
+            PrimalUpdate::Momentum { .. } | PrimalUpdate::RmsProp { .. } => 1,
+            PrimalUpdate::Adam { .. } => 2,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`PrimalStep`] as its documentation describes it, one element at a
+    /// time: what a device must compute.
+    fn described_step(step: &PrimalStep, x: &mut [f32], g: &[f32], state: &mut [Vec<f32>], anchor: &mut Vec<f32>) {
+        if anchor.is_empty() {
+            anchor.extend_from_slice(x);
+        }
+        for i in 0..x.len() {
+            let mut gi = g[i];
+            if let Some((mu, beta)) = step.smoothing {
+                let d = x[i] - anchor[i];
+                gi += mu * d;
+                anchor[i] += beta * d;
+            }
+            match step.update {
+                PrimalUpdate::Sgd { lr } => x[i] -= lr * gi,
+                PrimalUpdate::Momentum { lr, momentum } => {
+                    state[0][i] = momentum * state[0][i] + gi;
+                    x[i] -= lr * state[0][i];
+                }
+                PrimalUpdate::Adam { beta1, beta2, step, c2_sqrt, eps } => {
+                    state[0][i] = beta1 * state[0][i] + (1.0 - beta1) * gi;
+                    state[1][i] = beta2 * state[1][i] + (1.0 - beta2) * gi * gi;
+                    x[i] -= step * state[0][i] / (state[1][i].sqrt() / c2_sqrt + eps);
+                }
+                PrimalUpdate::RmsProp { lr, alpha, eps } => {
+                    state[0][i] = alpha * state[0][i] + (1.0 - alpha) * gi * gi;
+                    x[i] -= lr * gi / (state[0][i].sqrt() + eps);
+                }
+            }
+        }
+    }
+
+    /// Every optimizer, with and without smoothing and momentum: the device
+    /// description, applied for 50 steps, follows the host's steps.
+    #[test]
+    fn device_steps_describe_the_host_steps() {
+        let configs = [
+            PrimalConfig::sgd(0.05),
+            PrimalConfig { momentum: 0.9, ..PrimalConfig::sgd(0.05) },
+            PrimalConfig::adam(0.05),
+            PrimalConfig { kind: PrimalKind::RmsProp, ..PrimalConfig::sgd(0.01) },
+        ];
+        for base in configs {
+            for config in [base, base.smoothed(2.0, 0.3)] {
+                let (mut host, mut device) = (Primal::new(config).unwrap(), Primal::new(config).unwrap());
+                let (mut x, mut y) = (vec![3.0f32, -2.0, 0.5], vec![3.0f32, -2.0, 0.5]);
+                let (mut state, mut anchor) = (vec![vec![0.0f32; 3]; 2], Vec::new());
+                for _ in 0..50 {
+                    let mut g: Vec<f32> = x.iter().map(|v| 2.0 * (v - 1.0) + v * v * 0.1).collect();
+                    let gy: Vec<f32> = y.iter().map(|v| 2.0 * (v - 1.0) + v * v * 0.1).collect();
+                    host.step(&mut x, &mut g);
+                    let step = device.device_step();
+                    assert!(step.update.state_len() <= 2);
+                    described_step(&step, &mut y, &gy, &mut state, &mut anchor);
+                }
+                for (a, b) in x.iter().zip(&y) {
+                    assert!((a - b).abs() < 1e-5, "{config:?}: host {x:?}, described {y:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn rmsprop_first_step() {

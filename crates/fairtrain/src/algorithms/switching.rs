@@ -20,7 +20,7 @@
 
 use super::Algorithm;
 use super::lagrangian::{ConstraintAverage, averaging_weight, non_negative, positive};
-use super::optim::{PrimalOptimizer, Sgd};
+use super::optim::{Primal, PrimalConfig};
 use crate::buffer::AlignedVec;
 use crate::error::Result;
 use crate::problem::{Problem, Request};
@@ -107,18 +107,18 @@ impl Algorithm for SwitchingSubgradient {
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
         self.steps += 1;
-        let lr = if m > 0 && worst_value > self.config.tolerance {
+        // Plain SGD steps (no state): a fresh optimizer each step.
+        if m > 0 && worst_value > self.config.tolerance {
             self.constraint_steps += 1;
             self.weights[worst] = 1.0;
-            problem.add_gradient(0.0, &self.weights, &mut self.grad)?;
+            let mut sgd = Primal::new(PrimalConfig::sgd(self.config.constraint_lr))?;
+            let result = problem.primal_step(0.0, &self.weights, &mut sgd, &mut self.grad);
             self.weights[worst] = 0.0;
-            self.config.constraint_lr
+            result
         } else {
-            problem.add_gradient(1.0, &self.weights, &mut self.grad)?;
-            self.config.lr
-        };
-        Sgd::new(lr, 0.0).step(problem.params_mut(), &mut self.grad);
-        Ok(())
+            let mut sgd = Primal::new(PrimalConfig::sgd(self.config.lr))?;
+            problem.primal_step(1.0, &self.weights, &mut sgd, &mut self.grad)
+        }
     }
 
     fn uses_constraints(&self) -> bool {

@@ -47,9 +47,7 @@ impl Algorithm for Unconstrained {
             self.zeros = vec![0.0; problem.num_constraints()];
         }
         problem.estimate(Request::Objective)?;
-        problem.add_gradient(1.0, &self.zeros, &mut self.grad)?;
-        self.primal.step(problem.params_mut(), &mut self.grad);
-        Ok(())
+        problem.primal_step(1.0, &self.zeros, &mut self.primal, &mut self.grad)
     }
 }
 

@@ -11,12 +11,22 @@
 //! problem sends a few coefficients per part, burn forms each row's `dz`
 //! and runs one backward pass through the forward's graph (burn keeps a
 //! graph for one backward: a second gradient of the same rows forwards
-//! them again). Parameters cross as one flat `f32` vector in the module's
-//! visiting order (for [`BurnMlp`], exactly the native [`Mlp`](super::Mlp)
-//! layout), which is what the algorithms' dual, proximal and averaging
-//! steps work on; they go out when they changed and the gradient comes
-//! back, one download per step. [`BurnModel::with_host_statistics`] uses
-//! the generic path instead (logits to the host, `dz` back, a second
+//! them again).
+//!
+//! On a GPU (CUDA, wgpu) the primal step runs there too
+//! ([`DeviceStatistics::step_parts`]): the gradient, the optimizer's
+//! moments, the SSL-ALM anchor and the parameters stay on the device, so
+//! per step only the row indices and coefficients go out and the sums come
+//! back; the parameters come to the host for evaluations, iterate
+//! averaging and the end of the run. On the CPU (Flex) the host takes the
+//! primal step instead (its fused update is faster where memory is shared):
+//! the parameters go out when they changed and the gradient comes back,
+//! one download per step ([`BurnModel::with_params_on_device`] chooses).
+//! Either way parameters cross as one flat `f32` vector in the module's
+//! visiting order (for [`BurnMlp`], exactly the native
+//! [`Mlp`](super::Mlp) layout), which is what the algorithms' dual,
+//! proximal and averaging steps work on. [`BurnModel::with_host_statistics`]
+//! uses the generic path instead (logits to the host, `dz` back, a second
 //! forward in the vector-Jacobian product); evaluation uses it too.
 //!
 //! Devices: [`device`] resolves `cpu` (burn's Flex backend), `cuda` and
@@ -43,9 +53,13 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Gradients, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use super::{DeviceStatistics, TabularModel};
+use crate::algorithms::optim::{PrimalStep, PrimalUpdate};
 use crate::constraints::BASIS_DERIVATIVES;
 use crate::data::{Dataset, NO_INPUT};
 use crate::error::{Error, Result};
+use crate::evaluation::GroupFrame;
+use crate::evaluation::certificate::RowOutcome;
+use crate::model::loss::bce_with_logits;
 
 /// A burn module that scores encoded rows: logits `[B]` of inputs
 /// `[B, n_inputs]` (numeric columns, then one one-hot unit per category,
@@ -54,6 +68,75 @@ use crate::error::{Error, Result};
 pub trait LogitModule: Module {
     /// The logits of a batch.
     fn logits(&self, inputs: Tensor<2>) -> Tensor<1>;
+}
+
+/// The training loss of one row, on the device: the objective is its
+/// sample-weighted mean and the loss-based constraints (loss parity) its
+/// per-group means. Any function of a row's logit and label that is
+/// differentiable in the logit (class-weighted or focal cross-entropy,
+/// a margin loss...).
+///
+/// ```
+/// use fairtrain::model::burn::{BurnMlp, BurnModel, RowLoss, device};
+/// use burn::tensor::Tensor;
+/// use burn::tensor::activation::softplus;
+///
+/// /// Cross-entropy with positives weighing `pos_weight`.
+/// #[derive(Debug, Clone)]
+/// struct WeightedBce { pos_weight: f32 }
+///
+/// impl RowLoss for WeightedBce {
+///     fn losses(&self, z: Tensor<1>, y: Tensor<1>) -> Tensor<1> {
+///         // -log sigmoid(z) = softplus(-z), -log(1 - sigmoid(z)) = softplus(z)
+///         softplus(z.clone().neg(), 1.0) * y.clone() * self.pos_weight + softplus(z, 1.0) * (y.neg() + 1.0)
+///     }
+/// }
+///
+/// let dev = device("cpu").unwrap();
+/// let model = BurnModel::new(BurnMlp::new(4, &[8], &dev), 4, dev).with_loss(WeightedBce { pos_weight: 3.0 });
+/// # let _ = model;
+/// ```
+pub trait RowLoss: Clone + std::fmt::Debug + Send + 'static {
+    /// The losses `[B]` of logits `[B]` against labels `[B]` (0 or 1).
+    fn losses(&self, logits: Tensor<1>, labels: Tensor<1>) -> Tensor<1>;
+
+    /// The losses and their derivatives in the logits, `[B]` each. The
+    /// default differentiates [`Self::losses`] with burn's autodiff (rows
+    /// are independent, so the gradient of their sum is each row's
+    /// derivative); a loss with a closed-form derivative may give it.
+    fn losses_and_derivatives(&self, logits: Tensor<1>, labels: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
+        let z = logits.inner().autodiff().require_grad();
+        let losses = self.losses(z.clone(), labels.inner());
+        let grads = losses.clone().sum().backward();
+        let derivatives = z.grad(&grads).unwrap_or_else(|| z.clone().inner().zeros_like());
+        (losses.inner(), derivatives)
+    }
+
+    /// One row's loss and derivative on the host, where the loss has a
+    /// closed form there (`None`, the default: the host asks the device).
+    fn row(&self, _logit: f32, _label: f32) -> Option<(f32, f32)> {
+        None
+    }
+}
+
+/// Binary cross-entropy on the logits, the default loss (the native
+/// backend's): `max(z, 0) - z y + ln(1 + exp(-|z|))`, derivative
+/// `sigmoid(z) - y`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BinaryCrossEntropy;
+
+impl RowLoss for BinaryCrossEntropy {
+    fn losses(&self, z: Tensor<1>, y: Tensor<1>) -> Tensor<1> {
+        z.clone().clamp_min(0.0) - z.clone() * y + z.abs().neg().exp().log1p()
+    }
+
+    fn losses_and_derivatives(&self, z: Tensor<1>, y: Tensor<1>) -> (Tensor<1>, Tensor<1>) {
+        (self.losses(z.clone(), y.clone()), sigmoid(z) - y)
+    }
+
+    fn row(&self, z: f32, y: f32) -> Option<(f32, f32)> {
+        Some(bce_with_logits(z, y))
+    }
 }
 
 /// The native MLP's architecture as a burn module: dense layers with ReLU
@@ -115,31 +198,98 @@ fn missing_device(name: &str) -> Error {
     Error::config("device", format!("{name}: this build has no {name} support (build with `--features {name}`)"))
 }
 
-/// A [`LogitModule`] as a [`TabularModel`].
+/// A [`LogitModule`] as a [`TabularModel`], trained under the loss `L`
+/// (binary cross-entropy unless [`BurnModel::with_loss`] says otherwise).
 ///
 /// In training the data set lives on the device: each step uploads the
 /// minibatch's row indices, gathers and one-hot encodes the rows there,
 /// and computes the objective's and every group statistic's sums and the
 /// per-row derivatives there too ([`DeviceStatistics`]); what comes back is
-/// eight sums per minibatch part and the gradient, what goes out the
-/// parameters (when they changed) and a few coefficients.
+/// eight sums per minibatch part, what goes out a few coefficients. On a
+/// GPU the parameters and the optimizer's state stay on the device as
+/// well; on the CPU the gradient comes back and the parameters go out (see
+/// the module's documentation).
 #[derive(Debug, Clone)]
-pub struct BurnModel<M: LogitModule> {
+pub struct BurnModel<M: LogitModule, L: RowLoss = BinaryCrossEntropy> {
     module: M,
+    loss: L,
     device: Device,
     n_inputs: usize,
     n_params: usize,
     statistics_on_device: bool,
+    params_on_device: bool,
 }
 
-/// State of [`BurnModel`] between calls: the module with the parameters
-/// last loaded (loading again only when they change) and the device side
-/// of the last step.
+/// State of [`BurnModel`] between calls: the module with the current
+/// parameters (loaded from the host only when they change, or updated on
+/// the device by [`DeviceStatistics::step_parts`]), the optimizer's state
+/// on the device, and the device side of the last step.
 #[derive(Debug, Clone)]
 pub struct BurnWorkspace<M: LogitModule> {
     module: Option<M>,
+    /// The host parameters the module holds; empty when the device's are
+    /// newer (after a step on the device).
     loaded: Vec<f32>,
+    /// The module's parameters as one flat tensor, when the last device
+    /// step left them so (saves flattening them again).
+    flat: Option<Tensor<1>>,
+    optimizer: DeviceOptimizer,
     step: Option<DeviceStep>,
+    /// Parameter vectors and gradients that crossed between host and device.
+    transfers: u64,
+}
+
+impl<M: LogitModule> BurnWorkspace<M> {
+    /// How many parameter vectors and gradients crossed between the host
+    /// and the device so far (uploads of changed parameters, downloads of
+    /// gradients and parameters); constant while steps run on the device.
+    pub fn parameter_transfers(&self) -> u64 {
+        self.transfers
+    }
+}
+
+/// The state of a [`PrimalStep`] on the device: its moments and the Moreau
+/// anchor, flat.
+#[derive(Debug, Clone, Default)]
+struct DeviceOptimizer {
+    moments: Vec<Tensor<1>>,
+    anchor: Option<Tensor<1>>,
+}
+
+impl DeviceOptimizer {
+    /// Applies `step` to the parameters `x` with gradient `g` (both flat);
+    /// returns the new parameters.
+    fn apply(&mut self, x: Tensor<1>, mut g: Tensor<1>, step: &PrimalStep) -> Tensor<1> {
+        if let Some((mu, beta)) = step.smoothing {
+            let z = self.anchor.take().unwrap_or_else(|| x.clone());
+            let d = x.clone() - z.clone();
+            g = g + d.clone() * mu;
+            self.anchor = Some(z + d * beta);
+        }
+        if self.moments.len() != step.update.state_len() {
+            self.moments = (0..step.update.state_len()).map(|_| x.zeros_like()).collect();
+        }
+        match step.update {
+            PrimalUpdate::Sgd { lr } => x - g * lr,
+            PrimalUpdate::Momentum { lr, momentum } => {
+                let v = self.moments[0].clone() * momentum + g;
+                self.moments[0] = v.clone();
+                x - v * lr
+            }
+            PrimalUpdate::Adam { beta1, beta2, step, c2_sqrt, eps } => {
+                let m = self.moments[0].clone() * beta1 + g.clone() * (1.0 - beta1);
+                let v = self.moments[1].clone() * beta2 + g.clone() * g * (1.0 - beta2);
+                self.moments[0] = m.clone();
+                self.moments[1] = v.clone();
+                x - m * step / (v.sqrt() / c2_sqrt + eps)
+            }
+            PrimalUpdate::RmsProp { lr, alpha, eps } => {
+                let v = self.moments[0].clone() * alpha + g.clone() * g.clone() * (1.0 - alpha);
+                self.moments[0] = v.clone();
+                x - g * lr / (v.sqrt() + eps)
+            }
+        }
+    }
 }
 
 /// A training set on the device: numeric inputs `[N, n_numeric]`, one-hot
@@ -174,12 +324,53 @@ struct DeviceStep {
 }
 
 impl<M: LogitModule> BurnModel<M> {
-    /// Wraps `module`, which reads `n_inputs` inputs, on `device`.
+    /// Wraps `module`, which reads `n_inputs` inputs, on `device`, trained
+    /// under binary cross-entropy.
     pub fn new(module: M, n_inputs: usize, device: Device) -> Self {
         let module = module.fork(&device);
         let mut count = Flatten(Vec::new());
         module.visit(&mut count);
-        BurnModel { n_params: count.0.len(), module, device, n_inputs, statistics_on_device: true }
+        // Flex runs on the host's memory: nothing to save by keeping the
+        // parameters there, and the host's fused update is faster.
+        let params_on_device = device.clone().inner() != Device::flex();
+        BurnModel {
+            n_params: count.0.len(),
+            module,
+            loss: BinaryCrossEntropy,
+            device,
+            n_inputs,
+            statistics_on_device: true,
+            params_on_device,
+        }
+    }
+}
+
+impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
+    /// The same model trained under `loss` instead.
+    pub fn with_loss<L2: RowLoss>(self, loss: L2) -> BurnModel<M, L2> {
+        BurnModel {
+            module: self.module,
+            loss,
+            device: self.device,
+            n_inputs: self.n_inputs,
+            n_params: self.n_params,
+            statistics_on_device: self.statistics_on_device,
+            params_on_device: self.params_on_device,
+        }
+    }
+
+    /// The loss trained under.
+    pub fn loss(&self) -> &L {
+        &self.loss
+    }
+
+    /// Whether primal steps run on the device (parameters, gradient and
+    /// optimizer state stay there; see [`DeviceStatistics::step_parts`]).
+    /// The default: on a device with memory of its own (CUDA, wgpu), not on
+    /// the CPU (Flex), where the host's fused update is faster.
+    pub fn with_params_on_device(mut self, on_device: bool) -> Self {
+        self.params_on_device = on_device;
+        self
     }
 
     /// The same model computing the statistics on the host instead: logits
@@ -197,6 +388,33 @@ impl<M: LogitModule> BurnModel<M> {
         let mut flat = Flatten(Vec::with_capacity(self.n_params));
         self.module.visit(&mut flat);
         flat.0
+    }
+
+    /// Per-group results of the model at `params` on `data` under its own
+    /// loss (a [`GroupFrame`] of [`GroupFrame::from_logits`] counts
+    /// cross-entropy): accuracy, rates and each group's mean training
+    /// loss, weighted when `data` has sample weights.
+    pub fn group_frame(&self, params: &[f32], data: &Dataset) -> GroupFrame {
+        let logits = self.logits(params, data);
+        let (mut losses, mut derivatives) = (vec![0.0; logits.len()], vec![0.0; logits.len()]);
+        for ((z, y), (l, d)) in logits
+            .chunks(1_024)
+            .zip(data.labels().chunks(1_024))
+            .zip(losses.chunks_mut(1_024).zip(derivatives.chunks_mut(1_024)))
+        {
+            self.losses(z, y, l, d);
+        }
+        let outcomes: Vec<RowOutcome> = logits
+            .iter()
+            .zip(data.labels())
+            .zip(&losses)
+            .enumerate()
+            .map(|(i, ((&z, &y), &loss))| RowOutcome {
+                loss: loss as f64,
+                ..RowOutcome::from_logit(z, y, data.weight(i) as f64)
+            })
+            .collect();
+        GroupFrame::from_outcomes(data.group_names(), &outcomes, data.groups())
     }
 
     /// The module with `params` loaded (e.g. the trained parameters).
@@ -222,14 +440,31 @@ impl<M: LogitModule> BurnModel<M> {
         out
     }
 
-    /// Loads `params` into the workspace's module unless they are loaded.
-    fn sync<'a>(&self, params: &[f32], ws: &'a mut BurnWorkspace<M>) -> &'a M {
-        if ws.module.is_none() || ws.loaded != params {
-            ws.module = Some(self.module_with(params));
-            ws.loaded.clear();
-            ws.loaded.extend_from_slice(params);
+    /// The workspace's module, with `params` loaded first unless they
+    /// are (`None`: the device's own parameters, newer than the host's).
+    fn sync<'a>(&self, params: Option<&[f32]>, ws: &'a mut BurnWorkspace<M>) -> &'a M {
+        if let Some(params) = params {
+            if ws.module.is_none() || ws.loaded != params {
+                ws.module = Some(self.module_with(params));
+                ws.loaded.clear();
+                ws.loaded.extend_from_slice(params);
+                ws.flat = None;
+                ws.transfers += 1;
+            }
         }
-        ws.module.as_ref().expect("loaded above")
+        ws.module.as_ref().expect("parameters are loaded before the device's own are used")
+    }
+
+    /// The module's current parameters as one flat tensor on the device.
+    fn flat_params(&self, ws: &mut BurnWorkspace<M>) -> Tensor<1> {
+        if let Some(flat) = &ws.flat {
+            return flat.clone();
+        }
+        let mut values = FlatValues(Vec::new());
+        self.sync(None, ws).visit(&mut values);
+        let flat = Tensor::cat(values.0, 0);
+        ws.flat = Some(flat.clone());
+        flat
     }
 
     /// The dense `[rows, n_inputs]` batch of `rows` of `data`.
@@ -250,7 +485,7 @@ impl<M: LogitModule> BurnModel<M> {
     }
 }
 
-impl<M: LogitModule> TabularModel for BurnModel<M> {
+impl<M: LogitModule, L: RowLoss> TabularModel for BurnModel<M, L> {
     type Workspace = BurnWorkspace<M>;
 
     fn n_params(&self) -> usize {
@@ -262,8 +497,36 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
     }
 
     fn workspace(&self, _rows: usize) -> BurnWorkspace<M> {
-        BurnWorkspace { module: None, loaded: Vec::with_capacity(self.n_params), step: None }
+        BurnWorkspace {
+            module: None,
+            loaded: Vec::with_capacity(self.n_params),
+            flat: None,
+            optimizer: DeviceOptimizer::default(),
+            step: None,
+            transfers: 0,
+        }
     }
+
+    fn losses(&self, logits: &[f32], labels: &[f32], losses: &mut [f32], dlosses: &mut [f32]) {
+        let Some(&first) = logits.first() else { return };
+        if self.loss.row(first, labels[0]).is_some() {
+            for (((&z, &y), l), d) in logits.iter().zip(labels).zip(losses.iter_mut()).zip(dlosses.iter_mut()) {
+                (*l, *d) = self.loss.row(z, y).unwrap_or((f32::NAN, f32::NAN));
+            }
+            return;
+        }
+        let inner = self.device.clone().inner();
+        let n = logits.len();
+        let z = Tensor::<1>::from_data(TensorData::new(logits.to_vec(), [n]), &inner);
+        let y = Tensor::<1>::from_data(TensorData::new(labels.to_vec(), [n]), &inner);
+        let (l, d) = self.loss.losses_and_derivatives(z, y);
+        losses.copy_from_slice(l.into_data().as_slice::<f32>().expect("f32 losses"));
+        dlosses.copy_from_slice(d.into_data().as_slice::<f32>().expect("f32 derivatives"));
+    }
+
+    /// Nothing to grow (the device allocates per batch), and the
+    /// parameters and optimizer state it holds stay.
+    fn grow_workspace(&self, _ws: &mut BurnWorkspace<M>, _rows: usize) {}
 
     fn device_statistics(&self) -> Option<&dyn DeviceStatistics<BurnWorkspace<M>>> {
         if self.statistics_on_device { Some(self) } else { None }
@@ -282,7 +545,7 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
             return;
         }
         let x = self.inputs(data, rows.iter().copied());
-        let z = self.sync(params, ws).logits(x).into_data();
+        let z = self.sync(Some(params), ws).logits(x).into_data();
         let z = z.as_slice::<f32>().expect("f32 logits");
         logits[..rows.len()].copy_from_slice(z);
     }
@@ -306,13 +569,16 @@ impl<M: LogitModule> TabularModel for BurnModel<M> {
         let x = self.inputs(data, rows.into_iter());
         let n = dz.len();
         let weights = Tensor::<1>::from_data(TensorData::new(dz, [n]), &self.device);
-        let module = self.sync(params, ws);
+        let module = self.sync(Some(params), ws);
         let grads = (module.logits(x) * weights).sum().backward();
-        add_gradients(module, &grads, grad);
+        if let Some(all) = flat_gradients(module, &grads) {
+            ws.transfers += 1;
+            add_downloaded(all, grad);
+        }
     }
 }
 
-impl<M: LogitModule> BurnModel<M> {
+impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
     /// `data` uploaded to the device, under `key`.
     fn upload(&self, data: &Dataset, key: (usize, usize)) -> DeviceData {
         let inner = self.device.clone().inner();
@@ -349,10 +615,10 @@ impl<M: LogitModule> BurnModel<M> {
     }
 }
 
-impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
+impl<M: LogitModule, L: RowLoss> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M, L> {
     fn forward_parts(
         &self,
-        params: &[f32],
+        params: Option<&[f32]>,
         data: &Dataset,
         rows: &[u32],
         part_lens: &[usize],
@@ -409,8 +675,7 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
         let sig = sigmoid(z.clone());
         let dsig = sig.clone() * (sig.clone().neg() + 1.0);
         let p = z.clone().greater_elem(0.0).float();
-        let loss = z.clone().clamp_min(0.0) - z.clone() * y.clone() + z.abs().neg().exp().log1p();
-        let dloss = sig.clone() - y.clone();
+        let (loss, dloss) = self.loss.losses_and_derivatives(z.clone(), y.clone());
         let basis = Tensor::stack::<2>(
             vec![y.ones_like(), y.clone(), s.clone(), y.clone() * s, loss, sig, p.clone(), y.clone() * p],
             1,
@@ -434,17 +699,76 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
         out.copy_from_slice(&sums.as_slice::<f32>().expect("f32 sums")[..out.len()]);
     }
 
-    fn add_part_gradient(&self, params: &[f32], coefficients: &[f32], ws: &mut BurnWorkspace<M>, grad: &mut [f32]) {
-        debug_assert!(ws.loaded == params, "the gradient is taken at the last forward's parameters");
-        let Some(mut step) = ws.step.take() else { return };
+    fn add_part_gradient(
+        &self,
+        params: Option<&[f32]>,
+        coefficients: &[f32],
+        ws: &mut BurnWorkspace<M>,
+        grad: &mut [f32],
+    ) {
+        if let Some(all) = self.part_gradient(params, coefficients, ws) {
+            ws.transfers += 1;
+            add_downloaded(all, grad);
+        }
+    }
+
+    fn step_parts(
+        &self,
+        params: Option<&[f32]>,
+        coefficients: &[f32],
+        norm_weight: f32,
+        step: &PrimalStep,
+        ws: &mut BurnWorkspace<M>,
+    ) {
+        let gradient = if coefficients.is_empty() { None } else { self.part_gradient(params, coefficients, ws) };
+        self.sync(params, ws);
+        let x = self.flat_params(ws);
+        let mut g = gradient.unwrap_or_else(|| x.zeros_like());
+        if norm_weight != 0.0 {
+            g = g + x.clone() * (2.0 * norm_weight);
+        }
+        let x = ws.optimizer.apply(x, g, step);
+        ws.module = Some(self.module.clone().map(&mut LoadFlat { values: &x, at: 0 }));
+        ws.flat = Some(x);
+        ws.loaded.clear();
+    }
+
+    fn keeps_params(&self) -> bool {
+        self.params_on_device
+    }
+
+    fn download_params(&self, ws: &mut BurnWorkspace<M>, out: &mut [f32]) {
+        let data = self.flat_params(ws).into_data();
+        out.copy_from_slice(data.as_slice::<f32>().expect("f32 parameters"));
+        ws.loaded.clear();
+        ws.loaded.extend_from_slice(out);
+        ws.transfers += 1;
+    }
+
+    fn params_norm2(&self, ws: &mut BurnWorkspace<M>) -> f32 {
+        let x = self.flat_params(ws);
+        (x.clone() * x).sum().into_data().as_slice::<f32>().expect("f32 norm")[0]
+    }
+}
+
+impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
+    /// The gradient of [`DeviceStatistics::add_part_gradient`], flat, on the
+    /// device (`None` without rows).
+    fn part_gradient(
+        &self,
+        params: Option<&[f32]>,
+        coefficients: &[f32],
+        ws: &mut BurnWorkspace<M>,
+    ) -> Option<Tensor<1>> {
+        let mut step = ws.step.take()?;
         let (Some(part_of_row), Some(derivatives), Some(inputs)) = (&step.part_of_row, &step.derivatives, &step.inputs)
         else {
             ws.step = Some(step);
-            return;
+            return None;
         };
         if step.n_rows == 0 {
             ws.step = Some(step);
-            return;
+            return None;
         }
         let inner = self.device.clone().inner();
         let n_parts = coefficients.len() / BASIS_DERIVATIVES;
@@ -458,9 +782,9 @@ impl<M: LogitModule> DeviceStatistics<BurnWorkspace<M>> for BurnModel<M> {
             None => self.sync(params, ws).logits(inputs.clone()),
         };
         let grads = (logits * dz).sum().backward();
-        let module = self.sync(params, ws);
-        add_gradients(module, &grads, grad);
+        let gradient = flat_gradients(self.sync(params, ws), &grads);
         ws.step = Some(step);
+        gradient
     }
 }
 
@@ -471,6 +795,37 @@ impl ModuleVisitor for Flatten {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let data = param.val().into_data();
         self.0.extend_from_slice(data.as_slice::<f32>().expect("f32 parameters"));
+    }
+}
+
+/// Collects every float parameter, flat, on the device.
+struct FlatValues(Vec<Tensor<1>>);
+
+impl ModuleVisitor for FlatValues {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let value = param.val().inner();
+        let n = value.shape().num_elements();
+        self.0.push(value.reshape([n]));
+    }
+}
+
+/// Replaces every float parameter by the next values of a flat tensor on
+/// the device.
+struct LoadFlat<'a> {
+    values: &'a Tensor<1>,
+    at: usize,
+}
+
+impl ModuleMapper for LoadFlat<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (values, at) = (self.values, &mut self.at);
+        param.map(|tensor| {
+            let shape = tensor.shape();
+            let n = shape.num_elements();
+            let value = values.clone().narrow(0, *at, n).reshape(shape);
+            *at += n;
+            value.autodiff().require_grad()
+        })
     }
 }
 
@@ -493,16 +848,18 @@ impl ModuleMapper for Load<'_> {
     }
 }
 
-/// Adds the gradient of every float parameter of `module` to the flat
-/// vector `out`, in one download.
-fn add_gradients<M: Module>(module: &M, grads: &Gradients, out: &mut [f32]) {
+/// The gradient of every float parameter of `module`, as one flat tensor
+/// on the device (`None` for a module without parameters).
+fn flat_gradients<M: Module>(module: &M, grads: &Gradients) -> Option<Tensor<1>> {
     let mut flat = FlatGradients { grads, parts: Vec::new() };
     module.visit(&mut flat);
-    if flat.parts.is_empty() {
-        return;
-    }
-    let all = Tensor::cat(flat.parts, 0).into_data();
-    for (o, &v) in out.iter_mut().zip(all.as_slice::<f32>().expect("f32 gradients")) {
+    (!flat.parts.is_empty()).then(|| Tensor::cat(flat.parts, 0))
+}
+
+/// Adds a flat device tensor to `out`, in one download.
+fn add_downloaded(values: Tensor<1>, out: &mut [f32]) {
+    let data = values.into_data();
+    for (o, &v) in out.iter_mut().zip(data.as_slice::<f32>().expect("f32 values")) {
         *o += v;
     }
 }
@@ -530,7 +887,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::algorithms::{AlgorithmConfig, AlgorithmName};
+    use crate::algorithms::{AlgorithmConfig, AlgorithmName, PrimalConfig, PrimalKind};
     use crate::constraints::{ConstraintSet, FairnessConstraint, Notion};
     use crate::data::{DataSource, LoadOptions, load};
     use crate::model::Mlp;
@@ -747,6 +1104,205 @@ mod tests {
                 same_estimates("constraints only", &host, &dev);
                 close("constraint gradient", &gradient(&mut host, 0.0, &weights), &gradient(&mut dev, 0.0, &weights));
             }
+        }
+    }
+
+    /// The paper's configuration of `name` with its primal step replaced.
+    fn with_primal(name: AlgorithmName, primal: PrimalConfig) -> AlgorithmConfig {
+        match AlgorithmConfig::paper(name) {
+            AlgorithmConfig::Lagrangian { name, dual, .. } => AlgorithmConfig::Lagrangian { name, dual, primal },
+            AlgorithmConfig::Unconstrained { name, .. } => AlgorithmConfig::Unconstrained { name, primal },
+            other => other,
+        }
+    }
+
+    /// Primal steps taken on the device (gradient, optimizer state and
+    /// parameters all stay there) follow the same steps taken on the host,
+    /// for every optimizer (SGD with the SSL-ALM smoothing, momentum, Adam,
+    /// RMSProp), the switching subgradient and a weight-norm constraint
+    /// (its norm is computed on the device); parameters edited on the host
+    /// in between are honoured. Meanwhile no parameter vector or gradient
+    /// crosses: one upload at the start, one download at the end.
+    #[test]
+    fn primal_steps_on_the_device_follow_the_host() {
+        let data = Arc::new(synthetic());
+        let bounds = vec![
+            FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap(),
+            FairnessConstraint::new(Notion::WeightNorm, 4.0).unwrap(),
+        ];
+        let params = Mlp::new(data.n_inputs(), &[8]).unwrap().init_params(4);
+        let device_name = std::env::var("FAIRTRAIN_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+        let build = || {
+            let dev = device(&device_name).unwrap();
+            let model = BurnModel::new(BurnMlp::new(data.n_inputs(), &[8], &dev), data.n_inputs(), dev)
+                .with_params_on_device(true);
+            let set = ConstraintSet::new(bounds.clone(), &data).unwrap();
+            TabularProblem::new(
+                model,
+                params.clone(),
+                data.clone(),
+                set,
+                BatchSizes { objective: 32, per_group: 16 },
+                2,
+            )
+            .unwrap()
+        };
+        let configs = [
+            AlgorithmConfig::paper(AlgorithmName::SslAlm),
+            with_primal(AlgorithmName::Gda, PrimalConfig { momentum: 0.9, ..PrimalConfig::sgd(0.01) }),
+            with_primal(AlgorithmName::Alm, PrimalConfig::adam(0.005)),
+            with_primal(AlgorithmName::Nupi, PrimalConfig { kind: PrimalKind::RmsProp, ..PrimalConfig::sgd(0.002) }),
+            AlgorithmConfig::paper(AlgorithmName::Ssw),
+            AlgorithmConfig::paper(AlgorithmName::Adam),
+        ];
+        for config in configs {
+            let (mut host, mut dev) = (build().keep_params_on_host(), build());
+            assert!(!host.params_on_device() && dev.params_on_device());
+            let (mut a, mut b) = (config.build().unwrap(), config.build().unwrap());
+            let name = a.name();
+            for step in 0..120 {
+                a.step(&mut host).unwrap();
+                b.step(&mut dev).unwrap();
+                if step == 60 {
+                    host.params_mut()[3] += 0.25;
+                    dev.params_mut()[3] += 0.25;
+                }
+            }
+            assert_eq!(
+                dev.workspace().parameter_transfers(),
+                3,
+                "{name}: an upload, then the edit's download and upload"
+            );
+            dev.sync_params().unwrap();
+            assert_eq!(dev.workspace().parameter_transfers(), 4, "{name}: and one download at the end");
+            assert!(host.workspace().parameter_transfers() >= 240, "{name}: the host path crosses every step");
+            let scale = host.params().iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (k, (x, y)) in host.params().iter().zip(dev.params()).enumerate() {
+                assert!((x - y).abs() <= 2e-4 * scale, "{name}: parameter {k}: host {x}, device {y}");
+            }
+            let (e, f) = (host.last_estimate(), dev.last_estimate());
+            assert!((e.objective - f.objective).abs() < 1e-4, "{name}: {} vs {}", e.objective, f.objective);
+            // The unconstrained baseline never estimates the constraints.
+            for (c, d) in e.constraints.iter().zip(&f.constraints).filter(|_| a.uses_constraints()) {
+                assert!((c - d).abs() < 1e-3, "{name}: constraints {e:?} vs {f:?}");
+            }
+        }
+        let err = build().save_state().unwrap_err().to_string();
+        assert!(err.contains("keep_params_on_host"), "{err}");
+    }
+
+    /// Cross-entropy with positives weighing `pos_weight`, given by its
+    /// losses alone (the derivative comes from autodiff).
+    #[derive(Debug, Clone)]
+    struct WeightedBce {
+        pos_weight: f32,
+    }
+
+    impl RowLoss for WeightedBce {
+        fn losses(&self, z: Tensor<1>, y: Tensor<1>) -> Tensor<1> {
+            use burn::tensor::activation::softplus;
+            softplus(z.clone().neg(), 1.0) * y.clone() * self.pos_weight + softplus(z, 1.0) * (y.neg() + 1.0)
+        }
+    }
+
+    /// Binary cross-entropy given by its losses alone, `softplus(z) - z y`
+    /// (smooth everywhere, unlike the stable form's `|z|`, whose autodiff
+    /// derivative at 0 is a subgradient).
+    #[derive(Debug, Clone)]
+    struct PlainBce;
+
+    impl RowLoss for PlainBce {
+        fn losses(&self, z: Tensor<1>, y: Tensor<1>) -> Tensor<1> {
+            burn::tensor::activation::softplus(z.clone(), 1.0) - z * y
+        }
+    }
+
+    /// A loss of the user's own: autodiff gives its derivatives (checked
+    /// against the closed forms), the objective and loss parity are its
+    /// means (checked against a hand computation over all rows), the
+    /// device and host paths agree, and the per-group report uses it.
+    #[test]
+    fn a_loss_of_ones_own_trains_and_reports() {
+        let inner = device("cpu").unwrap().inner();
+        let zs = [-3.0f32, -0.5, 0.0, 0.7, 4.0, 1.5];
+        let ys = [1.0f32, 0.0, 1.0, 0.0, 1.0, 1.0];
+        let tensor = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &inner);
+        let download = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+        let sig = |z: f32| 1.0 / (1.0 + (-z).exp());
+        let weighted = WeightedBce { pos_weight: 3.0 };
+        let (l, d) = weighted.losses_and_derivatives(tensor(&zs), tensor(&ys));
+        let (l, d) = (download(l), download(d));
+        let (pl, pd) = PlainBce.losses_and_derivatives(tensor(&zs), tensor(&ys));
+        let (pl, pd) = (download(pl), download(pd));
+        for i in 0..zs.len() {
+            let (z, y) = (zs[i], ys[i]);
+            let expected = 3.0 * y * -(sig(z).ln()) + (1.0 - y) * -((1.0 - sig(z)).ln());
+            assert!((l[i] - expected).abs() < 1e-5, "loss at z={z}, y={y}: {} vs {expected}", l[i]);
+            let slope = 3.0 * y * (sig(z) - 1.0) + (1.0 - y) * sig(z);
+            assert!((d[i] - slope).abs() < 1e-5, "derivative at z={z}, y={y}: {} vs {slope}", d[i]);
+            let (bl, bd) = bce_with_logits(z, y);
+            assert!((pl[i] - bl).abs() < 1e-5 && (pd[i] - bd).abs() < 1e-5, "autodiff BCE at z={z}");
+        }
+
+        let data = Arc::new(synthetic());
+        let n = data.n_rows();
+        let params = Mlp::new(data.n_inputs(), &[8]).unwrap().init_params(3);
+        let bound = vec![FairnessConstraint::new(Notion::LossParity, 0.05).unwrap()];
+        let build = |host: bool| {
+            let dev = device("cpu").unwrap();
+            let mut model = BurnModel::new(BurnMlp::new(data.n_inputs(), &[8], &dev), data.n_inputs(), dev)
+                .with_loss(weighted.clone());
+            if host {
+                model = model.with_host_statistics();
+            }
+            let set = ConstraintSet::new(bound.clone(), &data).unwrap();
+            TabularProblem::new(model, params.clone(), data.clone(), set, BatchSizes { objective: n, per_group: 40 }, 1)
+                .unwrap()
+        };
+        let (mut dev, mut host) = (build(false), build(true));
+        let logits = dev.model().logits(&params, &data);
+        let row_loss = |i: usize| {
+            let (z, y) = (logits[i], data.labels()[i]);
+            3.0 * y * -(sig(z).ln()) + (1.0 - y) * -((1.0 - sig(z)).ln())
+        };
+        let expected = (0..n).map(row_loss).sum::<f32>() / n as f32;
+        for p in [&mut dev as &mut dyn Problem, &mut host] {
+            p.estimate(Request::Both).unwrap();
+            let objective = p.last_estimate().objective;
+            assert!((objective - expected).abs() < 1e-4 * expected, "objective {objective} vs {expected}");
+        }
+        let (a, b) = (dev.last_estimate(), host.last_estimate());
+        for (x, y) in a.constraints.iter().zip(&b.constraints) {
+            assert!((x - y).abs() < 1e-4, "loss parity: device {x} vs host {y}");
+        }
+        let (mut ga, mut gb) = (vec![0.0; dev.num_params()], vec![0.0; dev.num_params()]);
+        dev.add_gradient(1.0, &[0.5, 0.5], &mut ga).unwrap();
+        host.add_gradient(1.0, &[0.5, 0.5], &mut gb).unwrap();
+        let scale = ga.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (x, y) in ga.iter().zip(&gb) {
+            assert!((x - y).abs() < 1e-4 * scale, "gradient: device {x} vs host {y}");
+        }
+        let frame = dev.model().group_frame(&params, &data);
+        for g in 0..data.n_groups() {
+            let rows = data.group_rows(g);
+            let mean = rows.iter().map(|&r| row_loss(r as usize) as f64).sum::<f64>() / rows.len() as f64;
+            let reported = frame.group(g).loss().unwrap();
+            assert!((reported - mean).abs() < 1e-4 * mean, "group {g}: reported loss {reported} vs {mean}");
+        }
+    }
+
+    /// On the CPU the parameters stay on the host unless asked; a device
+    /// with memory of its own keeps them.
+    #[test]
+    fn parameters_stay_where_the_update_is_fastest() {
+        let dev = device("cpu").unwrap();
+        let model = BurnModel::new(BurnMlp::new(4, &[2], &dev), 4, dev);
+        assert!(!model.keeps_params());
+        assert!(model.with_params_on_device(true).keeps_params());
+        #[cfg(feature = "wgpu")]
+        if std::env::var("FAIRTRAIN_TEST_DEVICE").as_deref() == Ok("wgpu") {
+            let dev = device("wgpu").unwrap();
+            assert!(BurnModel::new(BurnMlp::new(4, &[2], &dev), 4, dev).keeps_params());
         }
     }
 

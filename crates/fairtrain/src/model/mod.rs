@@ -11,6 +11,7 @@ pub mod saved;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::algorithms::optim::PrimalStep;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 pub use crate::simd::Isa;
@@ -56,6 +57,13 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
     /// Buffers for up to `rows` rows.
     fn workspace(&self, rows: usize) -> Self::Workspace;
 
+    /// Makes `ws` hold up to `rows` rows (minibatches grew). The default
+    /// makes a new one; a backend whose workspace keeps state (parameters
+    /// and optimizer moments on a device) keeps it.
+    fn grow_workspace(&self, ws: &mut Self::Workspace, rows: usize) {
+        *ws = self.workspace(rows);
+    }
+
     /// Forward pass of `rows` of `data` into workspace slots
     /// `slot_offset..slot_offset + rows.len()`, writing one logit per row.
     fn forward(
@@ -82,6 +90,17 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
         dz: &[f32],
         grad: &mut [f32],
     );
+
+    /// Each row's loss and its derivative in the logit, from the logits
+    /// and labels of a batch. The default is binary cross-entropy on the
+    /// logits ([`loss::bce_with_logits`]); a model trained under a loss of
+    /// its own (the burn backend's [`RowLoss`](burn::RowLoss)) overrides
+    /// it.
+    fn losses(&self, logits: &[f32], labels: &[f32], losses: &mut [f32], dlosses: &mut [f32]) {
+        for (((&z, &y), l), d) in logits.iter().zip(labels).zip(losses.iter_mut()).zip(dlosses.iter_mut()) {
+            (*l, *d) = loss::bce_with_logits(z, y);
+        }
+    }
 
     /// The native MLP, when this is one (the fairness methods need its
     /// per-row access).
@@ -111,15 +130,22 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
 /// gradient the problem sends, per part, coefficients of the basis
 /// derivatives; the backend forms each row's `dz` from them on the device
 /// and runs one backward pass.
+///
+/// The backend may also keep the parameters: [`Self::step_parts`] takes a
+/// whole primal step on the device (gradient, optimizer state, update),
+/// after which the device's parameters are newer than the host's. Every
+/// call then says which parameters to use: `Some(params)`, the host's
+/// (loaded when they differ from what the device holds), or `None`, the
+/// device's own, until [`Self::download_params`] brings them back.
 pub trait DeviceStatistics<W> {
-    /// Forwards `rows` of `data` at `params` (parts of `part_lens` rows
-    /// each, in order) and keeps on the device what [`Self::part_sums`] and
-    /// [`Self::add_part_gradient`] need, with rate surrogates
-    /// `sigmoid(z / temperature)`.
+    /// Forwards `rows` of `data` (parts of `part_lens` rows each, in
+    /// order) at `params` (see the trait's documentation) and keeps on the
+    /// device what [`Self::part_sums`] and the gradients need, with rate
+    /// surrogates `sigmoid(z / temperature)`.
     #[allow(clippy::too_many_arguments)]
     fn forward_parts(
         &self,
-        params: &[f32],
+        params: Option<&[f32]>,
         data: &Dataset,
         rows: &[u32],
         part_lens: &[usize],
@@ -139,7 +165,27 @@ pub trait DeviceStatistics<W> {
     /// ([`BASIS_DERIVATIVES`](crate::constraints::BASIS_DERIVATIVES)),
     /// at `params`, the last forward's (the problem forwards again when
     /// they change).
-    fn add_part_gradient(&self, params: &[f32], coefficients: &[f32], ws: &mut W, grad: &mut [f32]);
+    fn add_part_gradient(&self, params: Option<&[f32]>, coefficients: &[f32], ws: &mut W, grad: &mut [f32]);
+
+    /// One primal step on the device: the gradient of
+    /// [`Self::add_part_gradient`] (none when `coefficients` is empty) plus
+    /// `2 norm_weight x`, then `step` applied to the parameters `x` and to
+    /// the optimizer state the device keeps. The device's parameters are
+    /// newer than the host's afterwards.
+    fn step_parts(&self, params: Option<&[f32]>, coefficients: &[f32], norm_weight: f32, step: &PrimalStep, ws: &mut W);
+
+    /// True when primal steps should run on the device ([`Self::step_parts`])
+    /// unless the problem is told otherwise: where the device has memory
+    /// of its own (a GPU). On a CPU backend nothing crosses a bus and the
+    /// host's fused update is at least as fast.
+    fn keeps_params(&self) -> bool;
+
+    /// Copies the device's parameters to `out` (one download).
+    fn download_params(&self, ws: &mut W, out: &mut [f32]);
+
+    /// The squared norm of the device's parameters (for the weight-norm
+    /// constraint), one number back.
+    fn params_norm2(&self, ws: &mut W) -> f32;
 }
 
 impl TabularModel for Mlp {

@@ -15,6 +15,7 @@ mod tabular;
 
 pub use tabular::{BatchSizes, TabularProblem, TabularRun};
 
+use crate::algorithms::optim::Primal;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Mlp;
@@ -98,11 +99,13 @@ pub trait Problem {
     /// Names of the scalar constraints, for logs.
     fn constraint_names(&self) -> &[String];
 
-    /// The parameters.
+    /// The parameters (after [`Problem::sync_params`] where primal steps
+    /// ran on a device).
     fn params(&self) -> &[f32];
 
-    /// The parameters, for an update. Gradients asked for afterwards are
-    /// taken at the updated parameters.
+    /// The parameters, for an update (current, also after steps on a
+    /// device). Gradients asked for afterwards are taken at the updated
+    /// parameters.
     fn params_mut(&mut self) -> &mut [f32];
 
     /// Draws fresh minibatches for `request` and evaluates the estimates at
@@ -116,6 +119,33 @@ pub trait Problem {
     /// Adds the gradient of `objective_weight * f + sum_i constraint_weights[i] * c_i`,
     /// on the minibatches of the most recent estimates, to `grad`.
     fn add_gradient(&mut self, objective_weight: f32, constraint_weights: &[f32], grad: &mut [f32]) -> Result<()>;
+
+    /// One primal step: adds the gradient of `objective_weight * f + sum_i
+    /// constraint_weights[i] * c_i` (as [`Problem::add_gradient`]) to
+    /// `grad`, then applies `primal`'s update to the parameters, which
+    /// leaves `grad` zeroed.
+    ///
+    /// A problem that keeps its parameters on a device overrides it to take
+    /// the whole step there ([`Primal::device_step`]): the gradient, the
+    /// optimizer's state and the parameters stay on the device, `grad` is
+    /// not touched, and [`Problem::params`] is current again only after
+    /// [`Problem::sync_params`] (or [`Problem::params_mut`]).
+    fn primal_step(
+        &mut self,
+        objective_weight: f32,
+        constraint_weights: &[f32],
+        primal: &mut Primal,
+        grad: &mut [f32],
+    ) -> Result<()> {
+        host_primal_step(self, objective_weight, constraint_weights, primal, grad)
+    }
+
+    /// Makes [`Problem::params`] current after [`Problem::primal_step`]s
+    /// taken on a device (one download); the default, for problems whose
+    /// parameters live on the host, does nothing.
+    fn sync_params(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Adds the gradient of the single constraint `c_i` (a row of the
     /// Jacobian) to `grad`, on the most recent constraint minibatches.
@@ -169,4 +199,18 @@ pub trait Problem {
     fn load_state(&mut self, _state: &[u8]) -> Result<()> {
         Err(Error::Data("this problem cannot restore a checkpoint".into()))
     }
+}
+
+/// [`Problem::primal_step`] on the host: the weighted gradient into
+/// `grad`, then `primal`'s update of the parameters.
+pub(crate) fn host_primal_step<P: Problem + ?Sized>(
+    problem: &mut P,
+    objective_weight: f32,
+    constraint_weights: &[f32],
+    primal: &mut Primal,
+    grad: &mut [f32],
+) -> Result<()> {
+    problem.add_gradient(objective_weight, constraint_weights, grad)?;
+    primal.step(problem.params_mut(), grad);
+    Ok(())
 }

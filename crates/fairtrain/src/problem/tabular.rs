@@ -28,12 +28,12 @@
 use std::sync::Arc;
 
 use super::{Estimate, Problem, Request, RowSelection};
+use crate::algorithms::optim::Primal;
 use crate::buffer::AlignedVec;
 use crate::constraints::{BASIS_DERIVATIVES, BASIS_LEN, ConstraintSet, DEFAULT_TEMPERATURE, DLOSS, LabelFilter};
 use crate::data::{Dataset, EpochSampler};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
-use crate::model::loss::bce_with_logits;
 use crate::model::{Mlp, TabularModel};
 
 /// Minibatch sizes.
@@ -104,6 +104,8 @@ pub struct TabularProblem<M: TabularModel = Mlp> {
     losses: Vec<f32>,
     dlosses: Vec<f32>,
     dz: Vec<f32>,
+    /// The label of each slot's row (for the model's loss).
+    slot_labels: Vec<f32>,
     ws: M::Workspace,
     /// Rows the workspace holds.
     ws_rows: usize,
@@ -148,6 +150,11 @@ pub struct TabularProblem<M: TabularModel = Mlp> {
     /// Per-part buffers: sums coming back, gradient coefficients going out.
     part_sums: Vec<f32>,
     part_coefficients: Vec<f32>,
+    /// Primal steps run on the model's device, which keeps the parameters
+    /// and the optimizer's state ([`Problem::primal_step`]).
+    params_on_device: bool,
+    /// The device's parameters are newer than `params`.
+    device_ahead: bool,
 }
 
 /// What a checkpoint keeps of a [`TabularProblem`]; the data, model and
@@ -257,6 +264,7 @@ impl<M: TabularModel> TabularProblem<M> {
         let n_constraints = constraints.len();
         let ws = model.workspace(slots);
         let on_device = model.device_statistics().is_some();
+        let params_on_device = model.device_statistics().is_some_and(|d| d.keeps_params());
         let n_cells = cells.len();
         Ok(TabularProblem {
             estimate: Estimate {
@@ -278,6 +286,7 @@ impl<M: TabularModel> TabularProblem<M> {
             losses: vec![0.0; slots],
             dlosses: vec![0.0; slots],
             dz: vec![0.0; slots],
+            slot_labels: vec![0.0; slots],
             ws,
             ws_rows: slots,
             stat_values: vec![0.0; n_needed],
@@ -303,6 +312,8 @@ impl<M: TabularModel> TabularProblem<M> {
             basis_sums: vec![0.0; (1 + n_cells) * BASIS_LEN],
             part_sums: Vec::new(),
             part_coefficients: Vec::new(),
+            params_on_device,
+            device_ahead: false,
         })
     }
 
@@ -351,7 +362,26 @@ impl<M: TabularModel> TabularProblem<M> {
         (self.rank, self.size) = (group.rank(), group.size().max(1));
         self.local_grad = vec![0.0; self.params.len()];
         self.group = Some(group);
+        // The gradient is summed across the group on the host.
+        self.params_on_device = false;
         self
+    }
+
+    /// Keeps the parameters and the optimizer's state on the host even when
+    /// the model would keep them on its device
+    /// ([`DeviceStatistics::keeps_params`](crate::model::DeviceStatistics::keeps_params)):
+    /// each step then downloads the gradient and uploads the parameters.
+    /// Checkpoints need this ([`Problem::save_state`] saves the optimizer
+    /// state the algorithm holds, on the host).
+    pub fn keep_params_on_host(mut self) -> Self {
+        self.params_on_device = false;
+        self
+    }
+
+    /// True when primal steps run on the model's device
+    /// ([`Problem::primal_step`]).
+    pub fn params_on_device(&self) -> bool {
+        self.params_on_device
     }
 
     /// Sets the temperature `T` of the rate surrogates `sigmoid(z / T)`
@@ -362,6 +392,13 @@ impl<M: TabularModel> TabularProblem<M> {
         }
         self.temperature = temperature;
         Ok(self)
+    }
+
+    /// The model's workspace: its buffers and, for a device backend, what
+    /// it keeps on the device (e.g. the burn backend's count of parameter
+    /// transfers).
+    pub fn workspace(&self) -> &M::Workspace {
+        &self.ws
     }
 
     /// The model.
@@ -450,12 +487,15 @@ impl<M: TabularModel> TabularProblem<M> {
             range.start,
             &mut self.logits[range.clone()],
         );
-        for slot in range {
-            let y = labels[self.rows[slot] as usize];
-            let (l, d) = bce_with_logits(self.logits[slot], y);
-            self.losses[slot] = l;
-            self.dlosses[slot] = d;
+        for slot in range.clone() {
+            self.slot_labels[slot] = labels[self.rows[slot] as usize];
         }
+        self.model.losses(
+            &self.logits[range.clone()],
+            &self.slot_labels[range.clone()],
+            &mut self.losses[range.clone()],
+            &mut self.dlosses[range],
+        );
     }
 
     /// Forwards the objective's and/or the cells' minibatches on the
@@ -481,14 +521,8 @@ impl<M: TabularModel> TabularProblem<M> {
             self.part_lens.push(self.device_rows.len() - before);
         }
         self.part_sums.resize(self.part_lens.len() * BASIS_LEN, 0.0);
-        device.forward_parts(
-            &self.params,
-            &self.data,
-            &self.device_rows,
-            &self.part_lens,
-            self.temperature,
-            &mut self.ws,
-        );
+        let params = (!self.device_ahead).then_some(&self.params[..]);
+        device.forward_parts(params, &self.data, &self.device_rows, &self.part_lens, self.temperature, &mut self.ws);
         device.part_sums(&mut self.ws, &mut self.part_sums);
         // The objective's sums first, then the cells', as in `basis_sums`.
         let skip = if objective { 0 } else { BASIS_LEN };
@@ -508,19 +542,22 @@ impl<M: TabularModel> TabularProblem<M> {
         self.stale = false;
     }
 
-    /// The device's share of [`Problem::add_gradient`]: per part, the
-    /// coefficients of the basis derivatives that make each row's `dz`.
-    fn add_gradient_on_device(&mut self, objective_weight: Option<f32>, constraints: bool, grad: &mut [f32]) {
+    /// Sets `part_coefficients`, per part of the device's forward (which is
+    /// extended to the parts needed), to the coefficients of the basis
+    /// derivatives that make each row's `dz` for the gradient of the
+    /// objective (weighted by `objective_weight`) and of the constraints
+    /// (weighted by `stat_weights`). False when no part contributes.
+    fn device_coefficients(&mut self, objective_weight: Option<f32>, constraints: bool) -> bool {
         let (objective, cells) = (objective_weight.is_some(), constraints && !self.cells.is_empty());
+        self.part_coefficients.clear();
         if !objective && !cells {
-            return;
+            return false;
         }
         if (objective && !self.device_parts.0) || (cells && !self.device_parts.1) {
             let (o, c) = self.device_parts;
             self.forward_on_device(o || objective, c || cells);
         }
         let n_parts = self.part_lens.len();
-        self.part_coefficients.clear();
         self.part_coefficients.resize(n_parts * BASIS_DERIVATIVES, 0.0);
         let first_cell = usize::from(self.device_parts.0);
         if let Some(weight) = objective_weight {
@@ -540,14 +577,62 @@ impl<M: TabularModel> TabularProblem<M> {
                 }
             }
         }
+        true
+    }
+
+    /// The device's share of [`Problem::add_gradient`].
+    fn add_gradient_on_device(&mut self, objective_weight: Option<f32>, constraints: bool, grad: &mut [f32]) {
+        if !self.device_coefficients(objective_weight, constraints) {
+            return;
+        }
         let Some(device) = self.model.device_statistics() else { return };
+        let params = (!self.device_ahead).then_some(&self.params[..]);
         add_summed(self.group.as_ref(), &mut self.local_grad, grad, |g| {
-            device.add_part_gradient(&self.params, &self.part_coefficients, &mut self.ws, g)
+            device.add_part_gradient(params, &self.part_coefficients, &mut self.ws, g)
         });
     }
 
-    fn norm2(&self) -> f32 {
-        if self.constraints.uses_norm() { self.params.iter().map(|p| p * p).sum() } else { 0.0 }
+    /// Brings the device's parameters to the host when they are newer.
+    fn download_params(&mut self) {
+        if !self.device_ahead {
+            return;
+        }
+        if let Some(device) = self.model.device_statistics() {
+            device.download_params(&mut self.ws, &mut self.params);
+        }
+        self.device_ahead = false;
+    }
+
+    /// What a gradient of `objective_weight * f + sum_i
+    /// constraint_weights[i] * c_i` involves: whether the objective and the constraints
+    /// contribute, and the weight of the squared parameter norm (the
+    /// statistics' weights go to `stat_weights`). Forwards the minibatches
+    /// again first if the parameters moved since.
+    fn gradient_terms(&mut self, objective_weight: f32, constraint_weights: &[f32]) -> (bool, bool, f32) {
+        debug_assert_eq!(constraint_weights.len(), self.constraints.len());
+        if self.stale {
+            // Parameters moved since the forward pass: redo it on the same rows.
+            self.refresh();
+            self.evaluate(false, self.has_constraints);
+        }
+        let objective = objective_weight != 0.0 && self.has_objective;
+        let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
+        let norm_weight = if constraints {
+            self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights)
+        } else {
+            0.0
+        };
+        (objective, constraints, norm_weight)
+    }
+
+    fn norm2(&mut self) -> f32 {
+        if !self.constraints.uses_norm() {
+            return 0.0;
+        }
+        match self.model.device_statistics() {
+            Some(device) if self.device_ahead => device.params_norm2(&mut self.ws),
+            _ => self.params.iter().map(|p| p * p).sum(),
+        }
     }
 
     /// The estimates of the objective (over the selected objective slots)
@@ -681,12 +766,41 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
     }
 
     fn params(&self) -> &[f32] {
+        debug_assert!(!self.device_ahead, "the device holds newer parameters: call sync_params first");
         &self.params
     }
 
     fn params_mut(&mut self) -> &mut [f32] {
+        self.download_params();
         self.stale = true;
         &mut self.params
+    }
+
+    fn sync_params(&mut self) -> Result<()> {
+        self.download_params();
+        Ok(())
+    }
+
+    fn primal_step(
+        &mut self,
+        objective_weight: f32,
+        constraint_weights: &[f32],
+        primal: &mut Primal,
+        grad: &mut [f32],
+    ) -> Result<()> {
+        if !(self.on_device && self.params_on_device) {
+            return super::host_primal_step(self, objective_weight, constraint_weights, primal, grad);
+        }
+        let (objective, constraints, norm_weight) = self.gradient_terms(objective_weight, constraint_weights);
+        self.device_coefficients(objective.then_some(objective_weight), constraints);
+        let step = primal.device_step();
+        if let Some(device) = self.model.device_statistics() {
+            let params = (!self.device_ahead).then_some(&self.params[..]);
+            device.step_parts(params, &self.part_coefficients, norm_weight, &step, &mut self.ws);
+            self.device_ahead = true;
+            self.stale = true;
+        }
+        Ok(())
     }
 
     fn collective(&self) -> Option<Arc<dyn Collective>> {
@@ -746,20 +860,11 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
     }
 
     fn add_gradient(&mut self, objective_weight: f32, constraint_weights: &[f32], grad: &mut [f32]) -> Result<()> {
-        debug_assert_eq!(constraint_weights.len(), self.constraints.len());
-        if self.stale {
-            // Parameters moved since the forward pass: redo it on the same rows.
-            self.refresh();
-            self.evaluate(false, self.has_constraints);
-        }
-        let objective = objective_weight != 0.0 && self.has_objective;
-        let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
-        if constraints {
-            let norm_weight = self.constraints.statistic_weights(constraint_weights, &mut self.stat_weights);
-            if norm_weight != 0.0 {
-                for (g, &p) in grad.iter_mut().zip(&self.params) {
-                    *g += 2.0 * norm_weight * p;
-                }
+        let (objective, constraints, norm_weight) = self.gradient_terms(objective_weight, constraint_weights);
+        if norm_weight != 0.0 {
+            self.download_params();
+            for (g, &p) in grad.iter_mut().zip(&self.params) {
+                *g += 2.0 * norm_weight * p;
             }
         }
         if self.on_device {
@@ -853,6 +958,13 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
     }
 
     fn save_state(&self) -> Result<Vec<u8>> {
+        if self.params_on_device {
+            return Err(Error::Data(
+                "a checkpoint needs the parameters and the optimizer state on the host: build the problem with \
+                 keep_params_on_host()"
+                    .into(),
+            ));
+        }
         crate::train::checkpoint::encode(&TabularState {
             params: self.params.to_vec(),
             batch: self.batch,
@@ -889,6 +1001,7 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             return Err(mismatch("minibatch rows"));
         }
         self.params.copy_from_slice(&state.params);
+        self.device_ahead = false;
         self.objective_sampler = state.objective_sampler;
         for (cell, sampler) in self.cells.iter_mut().zip(state.cell_samplers) {
             cell.sampler = sampler;
@@ -932,13 +1045,13 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         self.n_slots = sizes.objective + self.cells.len() * sizes.per_group;
         // Buffers only grow: varying sizes allocate until the largest is seen.
         if self.rows.len() < self.n_slots {
-            for buffer in [&mut self.logits, &mut self.losses, &mut self.dlosses, &mut self.dz] {
+            for buffer in [&mut self.logits, &mut self.losses, &mut self.dlosses, &mut self.dz, &mut self.slot_labels] {
                 buffer.resize(self.n_slots, 0.0);
             }
             self.rows.resize(self.n_slots, 0);
         }
         if self.ws_rows < self.n_slots {
-            self.ws = self.model.workspace(self.n_slots);
+            self.model.grow_workspace(&mut self.ws, self.n_slots);
             self.ws_rows = self.n_slots;
         }
         self.has_objective = false;
@@ -967,6 +1080,7 @@ mod tests {
     use super::*;
     use crate::constraints::{FairnessConstraint, Notion, Statistic};
     use crate::data::{DataSource, LoadOptions, load};
+    use crate::model::loss::bce_with_logits;
 
     fn problem_with(hidden: &[usize], constraints: Vec<FairnessConstraint>) -> TabularProblem {
         let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;

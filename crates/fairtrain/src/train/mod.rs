@@ -402,10 +402,12 @@ pub fn train_from(
         }
         match config.evaluate_every {
             Some(Budget::Iterations(k)) if iteration as f64 >= next_evaluation => {
+                problem.sync_params()?;
                 clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
                 next_evaluation += k as f64;
             }
             Some(Budget::Seconds(dt)) if iteration % TIME_CHECK == 0 && clock.seconds() >= next_evaluation => {
+                problem.sync_params()?;
                 clock.evaluate(observer, iteration, clock.seconds(), problem.params())?;
                 next_evaluation = clock.seconds() + dt;
             }
@@ -453,6 +455,7 @@ pub fn train_from(
         }
         if let Some((first, stride)) = tail {
             if iteration > first && (iteration - first) % stride == 0 {
+                problem.sync_params()?;
                 averager.add(problem.params());
             }
         }
@@ -462,6 +465,7 @@ pub fn train_from(
             // Adjustments measure the model on held-out data: like
             // evaluations, their time is not training time.
             let t = Instant::now();
+            problem.sync_params()?;
             observer.between_steps(iteration, seconds, problem)?;
             clock.paused += t.elapsed().as_secs_f64();
         }
@@ -482,6 +486,7 @@ pub fn train_from(
                     tail,
                     next_evaluation,
                 };
+                problem.sync_params()?;
                 observer.checkpoint(&state, problem, algorithm)?;
                 next_checkpoint = now;
             }
@@ -502,6 +507,8 @@ pub fn train_from(
             observer,
         )?;
     }
+    // The parameters return to the host (from a device that kept them).
+    problem.sync_params()?;
     if config.checkpoint_every.is_some() {
         // The raw state, before the returned model replaces the iterate,
         // so that the run can be continued.
