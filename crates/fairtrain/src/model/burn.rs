@@ -59,7 +59,7 @@ use crate::data::{Dataset, NO_INPUT};
 use crate::error::{Error, Result};
 use crate::evaluation::GroupFrame;
 use crate::evaluation::certificate::RowOutcome;
-use crate::model::loss::bce_with_logits;
+use crate::model::loss::{bce_with_logits, row_losses};
 
 /// A burn module that scores encoded rows: logits `[B]` of inputs
 /// `[B, n_inputs]` (numeric columns, then one one-hot unit per category,
@@ -328,13 +328,12 @@ impl<M: LogitModule> BurnModel<M> {
     /// under binary cross-entropy.
     pub fn new(module: M, n_inputs: usize, device: Device) -> Self {
         let module = module.fork(&device);
-        let mut count = Flatten(Vec::new());
-        module.visit(&mut count);
+        let n_params = flat_values(&module).dims()[0];
         // Flex runs on the host's memory: nothing to save by keeping the
         // parameters there, and the host's fused update is faster.
         let params_on_device = device.clone().inner() != Device::flex();
         BurnModel {
-            n_params: count.0.len(),
+            n_params,
             module,
             loss: BinaryCrossEntropy,
             device,
@@ -385,9 +384,7 @@ impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
 
     /// The module's own (initial) parameters, flat.
     pub fn initial_params(&self) -> Vec<f32> {
-        let mut flat = Flatten(Vec::with_capacity(self.n_params));
-        self.module.visit(&mut flat);
-        flat.0
+        flat_values(&self.module).into_data().try_into_vec().expect("f32 parameters")
     }
 
     /// Per-group results of the model at `params` on `data` under its own
@@ -460,9 +457,7 @@ impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
         if let Some(flat) = &ws.flat {
             return flat.clone();
         }
-        let mut values = FlatValues(Vec::new());
-        self.sync(None, ws).visit(&mut values);
-        let flat = Tensor::cat(values.0, 0);
+        let flat = flat_values(self.sync(None, ws));
         ws.flat = Some(flat.clone());
         flat
     }
@@ -510,10 +505,8 @@ impl<M: LogitModule, L: RowLoss> TabularModel for BurnModel<M, L> {
     fn losses(&self, logits: &[f32], labels: &[f32], losses: &mut [f32], dlosses: &mut [f32]) {
         let Some(&first) = logits.first() else { return };
         if self.loss.row(first, labels[0]).is_some() {
-            for (((&z, &y), l), d) in logits.iter().zip(labels).zip(losses.iter_mut()).zip(dlosses.iter_mut()) {
-                (*l, *d) = self.loss.row(z, y).unwrap_or((f32::NAN, f32::NAN));
-            }
-            return;
+            let row = |z, y| self.loss.row(z, y).unwrap_or((f32::NAN, f32::NAN));
+            return row_losses(logits, labels, losses, dlosses, row);
         }
         let inner = self.device.clone().inner();
         let n = logits.len();
@@ -788,14 +781,12 @@ impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
     }
 }
 
-/// Appends every float parameter to a flat vector.
-struct Flatten(Vec<f32>);
-
-impl ModuleVisitor for Flatten {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let data = param.val().into_data();
-        self.0.extend_from_slice(data.as_slice::<f32>().expect("f32 parameters"));
-    }
+/// Every float parameter of `module` in visiting order, as one flat tensor
+/// on the device (empty for a module without parameters).
+fn flat_values<M: Module>(module: &M) -> Tensor<1> {
+    let mut values = FlatValues(Vec::new());
+    module.visit(&mut values);
+    if values.0.is_empty() { Tensor::zeros([0], &Device::flex()) } else { Tensor::cat(values.0, 0) }
 }
 
 /// Collects every float parameter, flat, on the device.

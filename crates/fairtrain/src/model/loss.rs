@@ -18,6 +18,21 @@ pub fn bce_with_logits(z: f32, y: f32) -> (f32, f32) {
     (loss, sigmoid - y)
 }
 
+/// Each row's `(loss, d loss / dz)` under `loss`, from the rows' logits
+/// and labels, into `losses` and `dlosses`.
+#[inline]
+pub fn row_losses(
+    logits: &[f32],
+    labels: &[f32],
+    losses: &mut [f32],
+    dlosses: &mut [f32],
+    loss: impl Fn(f32, f32) -> (f32, f32),
+) {
+    for (((&z, &y), l), d) in logits.iter().zip(labels).zip(losses.iter_mut()).zip(dlosses.iter_mut()) {
+        (*l, *d) = loss(z, y);
+    }
+}
+
 /// The logistic function, stable for large `|z|`.
 #[inline]
 pub fn sigmoid(z: f32) -> f32 {

@@ -97,9 +97,7 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
     /// its own (the burn backend's [`RowLoss`](burn::RowLoss)) overrides
     /// it.
     fn losses(&self, logits: &[f32], labels: &[f32], losses: &mut [f32], dlosses: &mut [f32]) {
-        for (((&z, &y), l), d) in logits.iter().zip(labels).zip(losses.iter_mut()).zip(dlosses.iter_mut()) {
-            (*l, *d) = loss::bce_with_logits(z, y);
-        }
+        loss::row_losses(logits, labels, losses, dlosses, loss::bce_with_logits);
     }
 
     /// The native MLP, when this is one (the fairness methods need its
