@@ -1,21 +1,20 @@
-//! The `train` flags. The same struct is the schema of `--config` files:
-//! TOML keys are the flag names (kebab-case), unknown keys are errors, and
-//! flags override the file.
+//! The `train` flags. Each is a key of the library's run configuration
+//! ([`fairtrain::run::RunConfig`]) under the same name: the flags given
+//! become a table of flat keys laid over the `--config` file, through the
+//! one mechanism the library uses for files and Python keywords.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use fairtrain::algorithms::{AlgorithmName, Augmentation, Barrier, PrimalKind, Regret};
-use fairtrain::constraints::{Comparison, Notion, Statistic};
+use fairtrain::constraints::Notion;
 use fairtrain::data::MissingPolicy;
 use fairtrain::data::acs::AcsMissing;
 use fairtrain::methods::MetaObjective;
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize};
-
-pub use fairtrain::algorithms::Preset;
+use fairtrain::run::{ConstraintSpec, Origin, Preset, RunConfig, Select};
+use serde::Serialize;
 
 fn parser<T: Clone + Send + Sync + 'static>(
     names: &'static [&'static str],
@@ -42,16 +41,6 @@ fn missing_parser() -> impl TypedValueParser<Value = MissingPolicy> {
 
 fn acs_missing_parser() -> impl TypedValueParser<Value = AcsMissing> {
     parser(&["zero", "minus-one"], |s| if s == "minus-one" { AcsMissing::MinusOne } else { AcsMissing::Zero })
-}
-
-/// Which model a run returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Select {
-    /// The last model (the tail average of the iterates).
-    Last,
-    /// The best validation objective among models feasible on validation.
-    BestFeasible,
 }
 
 fn select_parser() -> impl TypedValueParser<Value = Select> {
@@ -85,161 +74,10 @@ fn regret_parser() -> impl TypedValueParser<Value = Regret> {
     parser(&["swap", "external"], |s| if s == "external" { Regret::External } else { Regret::Swap })
 }
 
-/// The shape of a custom constraint in a config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The data flags, shared by `train` and `prune`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum KindName {
-    /// Largest difference between groups.
-    Gap,
-    /// Every group's statistic at most (or at least) the bound.
-    GroupBound,
-    /// Every group's statistic within plus or minus the bound.
-    AbsoluteBound,
-    /// Smallest ratio between groups at least the bound.
-    Ratio,
-    /// Squared norm of the parameters at most the bound.
-    WeightNorm,
-}
-
-impl KindName {
-    /// The config-file name.
-    pub fn name(self) -> &'static str {
-        match self {
-            KindName::Gap => "gap",
-            KindName::GroupBound => "group-bound",
-            KindName::AbsoluteBound => "absolute-bound",
-            KindName::Ratio => "ratio",
-            KindName::WeightNorm => "weight-norm",
-        }
-    }
-}
-
-/// `at-most` or `at-least` (group bounds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SenseName {
-    /// The statistic stays at or below the bound.
-    AtMost,
-    /// The statistic stays at or above the bound.
-    AtLeast,
-}
-
-/// One constraint as a config file declares it: a named notion, or a kind
-/// and statistics (`--constraint NAME` on the command line).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ConstraintSpec {
-    /// A named notion (`loss-parity`, `demographic-parity`...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notion: Option<Notion>,
-    /// Or a kind of constraint...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<KindName>,
-    /// ...on these statistics.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "statistics")]
-    pub statistic: Option<Vec<Statistic>>,
-    /// Gaps: between pairs of groups (default) or against all rows.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<Comparison>,
-    /// Group bounds: at most (default) or at least.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sense: Option<SenseName>,
-    /// The bound.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bound: Option<f64>,
-    /// The sensitive columns (must be the run's `group`).
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
-    pub group: Option<Vec<String>>,
-    /// The name reported (default: the notion's, or kind:statistic).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl ConstraintSpec {
-    /// A named notion with its default bound.
-    pub fn notion(notion: Notion) -> Self {
-        ConstraintSpec { notion: Some(notion), ..ConstraintSpec::default() }
-    }
-}
-
-/// One statistic or a list of them.
-fn statistics<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Statistic>>, D::Error> {
-    let Some(names) = string_or_list(d)? else { return Ok(None) };
-    names
-        .iter()
-        .map(|n| n.parse::<Statistic>().map_err(|e| D::Error::custom(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Some)
-}
-
-/// `constraint = "name"`, `constraint = ["a", "b"]` or `[[constraint]]`
-/// tables (mixed lists too), with errors that name the key at fault.
-fn constraints<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<ConstraintSpec>>, D::Error> {
-    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
-    let items = match value {
-        toml::Value::Array(items) => items,
-        one => vec![one],
-    };
-    let mut specs = Vec::with_capacity(items.len());
-    for item in items {
-        match item {
-            toml::Value::String(name) => {
-                let notion: Notion = name.parse().map_err(|e: fairtrain::Error| D::Error::custom(e.to_string()))?;
-                specs.push(ConstraintSpec::notion(notion));
-            }
-            table @ toml::Value::Table(_) => {
-                let spec: ConstraintSpec = table.try_into().map_err(|e: toml::de::Error| {
-                    D::Error::custom(format!("in a [[constraint]] table: {}", e.message().trim()))
-                })?;
-                specs.push(spec);
-            }
-            other => {
-                return Err(D::Error::custom(format!(
-                    "constraint must be a notion name or a table, not {}",
-                    other.type_str()
-                )));
-            }
-        }
-    }
-    Ok(Some(specs))
-}
-
-/// A number or a list of numbers.
-fn number_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
-    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
-    let number = |v: toml::Value| match v {
-        toml::Value::Float(x) => Ok(x),
-        toml::Value::Integer(i) => Ok(i as f64),
-        other => Err(D::Error::custom(format!("expected a number, found a {}", other.type_str()))),
-    };
-    match value {
-        toml::Value::Array(items) => items.into_iter().map(number).collect::<Result<Vec<_>, _>>().map(Some),
-        one => number(one).map(|x| Some(vec![x])),
-    }
-}
-
-/// A list given as `a,b` on the command line and as `"a"` or `["a", "b"]`
-/// in TOML.
-fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    let Some(value) = Option::<toml::Value>::deserialize(d)? else { return Ok(None) };
-    match value {
-        toml::Value::String(s) => Ok(Some(s.split(',').map(|p| p.trim().to_string()).collect())),
-        toml::Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                toml::Value::String(s) => Ok(s),
-                other => Err(D::Error::custom(format!("expected a list of names, found a {}", other.type_str()))),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        other => Err(D::Error::custom(format!("expected a name or a list of names, found a {}", other.type_str()))),
-    }
-}
-
-/// Options of `fairtrain train`.
-#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct TrainArgs {
+pub struct DataArgs {
     /// Data: a built-in name (adult, german, compas, law, synthetic), an ACS task (acs-income, acs-employment, acs-public-coverage, acs-mobility, acs-travel-time, acs-income-poverty-ratio), or a CSV/ARFF path (contains '/' or ends in .csv/.arff) [default: adult]
     #[arg(long, help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -257,17 +95,17 @@ pub struct TrainArgs {
 
     /// Sensitive column(s) defining the groups; several (a,b) give intersectional groups [adult: race or sex; default race]
     #[arg(long, value_delimiter = ',', help_heading = "Data")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<Vec<String>>,
 
     /// Columns to treat as categorical even if numeric (CSV)
     #[arg(long, value_delimiter = ',', help_heading = "Data")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub categorical: Option<Vec<String>>,
 
     /// Columns to ignore (CSV)
     #[arg(long, value_delimiter = ',', help_heading = "Data")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub drop: Option<Vec<String>>,
 
     /// Rows with a missing value (empty, NA, ?, NaN): drop them, or stop with an error [default: drop]
@@ -302,7 +140,7 @@ pub struct TrainArgs {
 
     /// ACS: state postal code(s), e.g. OK or CA,TX [default: OK]
     #[arg(long, value_delimiter = ',', help_heading = "Data")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "string_or_list")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<Vec<String>>,
 
     /// ACS: survey year (2014 on) [default: 2018]
@@ -325,6 +163,20 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acs_relshipp: Option<bool>,
 
+    /// Keep the sensitive column(s) among the model's features
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Data")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_group_feature: Option<bool>,
+}
+
+/// Options of `fairtrain train`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub input: DataArgs,
+
     /// Data cache directory [default: $FAIRTRAIN_CACHE, else the platform cache dir]/fairtrain
     #[arg(long, value_name = "DIR", help_heading = "Data")]
     #[serde(skip)]
@@ -334,11 +186,6 @@ pub struct TrainArgs {
     #[arg(long, help_heading = "Data")]
     #[serde(skip)]
     pub offline: bool,
-
-    /// Keep the sensitive column(s) among the model's features
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Data")]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keep_group_feature: Option<bool>,
 
     /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0.2 for constrained algorithms; 0 for --preset paper, sgd, adam and --method]
     #[arg(long, help_heading = "Generalization")]
@@ -362,25 +209,25 @@ pub struct TrainArgs {
 
     /// A fairness method instead of an algorithm: fairbatch (adaptive batch sampler), forml (meta-learned sample weights), fermi (exponential Renyi mutual information regularizer); it targets the --constraint notion (equal-opportunity, equalized-odds, demographic-parity)
     #[arg(long, value_parser = method_parser(), help_heading = "Algorithm")]
-    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "method_name", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<AlgorithmName>,
 
-    /// Settings preset: default (fairtrain's), or paper (the humancompatible.train paper's hyperparameters and batch sizes) [default: default]
+    /// Settings preset: default (fairtrain's), or paper (the humancompatible.train paper's hyperparameters and batch sizes, no validation split; the returned model is the average of the last 25% of iterates, and --average 0 returns the last iterate, as the reference does) [default: default]
     #[arg(long, value_parser = preset_parser(), help_heading = "Algorithm")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
 
     /// Fairness constraint; repeat for several [default: loss-parity]
     #[arg(long, value_parser = constraint_parser(), help_heading = "Algorithm")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "constraints")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub constraint: Option<Vec<ConstraintSpec>>,
 
     /// Bound of each --constraint, in order [default: 0.005 loss parity, 0.05 rate gaps, 0.8 ratios]
     #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_list")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<Vec<f64>>,
 
-    /// Temperature T of the rate surrogates sigmoid(logit / T) used for constraint gradients [default: 0.25]
+    /// Temperature T of the rate surrogates sigmoid(logit / T) used for constraint gradients; applies to rate constraints (positive rate, TPR, FPR...) under a constrained algorithm [default: 0.25]
     #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
@@ -645,73 +492,37 @@ pub struct TrainArgs {
     #[serde(skip)]
     pub overwrite: bool,
 
-    /// Read settings from a TOML file whose keys are these flags' names (flags override it)
+    /// Read settings from a TOML file: sections [data], [model], [algorithm], [training], [generalization], [output] and [[constraint]] tables, whose keys are these flags' names (a run's config.toml is one); flags override it
     #[arg(long, value_name = "FILE.toml", help_heading = "Output")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
 }
 
-/// The keys that set the budget: a source that sets one replaces the
-/// budget of lower-precedence sources.
-const BUDGET_KEYS: [&str; 3] = ["iterations", "time-budget", "epochs"];
-
-fn budget_keys(table: &toml::Table, source: &str) -> Result<usize> {
-    let given: Vec<&str> = BUDGET_KEYS.iter().copied().filter(|k| table.contains_key(*k)).collect();
-    if given.len() > 1 {
-        bail!(
-            "{source} sets more than one budget ({}); give only one of --iterations, --time-budget, --epochs",
-            given.join(", ")
-        );
-    }
-    Ok(given.len())
-}
-
 impl TrainArgs {
-    /// These flags over the config file they name (if any).
-    pub fn merged_with_config(self) -> Result<TrainArgs> {
-        let Some(path) = self.config.clone() else {
-            let table = toml::Table::try_from(&self).context("internal: flags do not serialize")?;
-            budget_keys(&table, "the command line")?;
-            return Ok(self);
-        };
-        let file = read_config(&path)?;
-        let mut merged = toml::Table::try_from(&file).context("internal: config does not serialize")?;
-        let flags = toml::Table::try_from(&self).context("internal: flags do not serialize")?;
-        budget_keys(&merged, &path.display().to_string())?;
-        if budget_keys(&flags, "the command line")? > 0 {
-            for k in BUDGET_KEYS {
-                merged.remove(k);
-            }
+    /// The flags given, as flat keys of the run configuration.
+    pub fn flags(&self) -> Result<RunConfig> {
+        if let (Some(algorithm), Some(method)) = (self.algorithm, self.method) {
+            bail!(fairtrain::Error::config(
+                "method",
+                format!(
+                    "{method} was given with --algorithm {algorithm}: a method replaces the algorithm, give one of them"
+                ),
+            ));
         }
-        merged.extend(flags);
-        let mut args: TrainArgs = merged.try_into().context("internal: merged settings do not parse")?;
-        args.overwrite = self.overwrite;
-        args.offline = self.offline;
-        args.quiet = self.quiet;
-        args.resume = self.resume;
-        args.cache = self.cache.clone();
-        args.config = self.config;
-        Ok(args)
+        let table = toml::Table::try_from(self).context("internal: flags do not serialize")?;
+        Ok(RunConfig::from_table(table, Origin::CommandLine)?)
     }
-}
 
-fn method_name<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<AlgorithmName>, D::Error> {
-    let name = String::deserialize(d)?;
-    AlgorithmName::parse_method(&name).map(Some).map_err(D::Error::custom)
-}
-
-/// Reads a config file; unknown keys and bad values are errors naming the
-/// key and the file.
-pub fn read_config(path: &Path) -> Result<TrainArgs> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-        match line {
-            Some(line) => anyhow::anyhow!("config file {}, line {line}: {msg}", path.display()),
-            None => anyhow::anyhow!("config file {}: {msg}", path.display()),
-        }
-    })
+    /// The run configuration: the `--config` file (if any) with the flags
+    /// laid over it.
+    pub fn run_config(&self) -> Result<RunConfig> {
+        let mut config = match &self.config {
+            Some(path) => RunConfig::from_file(path)?,
+            None => RunConfig::default(),
+        };
+        config.overlay(self.flags()?);
+        Ok(config)
+    }
 }
 
 /// Flags every multi-run command shares with `train`: where data come from
@@ -727,4 +538,35 @@ pub struct RunFlags {
     /// Print only errors and warnings
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use fairtrain::run::keys::{flat_keys, route};
+
+    /// The flags that steer the command, not the run.
+    const COMMAND_ONLY: [&str; 6] = ["cache", "offline", "resume", "quiet", "overwrite", "config"];
+
+    #[derive(clap::Parser)]
+    struct Train {
+        #[command(flatten)]
+        args: super::TrainArgs,
+    }
+
+    #[test]
+    fn every_flag_is_a_key_and_every_key_a_flag() {
+        let command = Train::command();
+        let flags: Vec<String> =
+            command.get_arguments().filter_map(|a| a.get_long()).map(str::to_string).filter(|f| f != "help").collect();
+        for flag in &flags {
+            assert!(
+                COMMAND_ONLY.contains(&flag.as_str()) || route(flag).is_some(),
+                "--{flag} is no key of the run configuration"
+            );
+        }
+        for (key, path) in flat_keys() {
+            assert!(flags.contains(&key), "the key {path} has no flag --{key}");
+        }
+    }
 }

@@ -19,15 +19,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use fairtrain::algorithms::{AlgorithmName, Preset};
-use fairtrain::constraints::Notion;
-use fairtrain::data::{DataSource, load};
+use fairtrain::constraints::{Notion, Sense};
+use fairtrain::data::DataSource;
+use fairtrain::run::{
+    CHECKPOINT_FILE, CONFIG_FILE, ConstraintSpec, Metrics, Origin, RunConfig, timestamp, write_atomic,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::args::{ConstraintSpec, TrainArgs};
-use crate::output;
-use crate::settings::TrainSettings;
+use crate::args::{DataArgs, TrainArgs};
 
 /// Options of `fairtrain bench`; the same names are the keys of a
 /// `--config` file (flags override it).
@@ -173,7 +173,8 @@ pub const RESULTS_FILE: &str = "results.csv";
 pub struct Run {
     /// Directory name under `runs/`.
     pub id: String,
-    pub args: TrainArgs,
+    /// The run's configuration (`train --config` reads it).
+    pub config: RunConfig,
     pub algorithm: String,
     pub preset: String,
     pub dataset: String,
@@ -282,7 +283,7 @@ fn is_unconstrained(algorithm: &str) -> bool {
 
 impl Grid {
     /// Every run, validated: each one's settings resolve as `train` would.
-    pub fn runs(&self, bench: &BenchArgs) -> Result<Vec<Run>> {
+    pub fn runs(&self) -> Result<Vec<Run>> {
         let mut runs = Vec::new();
         for dataset in &self.datasets {
             let source = DataSource::parse(dataset)?;
@@ -309,17 +310,8 @@ impl Grid {
                             };
                             for cell in cells {
                                 for seed in 0..self.seeds {
-                                    let run = self.run(
-                                        bench,
-                                        dataset,
-                                        group,
-                                        &group_label,
-                                        notion,
-                                        &cell,
-                                        preset,
-                                        algorithm,
-                                        seed,
-                                    )?;
+                                    let run =
+                                        self.run(dataset, group, &group_label, notion, &cell, preset, algorithm, seed)?;
                                     runs.push(run);
                                 }
                             }
@@ -334,7 +326,6 @@ impl Grid {
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
-        bench: &BenchArgs,
         dataset: &str,
         group: &Option<String>,
         group_label: &str,
@@ -346,9 +337,12 @@ impl Grid {
     ) -> Result<Run> {
         let first_bound = bounds[0];
         let name: AlgorithmName = algorithm.parse()?;
-        let mut args = TrainArgs {
-            data: Some(dataset.to_string()),
-            group: group.as_ref().map(|g| g.split(';').map(|p| p.trim().to_string()).collect()),
+        let args = TrainArgs {
+            input: DataArgs {
+                data: Some(dataset.to_string()),
+                group: group.as_ref().map(|g| g.split(';').map(|p| p.trim().to_string()).collect()),
+                ..DataArgs::default()
+            },
             constraint: Some(vec![ConstraintSpec::notion(notion)]),
             bound: first_bound.map(|b| vec![b]),
             // A method name runs as `--method` (it takes the algorithm's place).
@@ -364,39 +358,33 @@ impl Grid {
                 (_, Some(s)) => format!("{}s", s / self.eval_points as f64),
                 _ => unreachable!("a budget is set"),
             }),
-            cache: bench.cache.clone(),
-            offline: bench.offline,
             ..TrainArgs::default()
         };
+        let mut config = args.run_config()?;
         if let Some(h) = self.hyperparameters.get(algorithm) {
-            let mut table = toml::Table::try_from(&args).context("internal: run settings do not serialize")?;
-            table.extend(h.clone());
-            let cache = args.cache.take();
-            args = table
-                .try_into()
-                .map_err(|e: toml::de::Error| anyhow!("[hyperparameters.{algorithm}]: {}", e.message().trim()))?;
-            args.cache = cache;
-            args.offline = bench.offline;
+            let keys = RunConfig::from_table(h.clone(), Origin::Api)
+                .map_err(|e| anyhow!("[hyperparameters.{algorithm}]: {}", message(&e)))?;
+            config.overlay(keys);
         }
-        let settings = TrainSettings::resolve(&args)
-            .map_err(|e| anyhow!("run {algorithm} on {dataset} ({preset}, seed {seed}): {e}"))?;
+        let plan =
+            config.resolve().map_err(|e| anyhow!("run {algorithm} on {dataset} ({preset}, seed {seed}): {e}"))?;
         let bounds: Vec<f64> = match first_bound {
             Some(_) => bounds.iter().map(|b| b.expect("all given")).collect(),
-            None => vec![settings.constraints[0].bound],
+            None => vec![plan.constraints[0].bound],
         };
         let bound_part = if is_unconstrained(algorithm) { String::new() } else { format!("_b{}", bounds[0]) };
         let id = slug(&format!(
             "{}_{}_{}{bound_part}_{algorithm}_{preset}_s{seed}",
-            settings.source.data_value(),
+            plan.source.data_value(),
             group_label,
             notion.name()
         ));
         Ok(Run {
             id,
-            args,
+            config,
             algorithm: algorithm.to_string(),
             preset: preset.to_string(),
-            dataset: settings.source.name(),
+            dataset: plan.source.name(),
             group: group_label.to_string(),
             constraint: notion.name().to_string(),
             bounds,
@@ -411,19 +399,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if args.speed {
         return crate::speed::run(&args, &grid);
     }
-    let runs = grid.runs(&args)?;
+    let runs = grid.runs()?;
     // Every data set loads (and its groups exist) before anything runs.
     let mut checked = std::collections::HashSet::new();
     for run in &runs {
-        let key = (run.args.data.clone(), run.args.group.clone());
+        let key = (run.config.data.source.clone(), run.config.data.group.clone());
         if checked.insert(key) {
-            let settings = TrainSettings::resolve(&run.args)?;
-            crate::datasets_cmd::ensure_cached(
-                &settings.source,
-                settings.load.cache.as_deref(),
-                settings.load.offline,
-            )?;
-            load(&settings.source, &settings.load).map_err(|e| anyhow!("{}: {e}", run.dataset))?;
+            let plan = run.config.resolve()?;
+            crate::train_cmd::load_data(&plan, args.cache.as_deref(), args.offline)
+                .map_err(|e| anyhow!("{}: {e}", run.dataset))?;
         }
     }
     let out = bench_dir(args.out.as_deref(), &grid, args.resume, args.overwrite)?;
@@ -431,7 +415,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     std::fs::create_dir_all(&runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
     let header = "# fairtrain bench: the resolved grid. Re-run with `fairtrain bench --config bench.toml`.\n";
     let text = toml::to_string(&grid).context("internal: grid does not serialize")?;
-    output::write_atomic(&out, GRID_FILE, format!("{header}{text}").as_bytes())?;
+    write_atomic(&out, GRID_FILE, format!("{header}{text}").as_bytes())?;
 
     let budget = match (grid.iterations, grid.time_budget) {
         (Some(n), _) => format!("{n} iterations"),
@@ -449,10 +433,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         grid.eval_points,
         out.display()
     );
-    let results: Mutex<Vec<Option<Value>>> = Mutex::new(vec![None; runs.len()]);
+    let results: Mutex<Vec<Option<Metrics>>> = Mutex::new(vec![None; runs.len()]);
     let mut todo = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        match finished_metrics(&runs_dir.join(&run.id)) {
+        match Metrics::completed(&runs_dir.join(&run.id)) {
             Some(m) if args.resume => results.lock().expect("not poisoned")[i] = Some(m),
             _ => todo.push(i),
         }
@@ -480,7 +464,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     let Some(&i) = todo.get(k) else { break };
                     let run = &runs[i];
                     bar.set_message(run.id.clone());
-                    match execute_run(&exe, &runs_dir, run, args.resume) {
+                    match execute_run(&exe, &runs_dir, run, &args) {
                         Ok(metrics) => {
                             let line = describe(run, &metrics);
                             let mut all = results.lock().expect("not poisoned");
@@ -529,7 +513,7 @@ fn bench_dir(out: Option<&Path>, grid: &Grid, resume: bool, overwrite: bool) -> 
             if resume {
                 bail!("--resume needs --out DIR (the bench to continue)");
             }
-            PathBuf::from("benches").join(output::timestamp())
+            PathBuf::from("benches").join(timestamp())
         }
     };
     let existing = dir.join(GRID_FILE);
@@ -559,36 +543,38 @@ fn bench_dir(out: Option<&Path>, grid: &Grid, resume: bool, overwrite: bool) -> 
     } else if resume {
         bail!("nothing to resume: {} holds no bench ({GRID_FILE} is missing)", dir.display());
     }
-    output::create_dir(&dir)?;
+    fairtrain::run::create_dir(&dir)?;
     Ok(dir)
 }
 
-/// The metrics of a finished run in `dir`, if it finished.
-pub fn finished_metrics(dir: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(dir.join("metrics.json")).ok()?;
-    let m: Value = serde_json::from_str(&text).ok()?;
-    (m["status"] == "completed").then_some(m)
+/// The message of an error without its `invalid value for KEY:` prefix
+/// when the key is already in the message.
+fn message(e: &fairtrain::Error) -> String {
+    match e {
+        fairtrain::Error::Config { field, message } if message.contains(field.as_str()) => message.clone(),
+        other => other.to_string(),
+    }
 }
 
-/// Runs one cell as `fairtrain train` in a child process; with `resume`, a
-/// run interrupted after a checkpoint continues from it.
-fn execute_run(exe: &Path, runs_dir: &Path, run: &Run, resume: bool) -> Result<Value> {
+/// Runs one cell as `fairtrain train` in a child process; with `--resume`,
+/// a run interrupted after a checkpoint continues from it.
+fn execute_run(exe: &Path, runs_dir: &Path, run: &Run, bench: &BenchArgs) -> Result<Metrics> {
     let dir = runs_dir.join(&run.id);
     let mut command = Command::new(exe);
-    if resume && dir.join(crate::train_cmd::CHECKPOINT_FILE).exists() && dir.join("config.toml").exists() {
+    if bench.resume && dir.join(CHECKPOINT_FILE).exists() && dir.join(CONFIG_FILE).exists() {
         command.arg("train").arg("--resume").arg("--out").arg(&dir).arg("--quiet");
     } else {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let request = dir.join("request.toml");
-        let text = toml::to_string(&run.args).context("internal: run settings do not serialize")?;
-        std::fs::write(&request, text).with_context(|| format!("cannot write {}", request.display()))?;
+        std::fs::write(&request, run.config.to_toml())
+            .with_context(|| format!("cannot write {}", request.display()))?;
         command.arg("train").arg("--config").arg(&request).arg("--out").arg(&dir).arg("--quiet");
     }
-    if run.args.offline {
+    if bench.offline {
         command.arg("--offline");
     }
-    if let Some(c) = &run.args.cache {
+    if let Some(c) = &bench.cache {
         command.arg("--cache").arg(c);
     }
     let output = command.output().with_context(|| format!("cannot start {}", exe.display()))?;
@@ -599,7 +585,7 @@ fn execute_run(exe: &Path, runs_dir: &Path, run: &Run, resume: bool) -> Result<V
         let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no message");
         bail!("run {} failed: {last} (log: {})", run.id, log.display());
     }
-    finished_metrics(&dir).ok_or_else(|| anyhow!("run {} wrote no completed metrics.json", run.id))
+    Metrics::completed(&dir).ok_or_else(|| anyhow!("run {} wrote no completed metrics.json", run.id))
 }
 
 pub(crate) fn overall_bar(n: u64) -> ProgressBar {
@@ -613,21 +599,18 @@ pub(crate) fn overall_bar(n: u64) -> ProgressBar {
     bar
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-fn describe(run: &Run, m: &Value) -> String {
+fn describe(run: &Run, m: &Metrics) -> String {
+    let first = |r: &fairtrain::evaluation::SplitReport| r.constraints.first().and_then(|c| c.value);
     format!(
         "{} {} seed {}: {} it in {:.1} s, test objective {:.4}, test {} {:.4}",
         run.algorithm,
         run.preset,
         run.seed,
-        m["iterations"],
-        f(&m["wall_seconds"]).unwrap_or(0.0),
-        f(&m["test"]["objective"]).unwrap_or(f64::NAN),
+        m.iterations,
+        m.wall_seconds,
+        m.test.objective.unwrap_or(f64::NAN),
         run.constraint,
-        f(&m["test"]["constraints"][0]["value"]).unwrap_or(f64::NAN),
+        first(&m.test).unwrap_or(f64::NAN),
     )
 }
 
@@ -664,26 +647,25 @@ pub const RESULT_COLUMNS: [&str; 28] = [
 ];
 
 /// Rewrites `results.csv` (atomically) from the finished runs.
-fn write_results(out: &Path, runs: &[Run], results: &[Option<Value>]) -> Result<()> {
+fn write_results(out: &Path, runs: &[Run], results: &[Option<Metrics>]) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(RESULT_COLUMNS)?;
-    let num = |v: &Value| v.as_f64().map_or(String::new(), |x| format!("{x}"));
+    let num = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
     for (run, m) in runs.iter().zip(results) {
         let Some(m) = m else { continue };
+        let (train_c, test_c) = (m.train.constraints.first(), m.test.constraints.first());
+        let cert = m.certificates.first();
         for &bound in &run.bounds {
             // Violations against this row's bound (the run's own for
             // constrained runs; each bound for an unconstrained one).
-            let sense_at_least = m["test"]["constraints"][0]["sense"] == ">=";
+            let at_least = test_c.is_some_and(|c| c.sense == Sense::AtLeast);
             let violation = |value: Option<f64>| {
-                value
-                    .map(|v| if sense_at_least { bound - v } else { v - bound })
-                    .map_or(String::new(), |x| x.to_string())
+                value.map(|v| if at_least { bound - v } else { v - bound }).map_or(String::new(), |x| x.to_string())
             };
-            let train_value = m["train"]["constraints"][0]["value"].as_f64();
-            let test_value = m["test"]["constraints"][0]["value"].as_f64();
-            let cert = &m["certificates"][0];
-            let cert_bound = cert["value_bound"].as_f64();
-            let certified = cert_bound.map(|b| if sense_at_least { b >= bound } else { b <= bound });
+            let train_value = train_c.and_then(|c| c.value);
+            let test_value = test_c.and_then(|c| c.value);
+            let cert_bound = cert.and_then(|c| c.value_bound);
+            let certified = cert_bound.map(|b| if at_least { b >= bound } else { b <= bound });
             w.write_record([
                 run.algorithm.clone(),
                 run.preset.clone(),
@@ -692,30 +674,30 @@ fn write_results(out: &Path, runs: &[Run], results: &[Option<Value>]) -> Result<
                 run.constraint.clone(),
                 bound.to_string(),
                 run.seed.to_string(),
-                m["iterations"].to_string(),
-                num(&m["wall_seconds"]),
-                num(&m["iterations_per_second"]),
-                num(&m["peak_rss_mb"]),
-                num(&m["train"]["objective"]),
-                num(&m["train"]["accuracy"]),
-                num(&m["train"]["constraints"][0]["value"]),
+                m.iterations.to_string(),
+                num(Some(m.wall_seconds)),
+                num(Some(m.iterations_per_second)),
+                num(m.peak_rss_mb),
+                num(m.train.objective),
+                num(m.train.accuracy),
+                num(train_value),
                 violation(train_value),
-                num(&m["test"]["objective"]),
-                num(&m["test"]["accuracy"]),
-                num(&m["test"]["constraints"][0]["value"]),
+                num(m.test.objective),
+                num(m.test.accuracy),
+                num(test_value),
                 violation(test_value),
-                num(&m["test"]["dp_gap"]),
-                num(&m["test"]["eopp_gap"]),
-                num(&m["test"]["eo_gap"]),
-                num(&cert["confidence"]),
+                num(m.test.dp_gap),
+                num(m.test.eopp_gap),
+                num(m.test.eo_gap),
+                num(cert.map(|c| c.confidence)),
                 cert_bound.map_or(String::new(), |b| b.to_string()),
                 certified.map_or(String::new(), |c| c.to_string()),
-                num(&m["evaluation_seconds"]),
-                m["stop_reason"].as_str().unwrap_or("").to_string(),
+                num(Some(m.evaluation_seconds)),
+                serde_json::to_value(m.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                 format!("runs/{}", run.id),
             ])?;
         }
     }
     let bytes = w.into_inner().map_err(|e| anyhow!("internal: {e}"))?;
-    output::write_atomic(out, RESULTS_FILE, &bytes)
+    Ok(write_atomic(out, RESULTS_FILE, &bytes)?)
 }

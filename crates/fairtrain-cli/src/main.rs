@@ -4,15 +4,11 @@ mod args;
 mod bench_cmd;
 mod charts;
 mod datasets_cmd;
-mod manifest;
-mod output;
 mod parallel;
 mod predict_cmd;
 mod progress;
 mod prune_cmd;
-mod report;
 mod report_cmd;
-mod settings;
 mod speed;
 mod study_cmd;
 mod study_fairbatch;
@@ -104,7 +100,6 @@ mod fuzz {
     use proptest::prelude::*;
 
     use super::{Cli, Command};
-    use crate::settings::TrainSettings;
 
     const TOKENS: [&str; 40] = [
         "train",
@@ -160,7 +155,7 @@ mod fuzz {
             if let Ok(cli) = Cli::try_parse_from(&args) {
                 match cli.command {
                     Command::Train(a) => {
-                        let _ = TrainSettings::resolve(&a);
+                        let _ = a.run_config().and_then(|c| Ok(c.resolve()?));
                     }
                     Command::Bench(b) => {
                         let _ = b.grid();
@@ -170,11 +165,5 @@ mod fuzz {
             }
         }
 
-        #[test]
-        fn config_text_never_panics(text in "[a-z=\\-\"\\[\\]0-9., \n{}]{0,120}") {
-            if let Ok(args) = toml::from_str::<crate::args::TrainArgs>(&text) {
-                let _ = TrainSettings::resolve(&args);
-            }
-        }
     }
 }

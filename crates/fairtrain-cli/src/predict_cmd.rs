@@ -13,9 +13,7 @@ use fairtrain::data::table::RawTable;
 use fairtrain::evaluation::certificate::{CertifyOptions, RowOutcome, certify_outcomes};
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::saved;
-
-use crate::output;
-use crate::report::render_split;
+use fairtrain::run::{render_split, write_atomic};
 
 /// Options of `fairtrain predict`.
 #[derive(Debug, Args)]
@@ -78,7 +76,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let bytes = w.into_inner().map_err(|e| anyhow!("internal: {e}"))?;
     let dir = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = args.out.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("--out must name a file"))?;
-    output::write_atomic(dir, name, &bytes)?;
+    write_atomic(dir, name, &bytes)?;
     for (column, n) in unseen {
         eprintln!(
             "warning: {n} rows have a '{column}' category the model never saw; they get no input for '{column}' \
@@ -290,7 +288,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         let json = serde_json::json!({ "report": report, "certificates": certificates, "positive": positive });
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("--out must name a file"))?;
-        output::write_atomic(dir, name, &serde_json::to_vec_pretty(&json)?)?;
+        write_atomic(dir, name, &serde_json::to_vec_pretty(&json)?)?;
     }
     Ok(())
 }

@@ -13,20 +13,18 @@ use fairtrain::algorithms::AlgorithmName;
 use fairtrain::constraints::Notion;
 use fairtrain::methods::prune::PruneMethod;
 
-use crate::args::{ConstraintSpec, Preset, RunFlags, TrainArgs, algorithm_parser, constraint_parser, preset_parser};
-use crate::output;
-use crate::settings::{BudgetSetting, TrainSettings};
-use crate::train_cmd::{PruneStage, RunData, RunOptions, execute};
+use fairtrain::run::{
+    BudgetSetting, ConstraintSpec, Metrics, Preset, PruneStage, RunOptions, choose_dir, write_atomic,
+};
+
+use crate::args::{DataArgs, RunFlags, TrainArgs, algorithm_parser, constraint_parser, preset_parser};
+use crate::train_cmd::{Console, execute, load_data};
 
 /// Flags of `fairtrain prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Data (as `train --data`) [default: adult]
-    #[arg(long)]
-    pub data: Option<String>,
-    /// Sensitive column(s) defining the groups
-    #[arg(long, value_delimiter = ',')]
-    pub group: Option<Vec<String>>,
+    #[command(flatten)]
+    pub input: DataArgs,
     /// Target fraction of the weights to remove, in [0, 1); several (0.5,0.8,0.9) prune the one dense model to each
     #[arg(long, value_delimiter = ',', required = true)]
     pub sparsity: Vec<f64>,
@@ -91,8 +89,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
         }
     });
     let train_args = TrainArgs {
-        data: args.data.clone(),
-        group: args.group.clone(),
+        input: args.input.clone(),
         constraint: Some(
             args.constraint.clone().unwrap_or_else(|| vec![ConstraintSpec::notion(Notion::AccuracyParity)]),
         ),
@@ -102,30 +99,27 @@ pub fn run(args: PruneArgs) -> Result<()> {
         hidden: args.hidden.clone(),
         iterations: args.iterations,
         seed: args.seed,
-        cache: args.run.cache.clone(),
-        offline: args.run.offline,
-        quiet: args.run.quiet,
         out: args.out.clone(),
-        overwrite: args.overwrite,
         ..TrainArgs::default()
     };
-    let dense_settings = TrainSettings::resolve(&train_args)?;
+    let dense_plan = train_args.run_config()?.resolve()?;
     if args.prune_iterations == Some(0) {
         return Err(fairtrain::Error::config("prune-iterations", "0 (must be at least 1)").into());
     }
-    let out = output::choose_dir(dense_settings.out.as_deref(), dense_settings.overwrite)?;
-    let data = RunData::load(&dense_settings)?;
+    let out = choose_dir(dense_plan.out.as_deref(), args.overwrite)?;
+    let data = load_data(&dense_plan, args.run.cache.as_deref(), args.run.offline)?;
     let print = !args.run.quiet;
-    let options = RunOptions { print: false, progress: print, ..RunOptions::default() };
+    let console = Console { print: false, progress: print, warnings: true };
     if print {
         println!(
             "fairtrain prune: dense training ({}) into {}",
-            dense_settings.algorithm.name(),
+            dense_plan.algorithm.name(),
             out.join("dense").display()
         );
     }
     let dense_dir = out.join("dense");
-    let dense_metrics = execute(&dense_settings, &data, &dense_dir, &options, started, None)?;
+    let options = RunOptions { started: Some(started), ..RunOptions::default() };
+    let dense_metrics = execute(&dense_plan, &data, Some(&dense_dir), options, console)?.metrics;
     let dense = fairtrain::model::saved::load(&dense_dir)?.params;
     // One (method, sparsity) prunes into --out itself; several each into
     // their own folder, with a table of them all.
@@ -133,12 +127,12 @@ pub fn run(args: PruneArgs) -> Result<()> {
     let mut table = vec![Row::of("dense", 0.0, &dense_metrics, "dense")];
     for &method in &methods {
         for &sparsity in &sparsities {
-            let mut settings = dense_settings.clone();
-            settings.budget = match (method, args.prune_iterations) {
+            let mut plan = dense_plan.clone();
+            plan.budget = match (method, args.prune_iterations) {
                 // Magnitude pruning trains nothing: one no-op step evaluates it.
                 (PruneMethod::Magnitude, _) => BudgetSetting::Iterations(1),
                 (_, Some(n)) => BudgetSetting::Iterations(n),
-                (_, None) => dense_settings.budget,
+                (_, None) => dense_plan.budget,
             };
             let folder = format!("{}-{sparsity}", method.name());
             let dir = if single { out.clone() } else { out.join(&folder) };
@@ -146,12 +140,12 @@ pub fn run(args: PruneArgs) -> Result<()> {
                 println!("pruning to sparsity {sparsity} with {}", method.name());
             }
             let options = RunOptions {
-                print: print && single,
-                progress: print,
                 prune: Some(PruneStage { dense: dense.clone(), method, sparsity }),
+                started: Some(started),
                 ..RunOptions::default()
             };
-            let metrics = execute(&settings, &data, &dir, &options, started, None)?;
+            let console = Console { print: print && single, progress: print, warnings: true };
+            let metrics = execute(&plan, &data, Some(&dir), options, console)?.metrics;
             if print && single {
                 println!("sparsity {:.4} ({} pruning)", metrics.sparsity.unwrap_or(0.0), method.name());
             }
@@ -177,8 +171,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
                 r.method, r.sparsity, f[0], f[1], f[2], f[3], f[4]
             );
         }
-        output::write_atomic(&out, "summary.csv", csv.as_bytes())?;
-        output::write_atomic(&out, "summary.md", md.as_bytes())?;
+        write_atomic(&out, "summary.csv", csv.as_bytes())?;
+        write_atomic(&out, "summary.md", md.as_bytes())?;
         if print {
             print!("{md}");
             println!(
@@ -200,7 +194,7 @@ struct Row {
 }
 
 impl Row {
-    fn of(method: &'static str, sparsity: f64, m: &crate::report::Metrics, folder: &str) -> Self {
+    fn of(method: &'static str, sparsity: f64, m: &Metrics, folder: &str) -> Self {
         let t = &m.test;
         let constraint = t.constraints.first().and_then(|c| c.value);
         Row {

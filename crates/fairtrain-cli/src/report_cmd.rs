@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use serde_json::Value;
+use fairtrain::evaluation::GroupReport;
+use fairtrain::run::{EVALUATIONS_FILE, Metrics, write_atomic};
 
 use crate::bench_cmd::{GRID_FILE, Grid, RESULTS_FILE};
 use crate::charts::{self, Band, Frame};
-use crate::output;
 
 /// Options of `fairtrain report`.
 #[derive(Debug, Args)]
@@ -36,7 +36,7 @@ struct Evaluation {
 /// One row of results.csv with its run's files.
 struct RunResult {
     row: BTreeMap<String, String>,
-    metrics: Value,
+    metrics: Metrics,
     evaluations: Vec<Evaluation>,
 }
 
@@ -69,13 +69,8 @@ fn read_results(dir: &Path, by_time: bool) -> Result<Vec<RunResult>> {
         let row: BTreeMap<String, String> =
             headers.iter().zip(record.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
         let run_dir = dir.join(row.get("run_dir").map_or("", String::as_str));
-        let metrics_path = run_dir.join("metrics.json");
-        let metrics: Value = serde_json::from_str(
-            &std::fs::read_to_string(&metrics_path)
-                .with_context(|| format!("cannot read {}", metrics_path.display()))?,
-        )
-        .with_context(|| format!("{} does not parse", metrics_path.display()))?;
-        let evaluations = read_evaluations(&run_dir.join(crate::train_cmd::EVALUATIONS_FILE), by_time)?;
+        let metrics = Metrics::read(&run_dir)?;
+        let evaluations = read_evaluations(&run_dir.join(EVALUATIONS_FILE), by_time)?;
         out.push(RunResult { row, metrics, evaluations });
     }
     if out.is_empty() {
@@ -223,9 +218,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             "machine",
             format!(
                 "fairtrain {}, {} kernels, {} evaluation thread(s), training on one thread",
-                first["fairtrain_version"].as_str().unwrap_or("?"),
-                first["kernels"].as_str().unwrap_or("?"),
-                grid.threads
+                first.fairtrain_version, first.kernels, grid.threads
             ),
         ),
         ("runs", results.len().to_string()),
@@ -349,20 +342,24 @@ pub fn run(args: ReportArgs) -> Result<()> {
         );
         let _ = writeln!(md, "| {} |\n|{}", group_cols.join(" | "), " --- |".repeat(group_cols.len()));
         for (label, rs) in &series {
-            let names: Vec<String> =
-                rs[0].metrics["test"]["groups"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let names: Vec<String> = rs[0].metrics.test.groups.0.iter().map(|(name, _)| name.clone()).collect();
             for g in names {
-                let col =
-                    |k: &str| rs.iter().filter_map(|r| r.metrics["test"]["groups"][&g][k].as_f64()).collect::<Vec<_>>();
+                let col = |k: fn(&GroupReport) -> Option<f64>| {
+                    rs.iter()
+                        .filter_map(|r| {
+                            r.metrics.test.groups.0.iter().find(|(name, _)| *name == g).and_then(|(_, v)| k(v))
+                        })
+                        .collect::<Vec<_>>()
+                };
                 let cells = [
                     label.clone(),
                     g.clone(),
-                    fmt(mean(&col("n")), 0),
-                    fmt(mean(&col("loss")), 4),
-                    fmt(mean(&col("accuracy")), 4),
-                    fmt(mean(&col("positive_rate")), 4),
-                    fmt(mean(&col("tpr")), 3),
-                    fmt(mean(&col("fpr")), 3),
+                    fmt(mean(&col(|v| Some(v.n as f64))), 0),
+                    fmt(mean(&col(|v| v.loss)), 4),
+                    fmt(mean(&col(|v| v.accuracy)), 4),
+                    fmt(mean(&col(|v| v.positive_rate)), 4),
+                    fmt(mean(&col(|v| v.tpr)), 3),
+                    fmt(mean(&col(|v| v.fpr)), 3),
                 ];
                 let _ = writeln!(
                     html,
@@ -396,7 +393,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 };
                 let svg = charts::bands(&frame, &bands)?;
                 let name = format!("{slug}_{}_{split}.svg", if hline.is_some() { "constraint" } else { "objective" });
-                output::write_atomic(&charts_dir, &name, svg.as_bytes())?;
+                write_atomic(&charts_dir, &name, svg.as_bytes())?;
                 let _ = writeln!(html, "<figure>{svg}</figure>");
                 let _ = writeln!(md, "![{chart_title}](charts/{name})");
                 chart_count += 1;
@@ -422,7 +419,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         };
         let svg = charts::scatter(&frame, &points, false)?;
         let name = format!("{slug}_accuracy_vs_gap.svg");
-        output::write_atomic(&charts_dir, &name, svg.as_bytes())?;
+        write_atomic(&charts_dir, &name, svg.as_bytes())?;
         let _ = writeln!(html, "<figure>{svg}</figure></div>");
         let _ = writeln!(md, "![{chart_title}](charts/{name})\n");
         chart_count += 1;
@@ -463,7 +460,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect::<String>()
         );
-        output::write_atomic(&charts_dir, &name, svg.as_bytes())?;
+        write_atomic(&charts_dir, &name, svg.as_bytes())?;
         let _ = writeln!(html, "<h2>{}</h2><figure>{svg}</figure>", escape(&title));
         let _ = writeln!(md, "## {title}\n\n![trade-off](charts/{name})\n");
         chart_count += 1;
@@ -473,8 +470,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fairtrain bench report</title>\n\
          <style>{STYLE}</style></head>\n<body>\n{html}</body></html>\n"
     );
-    output::write_atomic(dir, "report.html", page.as_bytes())?;
-    output::write_atomic(dir, "report.md", md.as_bytes())?;
+    write_atomic(dir, "report.html", page.as_bytes())?;
+    write_atomic(dir, "report.md", md.as_bytes())?;
     println!(
         "wrote {} and {} ({} experiments, {chart_count} charts, {} runs)",
         dir.join("report.html").display(),

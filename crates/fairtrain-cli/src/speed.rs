@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
+use fairtrain::run::{CONFIG_FILE, Metrics, RunConfig, create_dir, timestamp, write_atomic};
 
-use crate::bench_cmd::{BenchArgs, Grid, finished_metrics};
-use crate::output;
+use crate::bench_cmd::{BenchArgs, Grid};
 
 /// The algorithms measured when none are given: every constrained method
 /// and the unconstrained baseline.
@@ -32,12 +32,12 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
     let all_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let out = match &args.out {
         Some(d) => d.clone(),
-        None => PathBuf::from("benches").join(format!("{}-speed", output::timestamp())),
+        None => PathBuf::from("benches").join(format!("{}-speed", timestamp())),
     };
     if out.join("speed.csv").exists() && !args.overwrite {
         bail!("{} already holds a speed benchmark; pass --overwrite or choose another --out", out.display());
     }
-    output::create_dir(&out)?;
+    create_dir(&out)?;
     let exe = std::env::current_exe().context("cannot find the fairtrain executable")?;
     let mut threads = vec![1];
     if all_threads > 1 {
@@ -60,7 +60,11 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
         "peak_rss_mb",
     ])?;
     for algorithm in &algorithms {
-        for batch in ["paper", "256"] {
+        // The batch sizes an algorithm's steps use (Stochastic Ghost draws
+        // its own; baselines draw group batches only for their history).
+        let (objective, groups) = fairtrain::run::applicability::batch_keys(algorithm.parse()?);
+        let batches: &[&str] = if objective { &["paper", "256"] } else { &["paper"] };
+        for &batch in batches {
             for &t in &threads {
                 let id = format!("{algorithm}_batch-{batch}_threads-{t}");
                 let dir = out.join("runs").join(&id);
@@ -70,7 +74,10 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
                 command.args(["--iterations", &iterations.to_string(), "--threads", &t.to_string()]);
                 command.arg("--out").arg(&dir);
                 if batch != "paper" {
-                    command.args(["--batch-size", batch, "--group-batch-size", batch]);
+                    command.args(["--batch-size", batch]);
+                    if groups {
+                        command.args(["--group-batch-size", batch]);
+                    }
                 }
                 if args.offline {
                     command.arg("--offline");
@@ -83,14 +90,11 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
                     let stderr = String::from_utf8_lossy(&o.stderr);
                     bail!("{id} failed: {}", stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no message"));
                 }
-                let m = finished_metrics(&dir).ok_or_else(|| anyhow!("{id} wrote no metrics.json"))?;
-                let batch_label = if batch == "paper" {
-                    format!("paper ({})", m["iterations"].as_u64().map_or(String::new(), |_| batch_of(&dir)))
-                } else {
-                    batch.to_string()
-                };
-                let rate = m["iterations_per_second"].as_f64().unwrap_or(f64::NAN);
-                let mem = m["peak_rss_mb"].as_f64();
+                let m = Metrics::completed(&dir).ok_or_else(|| anyhow!("{id} wrote no metrics.json"))?;
+                let batch_label =
+                    if batch == "paper" { format!("paper ({})", batch_of(&dir)) } else { batch.to_string() };
+                let rate = m.iterations_per_second;
+                let mem = m.peak_rss_mb;
                 println!(
                     "{:<18} {:>10} {:>8} {:>12.0} {:>10}",
                     algorithm,
@@ -104,8 +108,8 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
                     dataset.clone(),
                     batch_label,
                     t.to_string(),
-                    m["iterations"].to_string(),
-                    m["wall_seconds"].to_string(),
+                    m.iterations.to_string(),
+                    m.wall_seconds.to_string(),
                     rate.to_string(),
                     mem.map_or(String::new(), |m| m.to_string()),
                 ])?;
@@ -113,16 +117,15 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
         }
     }
     let bytes = w.into_inner().map_err(|e| anyhow!("internal: {e}"))?;
-    output::write_atomic(&out, "speed.csv", &bytes)?;
+    write_atomic(&out, "speed.csv", &bytes)?;
     println!("saved {}", out.join("speed.csv").display());
     Ok(())
 }
 
 /// The objective/group batch sizes a run used, from its config.toml.
 fn batch_of(dir: &std::path::Path) -> String {
-    let text = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
-    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
-    match (table.get("batch-size"), table.get("group-batch-size")) {
+    let training = RunConfig::from_file(&dir.join(CONFIG_FILE)).map(|c| c.training).unwrap_or_default();
+    match (training.batch_size, training.group_batch_size) {
         (Some(a), Some(b)) => format!("{a}/{b}"),
         _ => "?".into(),
     }

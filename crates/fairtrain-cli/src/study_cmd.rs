@@ -14,10 +14,10 @@ use clap::{Args, Subcommand};
 use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, PrimalConfig, PrimalKind};
 use fairtrain::evaluation::stats::{mean_ci, wilcoxon_signed_rank};
 
+use fairtrain::run::{choose_dir, write_atomic};
+
 use crate::args::{RunFlags, TrainArgs};
-use crate::output;
-use crate::settings::TrainSettings;
-use crate::train_cmd::{RunData, RunOptions, execute};
+use crate::train_cmd::{execute_quietly, load_data};
 
 /// `fairtrain study ...`
 #[derive(Debug, Subcommand)]
@@ -71,7 +71,7 @@ const METRICS: [&str; 4] = ["accuracy", "dp_gap", "eopp_gap", "eo_gap"];
 /// The output directory of a study: a new one, or `out` when it holds no
 /// study yet (or `overwrite`).
 pub(crate) fn study_dir(out: Option<&std::path::Path>, overwrite: bool) -> Result<PathBuf> {
-    let out = output::choose_dir(out, overwrite)?;
+    let out = choose_dir(out, overwrite)?;
     if !overwrite && out.join("results.csv").exists() {
         bail!(
             "output directory {} already holds a study (results.csv); choose another --out or pass --overwrite",
@@ -109,34 +109,31 @@ pub fn run(command: StudyCommand) -> Result<()> {
     let bar = study_bar(total, args.run.quiet);
     for data_name in &datasets {
         let base = TrainArgs {
-            data: Some(data_name.clone()),
+            input: crate::args::DataArgs { data: Some(data_name.clone()), ..Default::default() },
             algorithm: Some(AlgorithmName::Sgd),
             iterations: args.iterations,
             batch_size: Some(args.batch_size.unwrap_or(64)),
             hidden: args.hidden.clone(),
-            cache: args.run.cache.clone(),
-            offline: args.run.offline,
             // Unconstrained runs: the returned model is the last one.
             validation_fraction: Some(0.0),
             checkpoint_every: Some("off".into()),
             ..TrainArgs::default()
         };
-        let settings = TrainSettings::resolve(&base).with_context(|| format!("data {data_name}"))?;
-        let data = RunData::load(&settings)?;
+        let plan = base.run_config().and_then(|c| Ok(c.resolve()?)).with_context(|| format!("data {data_name}"))?;
+        let data = load_data(&plan, args.run.cache.as_deref(), args.run.offline)?;
         for seed in 0..seeds {
             for (name, kind, lr, momentum) in OPTIMIZERS {
-                let mut s = settings.clone();
-                s.seed = seed;
-                s.algorithm = AlgorithmConfig::Unconstrained {
+                let mut p = plan.clone();
+                p.seed = seed;
+                p.algorithm = AlgorithmConfig::Unconstrained {
                     name: if kind == PrimalKind::Adam { AlgorithmName::Adam } else { AlgorithmName::Sgd },
                     primal: PrimalConfig { kind, lr, momentum, ..PrimalConfig::sgd(lr) },
                 };
                 let dir =
                     out.join("runs").join(crate::bench_cmd::slug(data_name)).join(name).join(format!("seed{seed}"));
-                let options = RunOptions { print: false, progress: false, ..RunOptions::default() };
-                let m = execute(&s, &data, &dir, &options, Instant::now(), None)
-                    .with_context(|| format!("{name} on {data_name}, seed {seed}"))?;
-                let t = &m.test;
+                let m =
+                    execute_quietly(&p, &data, &dir).with_context(|| format!("{name} on {data_name}, seed {seed}"))?;
+                let t = &m.metrics.test;
                 let v = [
                     t.accuracy.unwrap_or(f64::NAN),
                     t.dp_gap.unwrap_or(f64::NAN),
@@ -179,9 +176,9 @@ pub fn run(command: StudyCommand) -> Result<()> {
             let _ = writeln!(md, "| {d} | {o} | {} |", cells.join(" | "));
         }
     }
-    output::write_atomic(&out, "results.csv", csv.as_bytes())?;
-    output::write_atomic(&out, "summary.csv", summary.as_bytes())?;
-    output::write_atomic(&out, "summary.md", md.as_bytes())?;
+    write_atomic(&out, "results.csv", csv.as_bytes())?;
+    write_atomic(&out, "summary.csv", summary.as_bytes())?;
+    write_atomic(&out, "summary.md", md.as_bytes())?;
     if !args.run.quiet {
         print!("{md}");
         println!(

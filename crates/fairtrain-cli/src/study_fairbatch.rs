@@ -17,11 +17,11 @@ use fairtrain::constraints::Notion;
 use fairtrain::evaluation::SplitReport;
 use fairtrain::evaluation::stats::mean_ci;
 
-use crate::args::{ConstraintSpec, RunFlags, TrainArgs};
-use crate::output;
-use crate::settings::TrainSettings;
+use fairtrain::run::{ConstraintSpec, RunData, write_atomic};
+
+use crate::args::{DataArgs, RunFlags, TrainArgs};
 use crate::study_cmd::{study_bar, study_dir};
-use crate::train_cmd::{RunData, RunOptions, execute};
+use crate::train_cmd::{execute_quietly, load_data};
 
 /// Flags of `fairtrain study fairbatch`.
 #[derive(Debug, Args)]
@@ -129,12 +129,15 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
         for sampler in SAMPLERS {
             let fairbatch = sampler == "fairbatch";
             let train_args = TrainArgs {
-                data: args.data.clone(),
-                test_data: args.test_data.clone(),
-                target: args.target.clone(),
-                positive: args.positive.clone(),
-                group: args.group.clone(),
-                keep_group_feature: Some(true),
+                input: DataArgs {
+                    data: args.data.clone(),
+                    test_data: args.test_data.clone(),
+                    target: args.target.clone(),
+                    positive: args.positive.clone(),
+                    group: args.group.clone(),
+                    keep_group_feature: Some(true),
+                    ..DataArgs::default()
+                },
                 hidden: Some(args.hidden.clone().unwrap_or_else(|| "none".into())),
                 algorithm: (!fairbatch).then_some(AlgorithmName::Adam),
                 method: fairbatch.then_some(AlgorithmName::FairBatch),
@@ -148,23 +151,20 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
                 validation_fraction: Some(0.0),
                 average: Some(0.0),
                 checkpoint_every: Some("off".into()),
-                cache: args.run.cache.clone(),
-                offline: args.run.offline,
                 ..TrainArgs::default()
             };
-            let settings = TrainSettings::resolve(&train_args)?;
+            let plan = train_args.run_config()?.resolve()?;
             if data.is_none() {
-                data = Some(RunData::load(&settings)?);
+                data = Some(load_data(&plan, args.run.cache.as_deref(), args.run.offline)?);
             }
             let data = data.as_ref().expect("loaded above");
             for seed in 0..seeds {
-                let mut s = settings.clone();
-                s.seed = seed;
+                let mut p = plan.clone();
+                p.seed = seed;
                 let dir = out.join("runs").join(target.notion.name()).join(sampler).join(format!("seed{seed}"));
-                let options = RunOptions { print: false, progress: false, ..RunOptions::default() };
-                let m = execute(&s, data, &dir, &options, Instant::now(), None)
+                let m = execute_quietly(&p, data, &dir)
                     .with_context(|| format!("{sampler} sampler, {}, seed {seed}", target.notion.name()))?;
-                rows.push((t, sampler, seed, metric_values(&m.test)));
+                rows.push((t, sampler, seed, metric_values(&m.metrics.test)));
                 bar.inc(1);
             }
         }
@@ -220,9 +220,9 @@ pub fn run(args: FairBatchStudyArgs) -> Result<()> {
             );
         }
     }
-    output::write_atomic(&out, "results.csv", csv.as_bytes())?;
-    output::write_atomic(&out, "summary.csv", summary.as_bytes())?;
-    output::write_atomic(&out, "summary.md", md.as_bytes())?;
+    write_atomic(&out, "results.csv", csv.as_bytes())?;
+    write_atomic(&out, "summary.csv", summary.as_bytes())?;
+    write_atomic(&out, "summary.md", md.as_bytes())?;
     if !args.run.quiet {
         print!("{md}");
         println!(

@@ -249,7 +249,7 @@ fn acs_tasks_from_pums_files() {
     assert_eq!(m["dataset"], "acs-income:OK:2018:1-Year");
     assert_eq!(m["data"]["weight"], "PWGTP");
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
-    assert!(config.contains("data = \"acs-income\"") && config.contains("state = [\"OK\"]"), "{config}");
+    assert!(config.contains("source = \"acs-income\"") && config.contains("state = [\"OK\"]"), "{config}");
     // Other tasks and groups on the same file.
     for (task, group) in [("acs-employment", "RAC1P"), ("acs-public-coverage", "sex"), ("acs-travel-time", "race")] {
         let out = tmp.path().join(format!("run-{task}"));

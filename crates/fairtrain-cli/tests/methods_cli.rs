@@ -40,7 +40,7 @@ fn methods_cut_their_targeted_gap() {
         let (acc, acc0) = (m["test"]["accuracy"].as_f64().unwrap(), base["test"]["accuracy"].as_f64().unwrap());
         assert!(acc >= acc0 - 0.03, "{method}: accuracy {acc} vs {acc0}");
         let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
-        assert!(config.contains(&format!("method = \"{method}\"")) && !config.contains("\nalgorithm ="), "{config}");
+        assert!(config.contains(&format!("[algorithm]\nname = \"{method}\"")), "{config}");
         // The resolved config re-runs the same method.
         let again = tmp.path().join(format!("{method}-{notion}-again"));
         let o = fairtrain(&[

@@ -96,13 +96,6 @@ mod with_mpi {
         let ph = params(&half);
         let diff = p1.iter().zip(&ph).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-4 * largest.max(1.0), "resumed parameters differ by {diff}");
-        // Only the first process wrote outputs; the others' scratch is gone.
-        let leftovers = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("fairtrain-process-1-"))
-            .count();
-        assert_eq!(leftovers, 0, "process 1 left its scratch directory");
     }
 
     #[test]

@@ -74,8 +74,12 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
             "missing.csv, line 3: missing value in column 'b'",
         ),
         ("empty group split", with(&ok, &common), "group 'x' has no rows in the test split"),
-        ("unknown config key", vec!["--config".into(), bad_toml], "unknown field `algoritm`"),
-        ("bad config value", vec!["--config".into(), bad_value_toml], "line 1: expected a number, found a string"),
+        (
+            "unknown config key",
+            vec!["--config".into(), bad_toml],
+            "line 1: unknown key `algoritm`; did you mean `algorithm`?",
+        ),
+        ("bad config value", vec!["--config".into(), bad_value_toml], "line 1: expected a number, found 'tight'"),
         ("negative bound", with("synthetic", &["--bound=-0.5"]), "invalid value for bound: -0.5"),
         ("bad --data name", with("adutl", &[]), "'adutl' is neither a built-in data set"),
         ("zero batch", with("synthetic", &["--batch-size", "0"]), "invalid value for batch-size: 0"),
@@ -273,9 +277,9 @@ fn outputs_have_the_agreed_shape() {
     // Every 100 iterations, plus the last one.
     assert_eq!(lines.len(), 1 + 10 + 1);
     assert!(lines.last().unwrap().starts_with("1050,"));
-    // The config is TOML with the flag names.
+    // The config is TOML in sections, with the flag names as keys.
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
-    assert!(config.contains("algorithm = \"ssl-alm\"") && config.contains("group-batch-size = 8"));
+    assert!(config.contains("[algorithm]\nname = \"ssl-alm\"") && config.contains("group-batch-size = 8"), "{config}");
     // A second run into the same directory is refused.
     let o = fairtrain(&["train", "--data", "synthetic", "--iterations", "10", "--out", s(&out)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a run (metrics.json)"));

@@ -16,7 +16,24 @@
 //!   (FairBatch, FORML, FERMI) and fair pruning;
 //! * [`train`]: the loop (budgets, logging, divergence checks);
 //! * [`distributed`]: data-parallel training, exact across processes;
-//! * [`evaluation`]: per-group metrics, gaps and constraint values.
+//! * [`evaluation`]: per-group metrics, gaps and constraint values;
+//! * [`run`]: the whole run from one typed configuration: validation
+//!   split, margin, training, model selection, evaluation, certificate,
+//!   and the optional run directory.
+//!
+//! The whole run, as `fairtrain train` does it, is one call:
+//!
+//! ```
+//! use fairtrain::run::{RunConfig, run};
+//! let mut config = RunConfig::default();
+//! config.set("data", "synthetic").unwrap();
+//! config.set("constraint", "demographic-parity").unwrap();
+//! config.set("iterations", 500).unwrap();
+//! let outcome = run(&config, &mut ()).unwrap();
+//! println!("{}", outcome.table());
+//! ```
+//!
+//! and each stage can be used on its own:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -58,6 +75,7 @@ pub mod evaluation;
 pub mod methods;
 pub mod model;
 pub mod problem;
+pub mod run;
 pub mod simd;
 pub mod train;
 

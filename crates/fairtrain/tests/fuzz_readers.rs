@@ -1,5 +1,5 @@
 //! Property tests of every reader of outside input: whatever the bytes,
-//! the CSV, ARFF, schema and checkpoint readers (and the encoder behind
+//! the CSV, ARFF, schema, run configuration and checkpoint readers (and the encoder behind
 //! them) return a value or an error, never panic; and a corpus of real
 //! malformed files keeps its exact errors. Raise the number of cases with
 //! `PROPTEST_CASES=100000 cargo test --test fuzz_readers`.
@@ -88,6 +88,15 @@ proptest! {
         let path = dir.path().join("checkpoint.bin");
         std::fs::write(&path, &bytes).unwrap();
         prop_assert!(Checkpoint::read(&path).is_err() || bytes.len() > 8);
+    }
+
+    #[test]
+    fn run_configuration_text_never_panics(text in "[a-z=\\-\"\\[\\]0-9., \n{}]{0,160}") {
+        // Sections, flat keys and values in any order: a configuration or
+        // an error, and resolving it too.
+        if let Ok(config) = fairtrain::run::RunConfig::from_toml(&text) {
+            let _ = config.resolve();
+        }
     }
 }
 

@@ -54,7 +54,7 @@ impl Default for CertifyOptions {
 }
 
 /// The verdict on one constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Certificate {
     /// The constraint's name.
     pub name: String,

@@ -259,7 +259,7 @@ impl GroupStatistics for GroupFrame {
 }
 
 /// Per-group metrics, as written to `metrics.json`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GroupReport {
     /// Rows.
     pub n: u64,
@@ -292,7 +292,7 @@ impl From<&GroupCounts> for GroupReport {
 }
 
 /// A constraint evaluated on a split.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConstraintReport {
     /// The notion's name.
     pub name: String,
@@ -305,11 +305,11 @@ pub struct ConstraintReport {
     /// Whether the value is within the bound.
     pub satisfied: bool,
     /// The bound training used (tighter by the generalization margin), when it differs.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_bound: Option<f64>,
     /// Half-width of the two-sided 95% confidence interval of the value
     /// (held-out splits).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci_half_width: Option<f64>,
 }
 
@@ -327,8 +327,35 @@ impl Serialize for GroupMap {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for GroupMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ordered_map(d).map(GroupMap)
+    }
+}
+
+/// A map read in the order it was written.
+pub fn ordered_map<'de, D: serde::Deserializer<'de>, V: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<(String, V)>, D::Error> {
+    struct Ordered<V>(std::marker::PhantomData<V>);
+    impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Ordered<V> {
+        type Value = Vec<(String, V)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Ordered(std::marker::PhantomData))
+}
+
 /// Everything `metrics.json` reports about one split.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SplitReport {
     /// Mean BCE over the split.
     pub objective: Option<f64>,

@@ -21,12 +21,12 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 /// One diagnostic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Warning {
     /// The iteration at which it was detected.
     pub iteration: u64,
     /// `never-satisfied`, `multiplier-growth` or `oscillation`.
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     /// What was seen and what to try.
     pub message: String,
 }
@@ -166,7 +166,7 @@ impl Diagnostics {
             return;
         }
         self.reported[i].push(kind);
-        self.warnings.push(Warning { iteration, kind, message });
+        self.warnings.push(Warning { iteration, kind: kind.into(), message });
     }
 
     /// Every warning raised so far, in order.
@@ -191,7 +191,7 @@ mod tests {
         }
         assert_eq!(d.warnings().len(), 1);
         let w = &d.warnings()[0];
-        assert_eq!((w.kind, w.iteration), ("never-satisfied", 50));
+        assert_eq!((w.kind.as_ref(), w.iteration), ("never-satisfied", 50));
         assert!(w.message.contains("gap has been violated in every log window"));
     }
 

@@ -93,7 +93,7 @@ impl<W: Write> Observer for HistoryWriter<W> {
                 put(&mut self.fields, &v);
             }
         }
-        let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind).collect();
+        let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind.as_ref()).collect();
         put(&mut self.fields, &kinds.join(";"));
         self.writer.write_record(&self.fields).map_err(|e| self.error(e))?;
         self.writer.flush().map_err(|e| self.error(e))
@@ -121,7 +121,7 @@ mod tests {
             multipliers: &[1.5],
             extras: &[0.75],
             kkt: [0.5, 0.1875, 0.0],
-            warnings: &[crate::train::Warning { iteration: 100, kind: "oscillation", message: "m".into() }],
+            warnings: &[crate::train::Warning { iteration: 100, kind: "oscillation".into(), message: "m".into() }],
         })
         .unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();

@@ -72,7 +72,7 @@ impl TrainerConfig {
 pub const DEFAULT_AVERAGE: f64 = 0.25;
 
 /// Why a run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StopReason {
     /// The iteration budget was reached.

@@ -6,47 +6,63 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::output;
-use crate::settings::TrainSettings;
-use crate::train_cmd::RunData;
+use super::data::RunData;
+use super::files::write_atomic;
+use super::plan::RunPlan;
+use crate::error::{Error, Result};
 
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// One process's share of a run.
+/// One session (a start or a resumption) of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
+pub struct SessionRecord {
+    /// The command line.
     pub command: Vec<String>,
+    /// When it started (UTC, RFC 3339).
     pub started: String,
+    /// When it ended.
     pub finished: Option<String>,
+    /// `running`, `completed` or `interrupted`.
     pub status: String,
+    /// Iterations reached.
     pub iterations: Option<u64>,
+    /// Evaluation threads.
     pub threads: usize,
 }
 
 /// The data a run read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DataRecord {
+    /// The data set's name.
     pub name: String,
+    /// sha256 of the files read.
     pub sha256: Vec<String>,
+    /// Training rows (after the validation split).
     pub train_rows: usize,
+    /// Test rows.
     pub test_rows: usize,
 }
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The fairtrain version that started the run.
     pub fairtrain_version: String,
+    /// The seed.
     pub seed: u64,
+    /// The train/test split's seed.
     pub split_seed: u64,
+    /// The data read.
     pub data: DataRecord,
+    /// What computes the training steps.
     pub kernels: String,
     /// The resolved settings (the contents of config.toml).
     pub config: toml::Table,
-    pub sessions: Vec<Session>,
+    /// One entry per start or resumption.
+    pub sessions: Vec<SessionRecord>,
 }
 
 /// The current UTC time, RFC 3339.
@@ -69,19 +85,25 @@ pub struct ManifestWriter {
 }
 
 impl Manifest {
-    /// The manifest of a run starting (or, with `resuming`, continuing) now.
-    pub fn start(settings: &TrainSettings, data: &RunData, kernels: &str, resuming: bool) -> Result<ManifestWriter> {
-        let out = settings.out.as_deref();
-        let previous: Option<Manifest> = out
-            .and_then(|d| std::fs::read_to_string(d.join(MANIFEST_FILE)).ok())
-            .and_then(|t| serde_json::from_str(&t).ok());
-        let session = Session {
-            command: std::env::args().collect(),
+    /// The manifest of a run in `dir` starting (or, with `resuming`,
+    /// continuing) now, by `command`.
+    pub fn start(
+        dir: &Path,
+        plan: &RunPlan,
+        data: &RunData,
+        kernels: &str,
+        resuming: bool,
+        command: Vec<String>,
+    ) -> Result<ManifestWriter> {
+        let previous: Option<Manifest> =
+            std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        let session = SessionRecord {
+            command,
             started: now_rfc3339(),
             finished: None,
             status: "running".into(),
             iterations: None,
-            threads: settings.threads,
+            threads: plan.threads,
         };
         let manifest = match previous.filter(|_| resuming) {
             Some(mut m) => {
@@ -89,9 +111,9 @@ impl Manifest {
                 m
             }
             None => Manifest {
-                fairtrain_version: fairtrain::VERSION.to_string(),
-                seed: settings.seed,
-                split_seed: settings.load.split_seed,
+                fairtrain_version: crate::VERSION.to_string(),
+                seed: plan.seed,
+                split_seed: plan.load.split_seed,
                 data: DataRecord {
                     name: data.name.clone(),
                     sha256: data.sha256.clone(),
@@ -99,7 +121,8 @@ impl Manifest {
                     test_rows: data.test.n_rows(),
                 },
                 kernels: kernels.to_string(),
-                config: toml::Table::try_from(settings.to_args()).context("internal: settings do not serialize")?,
+                config: toml::Table::try_from(plan.config())
+                    .map_err(|e| Error::Data(format!("internal: the configuration does not serialize: {e}")))?,
                 sessions: vec![session],
             },
         };
@@ -118,7 +141,8 @@ impl ManifestWriter {
                 s.finished = Some(now_rfc3339());
             }
         }
-        let json = serde_json::to_vec_pretty(&m).context("internal: manifest does not serialize")?;
-        output::write_atomic(dir, MANIFEST_FILE, &json)
+        let json = serde_json::to_vec_pretty(&m)
+            .map_err(|e| Error::Data(format!("internal: the manifest does not serialize: {e}")))?;
+        write_atomic(dir, MANIFEST_FILE, &json)
     }
 }

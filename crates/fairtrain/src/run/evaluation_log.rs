@@ -1,0 +1,76 @@
+//! [`EvaluationLog`]: `evaluations.csv`, the full train and test splits
+//! evaluated during training.
+
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+
+use super::data::RunData;
+use super::files::open_log;
+use crate::constraints::FairnessConstraint;
+use crate::error::{Error, Result};
+use crate::evaluation::{GroupFrame, SplitReport};
+use crate::model::Mlp;
+use crate::train::Observer;
+
+/// The evaluation file's name.
+pub const EVALUATIONS_FILE: &str = "evaluations.csv";
+
+/// Evaluates the full train and test splits at the trainer's evaluation
+/// points and streams one row per split and evaluation: iteration, training
+/// seconds, split, objective (mean loss), accuracy, and each constraint's
+/// value. Evaluation time is not training time.
+pub struct EvaluationLog<'a> {
+    writer: BufWriter<File>,
+    path: PathBuf,
+    mlp: Mlp,
+    data: &'a RunData,
+    constraints: &'a [FairnessConstraint],
+    threads: usize,
+}
+
+impl<'a> EvaluationLog<'a> {
+    /// Creates `dir/evaluations.csv`, or continues it after `resumed_from`.
+    pub fn create(
+        dir: &Path,
+        mlp: Mlp,
+        data: &'a RunData,
+        constraints: &'a [FairnessConstraint],
+        threads: usize,
+        resumed_from: Option<u64>,
+    ) -> Result<Self> {
+        let path = dir.join(EVALUATIONS_FILE);
+        let (mut writer, appending) = open_log(&path, resumed_from)?;
+        if !appending {
+            let names: Vec<&str> = constraints.iter().map(|c| c.name()).collect();
+            writeln!(writer, "iteration,seconds,split,objective,accuracy,{}", names.join(","))
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(EvaluationLog { writer, path, mlp, data, constraints, threads })
+    }
+
+    /// Flushes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.flush().map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+impl Observer for EvaluationLog<'_> {
+    fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> Result<()> {
+        for (split, data) in [("train", &self.data.train), ("test", &self.data.test)] {
+            let frame = GroupFrame::from_model(&self.mlp, params, data, self.threads);
+            let report = SplitReport::new(&frame, self.constraints, params);
+            let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
+            let values: Vec<String> = report.constraints.iter().map(|c| cell(c.value)).collect();
+            writeln!(
+                self.writer,
+                "{iteration},{seconds:.6},{split},{},{},{}",
+                cell(report.objective),
+                cell(report.accuracy),
+                values.join(",")
+            )
+            .map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! [`RunFolder`]: a run's output directory as it is written:
+//! `config.toml`, `manifest.json`, `history.csv` (streamed),
+//! `evaluations.csv`, `checkpoint.bin`, and at the end `metrics.json` and
+//! the model. Nothing is created before the inputs are validated, and
+//! finished files appear atomically.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use super::checkpointer::{CHECKPOINT_FILE, Checkpointer};
+use super::data::RunData;
+use super::evaluation_log::EvaluationLog;
+use super::files::{CONFIG_FILE, HISTORY_FILE, create_dir, open_log, write_atomic};
+use super::manifest::{Manifest, ManifestWriter};
+use super::metrics::METRICS_FILE;
+use super::outcome::RunOutcome;
+use super::plan::RunPlan;
+use super::session::Session;
+use crate::error::{Error, Result};
+use crate::train::{HistoryWriter, Observer};
+
+/// The files of one run being written: the configuration and manifest at
+/// the start, the history, evaluations and checkpoints while it trains
+/// ([`RunFolder::observers`]), the metrics and model at the end
+/// ([`RunFolder::finish`]).
+pub struct RunFolder<'a> {
+    dir: PathBuf,
+    manifest: ManifestWriter,
+    history: HistoryWriter<BufWriter<File>>,
+    evaluations: Option<EvaluationLog<'a>>,
+    checkpointer: Checkpointer,
+    /// Stands in for the evaluation log when there is none.
+    nothing: (),
+}
+
+impl<'a> RunFolder<'a> {
+    /// Creates `dir` (validated by [`choose_dir`]) for the run of `session`
+    /// and writes its `config.toml` and `manifest.json`; `command` is the
+    /// command line recorded in the manifest.
+    pub fn create(
+        dir: &Path,
+        plan: &'a RunPlan,
+        data: &'a RunData,
+        session: &Session,
+        command: Vec<String>,
+    ) -> Result<RunFolder<'a>> {
+        create_dir(dir)?;
+        let resumed_from = session.resumed_from();
+        let manifest = Manifest::start(dir, plan, data, session.kernels(), resumed_from.is_some(), command)?;
+        // (A resumed run rewrites it too: its budget may have changed.)
+        let header = "# fairtrain train: the resolved configuration of this run. Re-run it with \
+                      `fairtrain train --config config.toml`.\n";
+        let text = format!("{header}{}", plan.config().to_toml());
+        write_atomic(dir, CONFIG_FILE, text.as_bytes())?;
+        let history_path = dir.join(HISTORY_FILE);
+        let (writer, appending) = open_log(&history_path, resumed_from)?;
+        let name = history_path.display().to_string();
+        let history = if appending { HistoryWriter::appending(writer, name) } else { HistoryWriter::new(writer, name) };
+        manifest.write(dir, "running", None)?;
+        let evaluations = match plan.eval_every {
+            Some(_) => Some(EvaluationLog::create(
+                dir,
+                session.mlp().clone(),
+                data,
+                &plan.constraints,
+                plan.threads,
+                resumed_from,
+            )?),
+            None => None,
+        };
+        let checkpointer = Checkpointer::new(dir.join(CHECKPOINT_FILE), plan);
+        Ok(RunFolder { dir: dir.to_path_buf(), manifest, history, evaluations, checkpointer, nothing: () })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The observers that write while training: history, evaluations,
+    /// checkpoints.
+    pub fn observers(&mut self) -> [&mut dyn Observer; 3] {
+        let evaluations: &mut dyn Observer = match self.evaluations.as_mut() {
+            Some(e) => e,
+            None => &mut self.nothing,
+        };
+        [&mut self.history, evaluations, &mut self.checkpointer]
+    }
+
+    /// Finishes the logs and writes the model, `metrics.json` (with this
+    /// folder's checkpoint figures) and the manifest's final status.
+    pub fn finish(self, outcome: &mut RunOutcome) -> Result<()> {
+        self.history.into_inner()?;
+        if let Some(e) = self.evaluations {
+            e.finish()?;
+        }
+        let m = &mut outcome.metrics;
+        m.checkpoints = self.checkpointer.written;
+        m.checkpoint_bytes = self.checkpointer.bytes;
+        m.checkpoint_seconds = self.checkpointer.seconds;
+        outcome.save_model(&self.dir)?;
+        let json = serde_json::to_vec_pretty(&outcome.metrics)
+            .map_err(|e| Error::Data(format!("internal: metrics do not serialize: {e}")))?;
+        write_atomic(&self.dir, METRICS_FILE, &json)?;
+        self.manifest.write(&self.dir, &outcome.metrics.status, Some(outcome.metrics.iterations))
+    }
+}

@@ -1,0 +1,130 @@
+//! [`RunOutcome`]: what a run produced, and how `fairtrain train` reports it.
+
+use std::sync::Arc;
+
+use super::metrics::Metrics;
+use crate::constraints::Sense;
+use crate::error::Result;
+use crate::model::Mlp;
+use crate::train::{RunSummary, StopReason, Warning};
+
+/// What a run produced: its metrics, the returned model, and what the
+/// console reports about how it got there.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Everything `metrics.json` holds.
+    pub metrics: Metrics,
+    /// The model's architecture.
+    pub model: Mlp,
+    /// The returned parameters.
+    pub params: Vec<f32>,
+    /// What the training loop did.
+    pub summary: RunSummary,
+    /// What the automatic margin found, one line per constraint.
+    pub margin_report: Vec<String>,
+    /// Warnings raised after training (the returned model's feasibility).
+    pub final_warnings: Vec<Warning>,
+    /// The averaged fraction of the budget.
+    pub average: f64,
+    /// What to save with the model.
+    pub(crate) model_info: ModelRecord,
+}
+
+/// The preprocessing and names saved beside a model.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelRecord {
+    pub layout: Arc<crate::data::FeatureLayout>,
+    pub label: String,
+    pub positive: String,
+    pub group_columns: Vec<String>,
+    pub groups: Vec<String>,
+    pub dataset: String,
+}
+
+impl RunOutcome {
+    /// The per-group table of every split and the constraint verdicts.
+    pub fn table(&self) -> String {
+        let m = &self.metrics;
+        super::table::render(&m.train, m.validation.as_ref(), &m.test)
+    }
+
+    /// One line per held-out certificate.
+    pub fn certificate_lines(&self) -> Vec<String> {
+        self.metrics
+            .certificates
+            .iter()
+            .map(|c| {
+                let side = if c.sense == Sense::AtMost { "upper" } else { "lower" };
+                let bound = c.value_bound.map_or("undefined".to_string(), |v| format!("{v:.4}"));
+                format!(
+                    "held-out certificate: {} {}: {:.0}% {side} bound {bound} on test (bootstrap)",
+                    c.name,
+                    c.verdict(),
+                    c.confidence * 100.0
+                )
+            })
+            .collect()
+    }
+
+    /// How training went and which model was returned, as `fairtrain
+    /// train` prints it.
+    pub fn training_lines(&self) -> Vec<String> {
+        let s = &self.summary;
+        let returned = match s.averaged_iterates {
+            0 => "the last iterate".to_string(),
+            n => format!("the average of {n} iterates from the last {:.0}% of the budget", self.average * 100.0),
+        };
+        let mut lines = vec![format!(
+            "trained {} iterations in {:.2} s ({:.0} it/s; stopped by the {} budget); model: {returned}",
+            s.iterations,
+            s.wall_seconds,
+            self.metrics.iterations_per_second,
+            match s.stop {
+                StopReason::Iterations => "iteration",
+                StopReason::Time => "time",
+                StopReason::Interrupted => "interrupt",
+            }
+        )];
+        lines.extend(self.margin_report.iter().map(|l| format!("generalization margin: {l}")));
+        if let Some(sel) = &self.metrics.selected {
+            lines.push(format!(
+                "returned model: the average of the evaluated iterates up to iteration {}, the best validation \
+                 objective ({:.4}) among candidates feasible on validation",
+                sel.iteration, sel.validation_objective
+            ));
+        }
+        lines
+    }
+
+    /// How training went, the per-group table and the certificates: what
+    /// `fairtrain train` prints of a finished run.
+    pub fn report(&self) -> String {
+        let mut text = self.training_lines().join("\n");
+        text.push_str("\n\n");
+        text.push_str(&self.table());
+        for line in self.certificate_lines() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Writes `model.safetensors` (the weights) and `model.json` (the
+    /// architecture and preprocessing) into `dir`.
+    pub fn save_model(&self, dir: &std::path::Path) -> Result<()> {
+        let r = &self.model_info;
+        crate::model::saved::save(
+            dir,
+            &self.model,
+            &self.params,
+            &crate::model::saved::ModelInfo {
+                layout: &r.layout,
+                label: &r.label,
+                positive: &r.positive,
+                group_columns: &r.group_columns,
+                groups: &r.groups,
+                dataset: &r.dataset,
+            },
+        )
+    }
+}

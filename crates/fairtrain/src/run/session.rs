@@ -1,0 +1,478 @@
+//! [`Session`]: one run on loaded data, from the initialization to the
+//! returned model, its evaluation and its certificate. It builds the model,
+//! the problem and the algorithm, trains under the generalization controls
+//! (validation margin, model selection), and evaluates train, validation
+//! and test. It writes nothing: outputs are observers passed to
+//! [`Session::train`] and [`RunOutcome::save`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::config::{Margin, Select};
+use super::data::RunData;
+use super::generalization::Generalization;
+use super::metrics::{DataSummary, Metrics, Named, Selected, peak_rss_mb};
+use super::outcome::{ModelRecord, RunOutcome};
+use super::plan::RunPlan;
+use crate::algorithms::Algorithm;
+use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
+use crate::distributed::Collective;
+use crate::error::{Error, Result};
+use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
+use crate::evaluation::{GroupFrame, SplitReport};
+use crate::methods::prune::PruneMethod;
+use crate::model::Mlp;
+use crate::problem::{TabularProblem, TabularRun};
+use crate::train::{Budget, Checkpoint, LoopState, Observer, Observers, StopReason, TrainerConfig, Warning};
+
+/// Evaluations over the budget that the model selection sees when no
+/// `eval-every` is asked.
+const SELECTION_EVALUATIONS: u64 = 40;
+
+/// The pruning stage of `fairtrain prune`: the dense model and how to prune it.
+#[derive(Debug, Clone)]
+pub struct PruneStage {
+    /// The dense model's parameters.
+    pub dense: Vec<f32>,
+    /// How to prune.
+    pub method: PruneMethod,
+    /// The fraction of weights to remove.
+    pub sparsity: f64,
+}
+
+/// How a run executes, beside what its configuration says.
+#[derive(Default)]
+pub struct RunOptions {
+    /// The processes of a data-parallel run; `None` alone.
+    pub collective: Option<Arc<dyn Collective>>,
+    /// Raised (e.g. by Ctrl-C), the run stops after the current step.
+    pub interrupt: Option<&'static AtomicBool>,
+    /// Prune a dense model instead of training from the initialization.
+    pub prune: Option<PruneStage>,
+    /// Continue from a checkpoint (see [`RunPlan::check_checkpoint`]).
+    pub resume: Option<Checkpoint>,
+    /// When the command started (`total_seconds` counts from it; default:
+    /// when the session is built).
+    pub started: Option<Instant>,
+}
+
+/// A run ready to train: the model, the problem and the algorithm built
+/// (and restored from a checkpoint), every input validated.
+pub struct Session<'a> {
+    plan: &'a RunPlan,
+    data: &'a RunData,
+    mlp: Mlp,
+    problem: Box<dyn TabularRun>,
+    algorithm: Box<dyn Algorithm>,
+    budget: Budget,
+    resume: Option<LoopState>,
+    options: RunOptions,
+    started: Instant,
+}
+
+/// The run's problem on the chosen backend: the native MLP, or the same
+/// MLP as a burn module (the same parameter layout, so evaluation, saving
+/// and every algorithm read the flat parameters as before).
+fn tabular_problem(
+    plan: &RunPlan,
+    mlp: &Mlp,
+    params: Vec<f32>,
+    train: &Arc<crate::data::Dataset>,
+    constraints: ConstraintSet,
+    collective: Option<Arc<dyn Collective>>,
+) -> Result<Box<dyn TabularRun>> {
+    fn configured<M: crate::model::TabularModel>(
+        p: TabularProblem<M>,
+        temperature: Option<f32>,
+        collective: Option<Arc<dyn Collective>>,
+    ) -> Result<TabularProblem<M>> {
+        let p = match temperature {
+            Some(t) => p.with_temperature(t)?,
+            None => p,
+        };
+        Ok(match collective {
+            Some(g) => p.with_collective(g),
+            None => p,
+        })
+    }
+    let (batch, seed) = (plan.batch, plan.seed);
+    match &plan.burn_device {
+        None => {
+            let p = TabularProblem::new(mlp.clone(), params, train.clone(), constraints, batch, seed)?;
+            Ok(Box::new(configured(p, plan.temperature, collective)?))
+        }
+        #[cfg(feature = "burn")]
+        Some(name) => {
+            use crate::model::burn::{BurnMlp, BurnModel, device};
+            let dev = device(name)?;
+            let n = train.n_inputs();
+            let model = BurnModel::new(BurnMlp::new(n, &plan.hidden, &dev), n, dev);
+            let mut p = TabularProblem::new(model, params, train.clone(), constraints, batch, seed)?;
+            // A checkpoint holds the optimizer's state as the algorithm
+            // keeps it, on the host.
+            if plan.checkpoint_every.is_some() {
+                p = p.keep_params_on_host();
+            }
+            Ok(Box::new(configured(p, plan.temperature, collective)?))
+        }
+        #[cfg(not(feature = "burn"))]
+        Some(d) => Err(Error::config("backend", format!("burn (device {d}): this fairtrain was built without it"))),
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Builds the run of `plan` on `data`; with `options.resume`, restores
+    /// the checkpoint's state.
+    pub fn new(plan: &'a RunPlan, data: &'a RunData, options: RunOptions) -> Result<Session<'a>> {
+        let started = options.started.unwrap_or_else(Instant::now);
+        let train = &data.train;
+        let constraints = ConstraintSet::new(plan.initial_constraints(), train)?;
+        let mlp = Mlp::new(train.n_inputs(), &plan.hidden)?;
+        let params = match &options.prune {
+            Some(p) => p.dense.clone(),
+            None => mlp.init_params(plan.seed),
+        };
+        let mut problem = tabular_problem(plan, &mlp, params, train, constraints, options.collective.clone())?;
+        let mut algorithm = plan.algorithm.for_run(train.n_rows(), plan.batch.objective, plan.seed).build()?;
+        let budget = plan.budget.budget(train.n_rows(), plan.batch.objective);
+        if let Some(p) = &options.prune {
+            use crate::methods::prune::{MaskSearch, Pruning};
+            // BiFP's mask is fixed before the window the returned model comes
+            // from (the selection's, from a quarter of the budget on).
+            let search = match budget {
+                Budget::Iterations(n) => MaskSearch::Steps(n / 4),
+                Budget::Seconds(s) => MaskSearch::Seconds(s / 4.0),
+            };
+            algorithm = Box::new(Pruning::new(algorithm, mlp.clone(), &p.dense, p.method, p.sparsity, search)?);
+        }
+        let resume = match &options.resume {
+            Some(c) => {
+                if c.algorithm != plan.algorithm.name().to_string() {
+                    return Err(Error::Data(format!(
+                        "the checkpoint is of algorithm {}, the run's is {}",
+                        c.algorithm,
+                        plan.algorithm.name()
+                    )));
+                }
+                problem.load_state(&c.problem)?;
+                algorithm.load_state(&c.algorithm_state)?;
+                Some(c.loop_state.clone())
+            }
+            None => None,
+        };
+        Ok(Session { plan, data, mlp, problem, algorithm, budget, resume, options, started })
+    }
+
+    /// The model's architecture.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
+    /// The trainer's budget (epochs counted in iterations).
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// The iteration a resumed run continues from.
+    pub fn resumed_from(&self) -> Option<u64> {
+        self.resume.as_ref().map(|s| s.iteration)
+    }
+
+    /// What computes the training steps (the kernels' instruction set, or
+    /// the burn device).
+    pub fn kernels(&self) -> &'static str {
+        self.plan.kernels(self.mlp.isa().name())
+    }
+
+    /// The scalar constraints the algorithms see.
+    pub fn n_constraints(&self) -> usize {
+        self.problem.constraints().len()
+    }
+
+    /// The evaluation schedule: the plan's, or the model selection's
+    /// (evaluations evenly over the budget).
+    fn evaluate_every(&self) -> Option<Budget> {
+        let select = self.plan.select == Select::BestFeasible;
+        self.plan.eval_every.or(select.then(|| match self.budget {
+            Budget::Iterations(n) => Budget::Iterations((n / SELECTION_EVALUATIONS).max(1)),
+            Budget::Seconds(s) => Budget::Seconds(s / SELECTION_EVALUATIONS as f64),
+        }))
+    }
+
+    /// What the run is about to do, as `fairtrain train` prints it.
+    pub fn describe(&self) -> Vec<String> {
+        let (plan, data) = (self.plan, self.data);
+        let train = &data.train;
+        let groups = train
+            .group_names()
+            .iter()
+            .zip(train.group_counts())
+            .map(|(g, n)| format!("{g} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let dropped = if data.report.rows_dropped > 0 {
+            let by_column =
+                data.report.missing_by_column.iter().map(|(c, n)| format!("{c} {n}")).collect::<Vec<_>>().join(", ");
+            format!("; dropped {} rows with missing values ({by_column})", data.report.rows_dropped)
+        } else {
+            String::new()
+        };
+        let described: Vec<String> = plan
+            .constraints
+            .iter()
+            .map(|c| {
+                let sense = if c.sense() == Sense::AtMost { "<=" } else { ">=" };
+                format!("{} {sense} {}", c.name(), c.bound)
+            })
+            .collect();
+        let model = if plan.hidden.is_empty() {
+            "logistic regression".to_string()
+        } else {
+            format!("MLP {}", plan.hidden.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-"))
+        };
+        let mut lines = vec![
+            format!(
+                "fairtrain {}: {} (preset {}) on {}, groups by {} ({groups} training rows)",
+                crate::VERSION,
+                plan.algorithm.name(),
+                plan.preset.name(),
+                data.name,
+                data.group_columns.join(","),
+            ),
+            format!(
+                "data: {} train / {} test rows, {} inputs, positive class '{}'{dropped}",
+                train.n_rows(),
+                data.test.n_rows(),
+                train.n_inputs(),
+                data.report.positive,
+            ),
+            format!(
+                "constraints: {} ({} scalar constraints); model {model} ({} parameters, {} kernels)",
+                described.join(", "),
+                self.n_constraints(),
+                self.mlp.n_params(),
+                self.kernels(),
+            ),
+        ];
+        if let Some(g) = &self.options.collective {
+            lines.push(format!(
+                "data-parallel over {} processes: each forwards 1/{} of every minibatch; group sums and gradients \
+                 are summed across processes before any ratio is formed",
+                g.size(),
+                g.size()
+            ));
+        }
+        lines
+    }
+
+    /// Trains, selects the returned model, evaluates it on every split and
+    /// certifies its constraints on test. `observers` see the loop (history,
+    /// progress, evaluations, checkpoints); an interrupted run returns its
+    /// outcome with [`StopReason::Interrupted`].
+    pub fn train(mut self, observers: &mut dyn Observer) -> Result<RunOutcome> {
+        let (plan, data) = (self.plan, self.data);
+        let resumed = self.resume.is_some();
+        let budget_size = match self.budget {
+            Budget::Iterations(n) => n as f64,
+            Budget::Seconds(s) => s,
+        };
+        let select = plan.select == Select::BestFeasible;
+        let mut generalization = data.validation.as_deref().map(|validation| Generalization {
+            mlp: &self.mlp,
+            data,
+            validation,
+            constraints: &plan.constraints,
+            threads: plan.threads,
+            auto_at: (plan.margin == Margin::Auto && !resumed).then_some(0.25 * budget_size),
+            time_budget: matches!(self.budget, Budget::Seconds(_)),
+            // (A resumed run trains against the bounds its checkpoint restored.)
+            train_bounds: self.problem.constraints().constraints().iter().map(|c| c.bound).collect(),
+            margin_report: Vec::new(),
+            select,
+            snapshots: Default::default(),
+            candidate: Vec::new(),
+            select_from: 0.25 * budget_size,
+            tolerance: None,
+            best: None,
+            least_violation: None,
+        });
+        let trainer = TrainerConfig {
+            budget: self.budget,
+            log_every: plan.log_every,
+            average: plan.average,
+            evaluate_every: self.evaluate_every(),
+            checkpoint_every: plan.checkpoint_every,
+            interrupt: self.options.interrupt,
+        };
+        let summary = {
+            let mut none = ();
+            let general: &mut dyn Observer = match generalization.as_mut() {
+                Some(g) => g,
+                None => &mut none,
+            };
+            let mut all = Observers(&mut [observers, general]);
+            crate::train::train_from(
+                self.problem.as_mut(),
+                self.algorithm.as_mut(),
+                &trainer,
+                &mut all,
+                self.resume.take(),
+            )?
+        };
+
+        // The generalization controls: the margin, and the returned model.
+        let mut warnings = summary.warnings.clone();
+        let mut selected = None;
+        let bounds_used: Vec<f64> = match &generalization {
+            Some(g) => g.train_bounds.clone(),
+            None => self.problem.constraints().constraints().iter().map(|c| c.bound).collect(),
+        };
+        let train_bounds = bounds_used.iter().zip(&plan.constraints).any(|(t, c)| *t != c.bound).then_some(bounds_used);
+        let margin_report = generalization.as_ref().map(|g| g.margin_report.clone()).unwrap_or_default();
+        if let (Some(g), true) = (&generalization, select) {
+            match &g.best {
+                Some((objective, iteration, best)) => {
+                    self.problem.params_mut().copy_from_slice(best);
+                    selected = Some(Selected {
+                        iteration: *iteration,
+                        rule: Select::BestFeasible.name().to_string(),
+                        validation_objective: *objective,
+                    });
+                }
+                None => {
+                    let (v, at) = g.least_violation.unwrap_or((f64::NAN, 0));
+                    warnings.push(Warning {
+                        iteration: summary.iterations,
+                        kind: "infeasible".into(),
+                        message: format!(
+                            "no evaluated model met the bound(s) on validation (smallest violation {v:+.4}, at \
+                             iteration {at}); returning the last model. The bound may be tighter than these data \
+                             allow: try a looser bound or more iterations"
+                        ),
+                    });
+                }
+            }
+        }
+        drop(generalization);
+        self.algorithm.finalize(self.problem.params_mut());
+        let params = self.problem.params().to_vec();
+        let n_run_warnings = summary.warnings.len();
+        let mlp = &self.mlp;
+        let (train, test) = (&data.train, &data.test);
+        let constraints: &[FairnessConstraint] = &plan.constraints;
+        let mut train_report =
+            SplitReport::new(&GroupFrame::from_model(mlp, &params, train, plan.threads), constraints, &params);
+        let test_logits = mlp.logits(&params, test, plan.threads);
+        let mut test_report = SplitReport::new(&GroupFrame::from_logits(test, &test_logits), constraints, &params);
+        let mut validation_report = data
+            .validation
+            .as_deref()
+            .map(|v| SplitReport::new(&GroupFrame::from_model(mlp, &params, v, plan.threads), constraints, &params));
+        let certificates = certify_dataset(
+            test,
+            &test_logits,
+            constraints,
+            &params,
+            &CertifyOptions { seed: plan.seed, ..CertifyOptions::default() },
+        );
+        for (entry, cert) in test_report.constraints.iter_mut().zip(&certificates) {
+            entry.ci_half_width = cert.ci_half_width;
+        }
+        if let Some(tb) = &train_bounds {
+            for report in
+                [Some(&mut train_report), validation_report.as_mut(), Some(&mut test_report)].into_iter().flatten()
+            {
+                for (entry, &b) in report.constraints.iter_mut().zip(tb) {
+                    entry.train_bound = Some(b);
+                }
+            }
+        }
+        // Unconstrained baselines and the fairness methods (which have no
+        // bound) do not try to meet the bounds: no warning.
+        if let Some(v) = train_report.max_violation.filter(|v| plan.algorithm.name().pursues_bounds() && *v > 1e-12) {
+            warnings.push(Warning {
+                iteration: summary.iterations,
+                kind: "infeasible".into(),
+                message: format!(
+                    "the returned model violates the constraints on the training data by {v:.4}; the bound may be \
+                     tighter than the data allow (a looser bound, more iterations, or a larger --penalty)"
+                ),
+            });
+        }
+        let multipliers = Named(
+            self.problem
+                .constraint_names()
+                .iter()
+                .cloned()
+                .zip(self.algorithm.multipliers().iter().map(|&v| v as f64))
+                .collect(),
+        );
+        let final_warnings = warnings[n_run_warnings..].to_vec();
+        let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
+        let mut metrics = Metrics {
+            schema_version: 1,
+            fairtrain_version: crate::VERSION.to_string(),
+            status: if summary.stop == StopReason::Interrupted { "interrupted" } else { "completed" }.to_string(),
+            resumed_from: summary.resumed_from,
+            checkpoints: 0,
+            checkpoint_bytes: 0,
+            checkpoint_seconds: 0.0,
+            algorithm: plan.algorithm.name().to_string(),
+            preset: plan.preset.name().to_string(),
+            dataset: data.name.clone(),
+            group: data.group_columns.clone(),
+            seed: plan.seed,
+            iterations: summary.iterations,
+            epochs: self.problem.epochs(),
+            wall_seconds: summary.wall_seconds,
+            evaluation_seconds: summary.evaluation_seconds,
+            total_seconds: 0.0,
+            iterations_per_second: rate,
+            peak_rss_mb: None,
+            stop_reason: summary.stop,
+            averaged_iterates: summary.averaged_iterates,
+            threads: plan.threads,
+            processes: self.options.collective.as_ref().map_or(1, |g| g.size()),
+            kernels: self.kernels().to_string(),
+            n_params: mlp.n_params(),
+            multipliers,
+            data: DataSummary {
+                train_rows: train.n_rows(),
+                test_rows: test.n_rows(),
+                inputs: train.n_inputs(),
+                positive_label: data.report.positive.clone(),
+                rows_dropped: data.report.rows_dropped,
+                weight: plan.load.weight.clone(),
+                sha256: data.sha256.clone(),
+                warnings: data.report.warnings.clone(),
+            },
+            train: train_report,
+            test: test_report,
+            certificates,
+            warnings,
+            validation: validation_report,
+            selected,
+            sparsity: self.options.prune.as_ref().map(|_| crate::methods::prune::sparsity(mlp, &params)),
+        };
+        metrics.total_seconds = self.started.elapsed().as_secs_f64();
+        metrics.peak_rss_mb = peak_rss_mb();
+        Ok(RunOutcome {
+            metrics,
+            model: self.mlp.clone(),
+            params,
+            summary,
+            margin_report,
+            final_warnings,
+            average: plan.average,
+            model_info: ModelRecord {
+                layout: train.layout().clone(),
+                label: data.report.target.clone(),
+                positive: data.report.positive.clone(),
+                group_columns: data.group_columns.clone(),
+                groups: train.group_names().to_vec(),
+                dataset: data.name.clone(),
+            },
+        })
+    }
+}
