@@ -188,15 +188,9 @@ pub fn execute(
     }
     let mut progress = Progress::new(session.budget(), console.progress);
     let result = {
-        let mut none = ((), (), ());
-        let [history, evaluations, checkpoints] = match folder.as_mut() {
-            Some(f) => f.observers(),
-            None => {
-                let (a, b, c) = &mut none;
-                [a as &mut dyn fairtrain::train::Observer, b, c]
-            }
-        };
-        session.train(&mut Observers(&mut [history, &mut progress, evaluations, checkpoints]))
+        let mut observers = folder.as_mut().map(RunFolder::observers).unwrap_or_default();
+        observers.push(&mut progress);
+        session.train(&mut Observers(&mut observers))
     };
     progress.finish();
     let mut outcome = result?;

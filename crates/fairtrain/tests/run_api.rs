@@ -26,9 +26,7 @@ fn a_run_folder_holds_what_the_types_read_back() {
     let data = RunData::load(&plan, None, false).unwrap();
     let session = Session::new(&plan, &data, RunOptions::default()).unwrap();
     let mut folder = RunFolder::create(tmp.path(), &plan, &data, &session, vec!["test".into()]).unwrap();
-    let [history, evaluations, checkpoints] = folder.observers();
-    let mut outcome =
-        session.train(&mut fairtrain::train::Observers(&mut [history, evaluations, checkpoints])).unwrap();
+    let mut outcome = session.train(&mut fairtrain::train::Observers(&mut folder.observers())).unwrap();
     folder.finish(&mut outcome).unwrap();
 
     // metrics.json is the outcome's metrics, read by the type that wrote it.

@@ -8,7 +8,7 @@ use crate::algorithms::{
     AlgorithmConfig, AlgorithmName, AlmConfig, DualConfig, GdaConfig, GhostConfig, IalmConfig, NupiConfig,
     PenaltyConfig, Preset, PrimalConfig, PrimalKind, ProxyConfig, SpbmConfig, SwitchingConfig,
 };
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::methods::MethodConfig;
 
 /// The `[algorithm]` keys of `config`: its name and every hyperparameter it
@@ -142,7 +142,7 @@ pub fn applicable(name: AlgorithmName) -> Vec<String> {
 /// The settings of `name` under `preset` with the keys given laid over
 /// them. A key the settings do not use is returned in `foreign` for the
 /// caller to judge (an error, or a note where a file sets it to its default).
-pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> Result<(AlgorithmConfig, Vec<String>)> {
+pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> (AlgorithmConfig, Vec<String>) {
     let primal = |p: PrimalConfig| PrimalConfig {
         kind: a.primal.unwrap_or(p.kind),
         lr: a.lr.unwrap_or(p.lr),
@@ -235,7 +235,7 @@ pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> R
     };
     let used = set_keys(&keys_of(&config));
     let foreign: Vec<String> = set_keys(a).into_iter().filter(|k| !used.contains(k)).collect();
-    Ok((config, foreign))
+    (config, foreign)
 }
 
 /// The error for a key algorithm `name` does not use.
@@ -286,7 +286,7 @@ mod tests {
         for name in AlgorithmName::ALL.into_iter().chain(AlgorithmName::METHODS) {
             for preset in [Preset::Default, Preset::Paper] {
                 let config = AlgorithmConfig::preset(name, preset);
-                let (again, foreign) = resolve_keys(name, preset, &keys_of(&config)).unwrap();
+                let (again, foreign) = resolve_keys(name, preset, &keys_of(&config));
                 assert_eq!(again, config, "{name}");
                 assert!(foreign.is_empty(), "{name}: {foreign:?}");
             }

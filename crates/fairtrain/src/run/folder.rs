@@ -30,8 +30,6 @@ pub struct RunFolder<'a> {
     history: HistoryWriter<BufWriter<File>>,
     evaluations: Option<EvaluationLog<'a>>,
     checkpointer: Checkpointer,
-    /// Stands in for the evaluation log when there is none.
-    nothing: (),
 }
 
 impl<'a> RunFolder<'a> {
@@ -70,7 +68,7 @@ impl<'a> RunFolder<'a> {
             None => None,
         };
         let checkpointer = Checkpointer::new(dir.join(CHECKPOINT_FILE), plan);
-        Ok(RunFolder { dir: dir.to_path_buf(), manifest, history, evaluations, checkpointer, nothing: () })
+        Ok(RunFolder { dir: dir.to_path_buf(), manifest, history, evaluations, checkpointer })
     }
 
     /// The directory.
@@ -80,12 +78,13 @@ impl<'a> RunFolder<'a> {
 
     /// The observers that write while training: history, evaluations,
     /// checkpoints.
-    pub fn observers(&mut self) -> [&mut dyn Observer; 3] {
-        let evaluations: &mut dyn Observer = match self.evaluations.as_mut() {
-            Some(e) => e,
-            None => &mut self.nothing,
-        };
-        [&mut self.history, evaluations, &mut self.checkpointer]
+    pub fn observers(&mut self) -> Vec<&mut dyn Observer> {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut self.history];
+        if let Some(e) = self.evaluations.as_mut() {
+            observers.push(e);
+        }
+        observers.push(&mut self.checkpointer);
+        observers
     }
 
     /// Finishes the logs and writes the model, `metrics.json` (with this

@@ -334,12 +334,13 @@ fn relative_to(table: &mut toml::Table, dir: &Path) {
 /// The budget keys: a layer that sets one replaces the budget below it.
 pub(crate) const BUDGET_KEYS: [&str; 3] = ["iterations", "time-budget", "epochs"];
 
-/// Lays `top` over `base`: sections merge key by key, other values are
-/// replaced, and a budget in `top` replaces the budget of `base`.
+/// Lays `top` over `base`: sections merge key by key, other values (the
+/// constraint list among them) are replaced, and a budget in `top`
+/// replaces the budget of `base`.
 pub(crate) fn merge(base: &mut toml::Table, top: toml::Table) {
     for (key, value) in top {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(t)) if key != "constraint" => {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => {
                 if key == "training" && BUDGET_KEYS.iter().any(|k| t.contains_key(*k)) {
                     for k in BUDGET_KEYS {
                         b.remove(k);

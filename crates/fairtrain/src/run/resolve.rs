@@ -153,12 +153,12 @@ impl RunConfig {
         let source = DataSource::parse(self.data.source.as_deref().unwrap_or("adult"))?;
         let preset = self.preset.unwrap_or(DEFAULT_PRESET);
         let name = self.algorithm.name.unwrap_or(AlgorithmName::SslAlm);
-        let (mut algorithm, foreign) = resolve_keys(name, preset, &self.algorithm)?;
+        let (mut algorithm, foreign) = resolve_keys(name, preset, &self.algorithm);
+        let given = toml::Table::try_from(&self.algorithm).unwrap_or_default();
         for key in foreign {
-            let table = toml::Table::try_from(&self.algorithm).unwrap_or_default();
             notes.push(self.foreign(
                 &format!("algorithm.{key}"),
-                table.get(&key).cloned(),
+                given.get(&key).cloned(),
                 default_value(&key, preset),
                 foreign_key_error(name, &key),
             )?);
