@@ -11,6 +11,7 @@ use fairtrain::data::encode::{is_truthy, matches_value};
 use fairtrain::data::source::read_table_file;
 use fairtrain::data::table::RawTable;
 use fairtrain::evaluation::certificate::{CertifyOptions, RowOutcome, certify_outcomes};
+use fairtrain::evaluation::degenerate::NearConstant;
 use fairtrain::evaluation::{GroupFrame, SplitReport};
 use fairtrain::model::saved;
 use fairtrain::run::{render_split, write_atomic};
@@ -274,15 +275,21 @@ pub fn audit(args: AuditArgs) -> Result<()> {
     let report = SplitReport::new(&frame, &constraints, &[]);
     let certificates = certify_outcomes(&names, &outcomes, &groups, &constraints, &[], &CertifyOptions::default());
     print!("{}", render_split("audit", &report));
+    // Parity met by predicting one class for everyone is said to be so.
+    let near_constant = NearConstant::of(frame.overall());
     for c in &certificates {
         println!(
-            "{}: value {} (bound {}), 95% bound {}: {}",
+            "{}: value {} (bound {}), 95% bound {}: {}{}",
             c.name,
             c.value.map_or("-".into(), |v| format!("{v:.4}")),
             c.bound,
             c.value_bound.map_or("-".into(), |v| format!("{v:.4}")),
-            c.verdict()
+            c.verdict(),
+            if c.holds && near_constant.is_some() { ", but the predictions are near-constant" } else { "" }
         );
+    }
+    if let Some(near) = near_constant {
+        eprintln!("warning (near-constant): the predictions are near-constant ({})", near.describe());
     }
     if let Some(path) = &args.out {
         let json = serde_json::json!({ "report": report, "certificates": certificates, "positive": positive });

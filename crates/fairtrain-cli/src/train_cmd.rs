@@ -194,19 +194,14 @@ pub fn execute(
     };
     progress.finish();
     let mut outcome = result?;
-    if console.warnings {
-        for w in &outcome.summary.warnings {
-            eprintln!("warning ({}, iteration {}): {}", w.kind, w.iteration, w.message);
-        }
-    }
     if console.print {
         for line in outcome.training_lines() {
             println!("{line}");
         }
     }
     if console.warnings {
-        for w in &outcome.final_warnings {
-            eprintln!("warning ({}): {}", w.kind, w.message);
+        for line in outcome.warning_lines() {
+            eprintln!("{line}");
         }
     }
     let dir = folder.as_ref().map(|f| f.dir().to_path_buf()).unwrap_or_default();

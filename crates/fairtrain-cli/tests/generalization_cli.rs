@@ -160,12 +160,38 @@ fn paper_infeasible_where_defaults_hold(data: &str, constraint: &str, bound: &st
 /// its 95% half-width.
 #[test]
 fn defaults_end_feasible_where_the_paper_preset_does_not() {
-    let (n, margins) = paper_infeasible_where_defaults_hold("german", "demographic-parity", "0.05", &["0", "1", "2"]);
+    let (n, _) = paper_infeasible_where_defaults_hold("german", "demographic-parity", "0.05", &["0", "1", "2"]);
     // (Measured: infeasible on all three, by 0.0035 to 0.0075.)
     assert!(n >= 2, "the paper preset ended feasible on {} of 3 seeds", 3 - n);
-    // The MLP overfits 800 rows: validation shows it beyond its noise on
-    // seeds 0 and 1 (DP +0.19 and +0.18 from train, half-widths 0.15 and 0.14).
-    assert!(margins >= 2, "a margin on {margins} of 3 seeds");
+    // The margin triggers where validation shows overfitting beyond its
+    // noise: with multipliers on single-batch estimates the MLP overfits
+    // 800 rows by a quarter of the budget (DP +0.19 and +0.18 from train on
+    // seeds 0 and 1, half-widths 0.15 and 0.14). (On averaged estimates it
+    // overfits less by then, +0.14 to +0.15, at the edge of the noise.)
+    // (Measured: training against 0.0125 and 0.0151.)
+    let tmp = tempfile::tempdir().unwrap();
+    for seed in ["0", "1"] {
+        let out = tmp.path().join(seed);
+        let o = fairtrain(&[
+            "train",
+            "--data",
+            "german",
+            "--constraint",
+            "demographic-parity",
+            "--bound",
+            "0.05",
+            "--seed",
+            seed,
+            "--constraint-averaging",
+            "1",
+            "--quiet",
+            "--out",
+            s(&out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let c = &metrics(&out)["test"]["constraints"][0];
+        assert!(c["train_bound"].as_f64().is_some_and(|b| b < 0.02), "seed {seed}: {c}");
+    }
 }
 
 /// A noisy, shifted group (30% of the rows, logit scale 0.3, shift -1)

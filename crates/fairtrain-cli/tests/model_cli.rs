@@ -168,3 +168,38 @@ fn predict_and_audit_errors() {
     let e = fails(&["audit", "--data", s(&csv), "--predictions", s(&bad), "--target", "y", "--group", "g"]);
     assert!(e.contains("bad.csv, line 7: score '1.7' is not a probability"), "{e}");
 }
+
+/// Predictions of one class for everyone meet demographic parity trivially:
+/// the audit says the bound holds, but the predictions are near-constant.
+#[test]
+fn audit_flags_near_constant_predictions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("d.csv");
+    let preds = tmp.path().join("p.csv");
+    let mut data = String::from("g,y\n");
+    let mut scores = String::from("prediction\n");
+    for i in 0..400 {
+        data.push_str(&format!("{},{}\n", ["a", "b"][i % 2], u8::from(i % 3 == 0)));
+        scores.push_str("0\n");
+    }
+    std::fs::write(&csv, data).unwrap();
+    std::fs::write(&preds, scores).unwrap();
+    let o = fairtrain(&[
+        "audit",
+        "--data",
+        s(&csv),
+        "--predictions",
+        s(&preds),
+        "--target",
+        "y",
+        "--group",
+        "g",
+        "--constraint",
+        "demographic-parity",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("holds with 95% confidence, but the predictions are near-constant"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("warning (near-constant): the predictions are near-constant (accuracy 0.6650"), "{err}");
+}

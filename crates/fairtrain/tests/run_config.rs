@@ -29,15 +29,16 @@ fn defaults_are_the_paper_where_it_holds() {
     let plan = RunConfig::default().resolve().unwrap();
     assert_eq!(plan.source, DataSource::Adult);
     assert_eq!(plan.preset, Preset::Default);
-    // The paper's SSL-ALM, with a multiplier bound that grows while it binds.
+    // The paper's SSL-ALM, with a multiplier bound that grows while it binds
+    // and multipliers that follow averaged constraint estimates.
     let AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(alm), primal, .. } = plan.algorithm else { panic!() };
     let AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(paper), primal: paper_primal, .. } =
         AlgorithmConfig::paper(AlgorithmName::SslAlm)
     else {
         panic!()
     };
-    assert_eq!((alm, primal), (AlmConfig { grow_bound: true, ..paper }, paper_primal));
-    assert!(!paper.grow_bound);
+    assert_eq!((alm, primal), (AlmConfig { grow_bound: true, constraint_averaging: 0.02, ..paper }, paper_primal));
+    assert!(!paper.grow_bound && paper.constraint_averaging == 1.0 && !alm.average_penalty);
     assert_eq!(plan.batch, BatchSizes { objective: 8, per_group: 8 });
     assert_eq!(plan.budget, BudgetSetting::Iterations(20_000));
     assert_eq!(plan.constraints, [FairnessConstraint::new(Notion::LossParity, 0.005).unwrap()]);

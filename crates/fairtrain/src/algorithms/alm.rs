@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::lagrangian::{DualRule, positive};
+use super::lagrangian::{ConstraintAverage, DualRule, averaging_weight, positive};
 use crate::error::Result;
 use crate::problem::Estimate;
 
@@ -56,6 +56,29 @@ pub struct AlmConfig {
     /// `false` keeps the bound fixed, as the paper.
     #[serde(default)]
     pub grow_bound: bool,
+    /// Weight of the newest estimate in the running average of each
+    /// constraint that the multiplier update reads (1: this step's
+    /// estimate alone, as the paper). On a few rows per group a rate
+    /// estimate's noise dwarfs the bound, and the update's positive part
+    /// turns that noise into a multiplier that pushes while the constraint
+    /// is slack. The penalty term reads this step's estimate unless
+    /// `average_penalty`.
+    #[serde(default = "no_averaging")]
+    pub constraint_averaging: f32,
+    /// The penalty term of rate constraints reads the running average too
+    /// (loss constraints always read this step's estimate, which must react
+    /// at once: on averages the loop lags, and loss parity on Law school
+    /// diverged). Off, the single-batch noise in `[lambda + rho c]_+` acts
+    /// as a penalty on the rates' variance: it keeps equalized odds on
+    /// small groups from overfitting its training rates, but with many
+    /// pairwise constraints it adds up to a push toward one class for
+    /// everyone (see [`crate::algorithms::AlgorithmConfig::escalated`]).
+    #[serde(default)]
+    pub average_penalty: bool,
+}
+
+fn no_averaging() -> f32 {
+    1.0
 }
 
 /// Steps a multiplier sits at its bound, its constraint violated on
@@ -68,7 +91,15 @@ const VIOLATION_AVERAGING: f32 = 0.02;
 
 impl Default for AlmConfig {
     fn default() -> Self {
-        AlmConfig { dual_lr: 0.05, penalty: 1.0, augmentation: Augmentation::Hpr, dual_bound: 10.0, grow_bound: false }
+        AlmConfig {
+            dual_lr: 0.05,
+            penalty: 1.0,
+            augmentation: Augmentation::Hpr,
+            dual_bound: 10.0,
+            grow_bound: false,
+            constraint_averaging: 1.0,
+            average_penalty: false,
+        }
     }
 }
 
@@ -77,7 +108,8 @@ impl AlmConfig {
     pub fn validate(&self) -> Result<()> {
         positive("dual-lr", self.dual_lr)?;
         positive("penalty", self.penalty)?;
-        positive("dual-bound", self.dual_bound)
+        positive("dual-bound", self.dual_bound)?;
+        averaging_weight("constraint-averaging", self.constraint_averaging)
     }
 }
 
@@ -95,13 +127,27 @@ pub struct Alm {
     /// Consecutive steps each multiplier has sat at its bound while violated.
     #[serde(default)]
     saturated: Vec<u32>,
+    /// Running averages the dual update reads (`constraint_averaging`).
+    #[serde(default = "fresh_average")]
+    estimates: ConstraintAverage,
+}
+
+fn fresh_average() -> ConstraintAverage {
+    ConstraintAverage::new(1.0)
 }
 
 impl Alm {
     /// Multipliers starting at 0.
     pub fn new(config: AlmConfig) -> Result<Self> {
         config.validate()?;
-        Ok(Alm { config, multipliers: Vec::new(), bounds: Vec::new(), average: Vec::new(), saturated: Vec::new() })
+        Ok(Alm {
+            config,
+            multipliers: Vec::new(),
+            bounds: Vec::new(),
+            average: Vec::new(),
+            saturated: Vec::new(),
+            estimates: ConstraintAverage::new(config.constraint_averaging),
+        })
     }
 
     /// The current bound of each multiplier.
@@ -116,6 +162,7 @@ impl DualRule for Alm {
         self.bounds = vec![self.config.dual_bound; m];
         self.average = vec![0.0; m];
         self.saturated = vec![0; m];
+        self.estimates.reset();
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
@@ -127,9 +174,24 @@ impl DualRule for Alm {
             self.average = vec![0.0; m];
             self.saturated = vec![0; m];
         }
-        for (i, ((lambda, w), &c)) in
-            self.multipliers.iter_mut().zip(weights.iter_mut()).zip(&estimate.exact_constraints).enumerate()
+        // (Weight 1 reads this step's estimates as they are: the paper's rule,
+        // bit for bit.)
+        let estimates = if self.config.constraint_averaging < 1.0 {
+            self.estimates.update(&estimate.exact_constraints)
+        } else {
+            &estimate.exact_constraints
+        };
+        for (i, (((lambda, w), &c), (&exact, &smooth))) in self
+            .multipliers
+            .iter_mut()
+            .zip(weights.iter_mut())
+            .zip(estimates)
+            .zip(estimate.exact_constraints.iter().zip(&estimate.constraints))
+            .enumerate()
         {
+            // A rate of hard predictions is the constraint whose exact
+            // estimate is not its smooth one.
+            let now = if self.config.average_penalty && exact != smooth { c } else { exact };
             let dual_bound = self.bounds[i];
             if grow_bound {
                 let avg = &mut self.average[i];
@@ -149,11 +211,11 @@ impl DualRule for Alm {
                 Augmentation::Hpr => {
                     let direction = ((*lambda + rho * c).max(0.0) - *lambda) / rho;
                     *lambda = (*lambda + eta * direction).clamp(0.0, dual_bound);
-                    *w = (*lambda + rho * c).max(0.0);
+                    *w = (*lambda + rho * now).max(0.0);
                 }
                 Augmentation::Quadratic => {
                     *lambda = (*lambda + eta * c).clamp(0.0, dual_bound);
-                    *w = *lambda + rho * c.max(0.0);
+                    *w = *lambda + rho * now.max(0.0);
                 }
             }
         }
@@ -171,14 +233,16 @@ mod tests {
     use crate::algorithms::Algorithm;
     use crate::algorithms::lagrangian::Lagrangian;
     use crate::algorithms::optim::PrimalConfig;
-    use crate::algorithms::testing::{QuadraticProblem, assert_reaches_optimum};
+    use crate::algorithms::testing::{QuadraticProblem, assert_reaches_optimum, tail_means};
     use crate::problem::Problem;
 
     /// min (x-3)^2 s.t. x - 1 <= 0 (noisy): optimum x = 1, lambda = 4.
     #[test]
     fn ssl_alm_converges_to_the_constrained_optimum() {
-        for augmentation in [Augmentation::Hpr, Augmentation::Quadratic] {
-            let config = AlmConfig { augmentation, ..AlmConfig::default() };
+        for (augmentation, constraint_averaging) in
+            [(Augmentation::Hpr, 1.0), (Augmentation::Quadratic, 1.0), (Augmentation::Hpr, 0.02)]
+        {
+            let config = AlmConfig { augmentation, constraint_averaging, ..AlmConfig::default() };
             let primal = PrimalConfig::sgd(0.02).smoothed(0.5, 0.5);
             let mut alg = Lagrangian::new("ssl-alm", Alm::new(config).unwrap(), primal).unwrap();
             assert_reaches_optimum(&mut alg, 1, 20_000, 0.02, 0.2);
@@ -220,6 +284,29 @@ mod tests {
         let (x, lambda) = run(true);
         assert!((x - 1.0).abs() < 0.5, "growing bound: x = {x}");
         assert!((lambda - 58.0).abs() < 8.0, "growing bound: lambda = {lambda}");
+    }
+
+    /// min (x-3)^2 s.t. x - 3.3 <= 0, estimates with noise 1: the bound is
+    /// slack at the optimum x = 3, but on single noisy estimates the HPR
+    /// multiplier update `([lambda + rho c]_+ - lambda) / rho` is positive
+    /// on average at `lambda = 0` (`E[[c]_+] > [E c]_+`), so the multiplier
+    /// settles well above 0 and pulls x below 3. On averaged estimates it
+    /// stays at 0; what pull remains is the penalty term's, on this step's
+    /// estimate.
+    #[test]
+    fn averaged_estimates_leave_a_slack_multiplier_at_zero() {
+        let mean_x = |constraint_averaging: f32| {
+            let config = AlmConfig { constraint_averaging, ..AlmConfig::default() };
+            let primal = PrimalConfig::sgd(0.01).smoothed(0.5, 0.5);
+            let mut alg = Lagrangian::new("ssl-alm", Alm::new(config).unwrap(), primal).unwrap();
+            let mut problem = QuadraticProblem::new(3.0, 3.3, 1.0, 7);
+            tail_means(&mut alg, &mut problem, 20_000)
+        };
+        let (x_single, lambda_single) = mean_x(1.0);
+        let (x, lambda) = mean_x(0.02);
+        assert!(lambda_single > 0.2, "single estimates: lambda = {lambda_single}");
+        assert!(lambda < 0.01, "averaged estimates: lambda = {lambda}");
+        assert!(x - x_single > 0.04 && x < 3.0, "x = {x} averaged, {x_single} single");
     }
 
     #[test]

@@ -97,12 +97,15 @@ pub fn spec(groups: &[String], missing: MissingPolicy, keep_group_feature: bool)
     let mut columns = Vec::new();
     for g in groups {
         let column = match g.as_str() {
-            "race" => GroupColumn { name: "race".into(), one_vs_rest: Some(("White".into(), "Non-White".into())) },
+            "race" => GroupColumn::one_vs_rest("race", "White", "Non-White"),
             "sex" => GroupColumn::plain("sex"),
+            other if other.starts_with("age:") => GroupColumn::parse(other)?,
             other => {
                 return Err(Error::config(
                     "group",
-                    format!("'{other}' is not a sensitive column of adult (use race or sex)"),
+                    format!(
+                        "'{other}' is not a sensitive column of adult (use race, sex, or age bands as age:a:b:...)"
+                    ),
                 ));
             }
         };

@@ -27,19 +27,78 @@ pub enum MissingPolicy {
 
 /// One sensitive column. Its values name the groups, unless `keep` is set:
 /// then the value `keep` is one group and every other value is the group
-/// `rest` (Adult's race: `White` vs `Non-White`).
+/// `rest` (Adult's race: `White` vs `Non-White`); or unless `bands` is
+/// set: then the column is numeric and each band between consecutive cut
+/// points is a group (age bands).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupColumn {
     /// Column name.
     pub name: String,
     /// One-vs-rest recoding: `(value kept, name of the rest)`.
     pub one_vs_rest: Option<(String, String)>,
+    /// Increasing cut points of a numeric column: `[a, b]` gives the
+    /// groups `name<a`, `a<=name<b` and `name>=b`. Empty: the values are
+    /// the groups.
+    pub bands: Vec<f64>,
 }
 
 impl GroupColumn {
     /// A column whose values are the groups.
     pub fn plain(name: impl Into<String>) -> Self {
-        GroupColumn { name: name.into(), one_vs_rest: None }
+        GroupColumn { name: name.into(), one_vs_rest: None, bands: Vec::new() }
+    }
+
+    /// A column whose value `keep` is one group and every other value the
+    /// group `rest`.
+    pub fn one_vs_rest(name: impl Into<String>, keep: impl Into<String>, rest: impl Into<String>) -> Self {
+        GroupColumn { name: name.into(), one_vs_rest: Some((keep.into(), rest.into())), bands: Vec::new() }
+    }
+
+    /// A group column as `--group` writes it: `COL`, or `COL:a:b:...` for
+    /// bands of a numeric column at increasing cut points.
+    ///
+    /// ```
+    /// use fairtrain::data::GroupColumn;
+    /// let age = GroupColumn::parse("age:30:50").unwrap();
+    /// assert_eq!((age.name.as_str(), age.bands.as_slice()), ("age", &[30.0, 50.0][..]));
+    /// assert_eq!(age.band_names(), ["age<30", "30<=age<50", "age>=50"]);
+    /// assert!(GroupColumn::parse("age:50:30").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default().trim();
+        if name.is_empty() {
+            return Err(Error::config("group", format!("'{text}' names no column")));
+        }
+        let bands = parts
+            .map(|p| {
+                p.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                    Error::config("group", format!("'{text}': cut point '{p}' is not a number (COLUMN:a:b:...)"))
+                })
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        if bands.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::config("group", format!("'{text}': the cut points must increase")));
+        }
+        Ok(GroupColumn { name: name.to_string(), one_vs_rest: None, bands })
+    }
+
+    /// The groups' names when the column is cut into bands (empty when it
+    /// is not).
+    pub fn band_names(&self) -> Vec<String> {
+        if self.bands.is_empty() {
+            return Vec::new();
+        }
+        let (n, b) = (&self.name, &self.bands);
+        let mut names = vec![format!("{n}<{}", b[0])];
+        names.extend(b.windows(2).map(|w| format!("{}<={n}<{}", w[0], w[1])));
+        names.push(format!("{n}>={}", b[b.len() - 1]));
+        names
+    }
+
+    /// The band of numeric value `v`.
+    fn band(&self, v: f64) -> usize {
+        self.bands.partition_point(|&cut| cut <= v)
     }
 }
 
@@ -317,23 +376,34 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
 
     // Groups: named from the values, ordered by size (largest first) over
     // the training rows, then by name.
-    let group_key = |r: RowRef| -> String {
+    let band_names: Vec<Vec<String>> = spec.groups.iter().map(GroupColumn::band_names).collect();
+    let group_key = |r: RowRef| -> Result<String> {
         let table = &tables[r.table];
-        let parts: Vec<&str> = spec
+        let parts = spec
             .groups
             .iter()
             .zip(&group_cols)
-            .map(|(g, &c)| {
+            .zip(&band_names)
+            .map(|((g, &c), bands)| {
                 let v = table.columns[c].get(r.row).unwrap_or("");
-                match &g.one_vs_rest {
+                if !bands.is_empty() {
+                    let x = v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                        Error::Data(format!(
+                            "{}, line {}, column '{}': '{v}' is not a number (the group is cut into bands)",
+                            table.source, table.lines[r.row], g.name
+                        ))
+                    })?;
+                    return Ok(bands[g.band(x)].as_str());
+                }
+                Ok(match &g.one_vs_rest {
                     Some((keep, rest)) if v != keep => rest.as_str(),
                     _ => v,
-                }
+                })
             })
-            .collect();
-        parts.join(" & ")
+            .collect::<Result<Vec<&str>>>()?;
+        Ok(parts.join(" & "))
     };
-    let keys: Vec<String> = kept.iter().map(|&r| group_key(r)).collect();
+    let keys: Vec<String> = kept.iter().map(|&r| group_key(r)).collect::<Result<_>>()?;
     let is_train_row = |r: &RowRef| r.table == 0;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for (r, k) in kept.iter().zip(&keys) {
@@ -817,10 +887,7 @@ mod tests {
     fn one_vs_rest_and_intersectional_groups() {
         let text = "a,r,s,y\n1,W,M,1\n2,B,F,0\n3,A,M,1\n4,W,F,0\n5,W,M,0\n6,B,M,1\n7,W,F,1\n8,A,F,0\n";
         let mut s = spec();
-        s.groups = vec![
-            GroupColumn { name: "r".into(), one_vs_rest: Some(("W".into(), "Non-W".into())) },
-            GroupColumn::plain("s"),
-        ];
+        s.groups = vec![GroupColumn::one_vs_rest("r", "W", "Non-W"), GroupColumn::plain("s")];
         let e = encode(table(text), Split::Table(table(text)), &s).unwrap();
         let mut names = e.train.group_names().to_vec();
         names.sort();
@@ -830,5 +897,30 @@ mod tests {
         s.keep_group_feature = true;
         let e = encode(table(text), Split::Table(table(text)), &s).unwrap();
         assert_eq!(e.train.n_inputs(), 1 + 3 + 2);
+    }
+
+    /// A numeric column cut into bands: each band is a group (intersected
+    /// with another column as usual); a non-number there is an error that
+    /// names the line and column.
+    #[test]
+    fn numeric_bands_are_groups() {
+        let text = "a,age,s,y\n1,22,M,1\n2,35,F,0\n3,50,M,1\n4,29.5,F,0\n5,64,M,0\n6,30,M,1\n";
+        let mut s = spec();
+        s.groups = vec![GroupColumn::parse("age:30:50").unwrap()];
+        let e = encode(table(text), Split::Table(table(text)), &s).unwrap();
+        let names = e.train.group_names();
+        let group_of = |row: usize| names[e.train.groups()[row] as usize].as_str();
+        // 30 and 50 open their bands; 29.5 is below 30.
+        let expected = ["age<30", "30<=age<50", "age>=50", "age<30", "age>=50", "30<=age<50"];
+        assert_eq!((0..6).map(group_of).collect::<Vec<_>>(), expected);
+        s.groups.push(GroupColumn::plain("s"));
+        let e = encode(table(text), Split::Table(table(text)), &s).unwrap();
+        assert_eq!(e.train.group_names().len(), 5, "{:?}", e.train.group_names());
+        let bad = "a,age,s,y\n1,22,M,1\n2,old,F,0\n";
+        s.groups.pop();
+        let err = encode(table(bad), Split::Table(table(bad)), &s).unwrap_err().to_string();
+        assert!(err.contains("line 3, column 'age': 'old' is not a number"), "{err}");
+        let err = GroupColumn::parse("age:30:x").unwrap_err().to_string();
+        assert!(err.contains("cut point 'x' is not a number"), "{err}");
     }
 }

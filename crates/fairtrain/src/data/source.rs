@@ -257,7 +257,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
             };
             let (train, test) = generator.tables();
             let mut spec = synthetic::spec(options.missing, options.keep_group_feature);
-            spec.groups = groups.iter().map(GroupColumn::plain).collect();
+            spec.groups = groups.iter().map(|g| GroupColumn::parse(g)).collect::<Result<_>>()?;
             (source.name(), vec![], train, Split::Table(test), with_weight(spec))
         }
         DataSource::Acs(request) => {
@@ -328,7 +328,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
             let spec = TableSpec {
                 target,
                 positive: options.positive.clone().or(schema.positive.clone()),
-                groups: groups.iter().map(GroupColumn::plain).collect(),
+                groups: groups.iter().map(|g| GroupColumn::parse(g)).collect::<Result<_>>()?,
                 drop,
                 categorical,
                 numeric: numeric_cols,

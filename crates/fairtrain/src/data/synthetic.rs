@@ -1,7 +1,10 @@
 //! A synthetic data set with a known group disparity, generated in code
 //! (nothing to download), for tests and a fast demo.
 //!
-//! Two groups, `A` (the majority, 70%) and `B`. Four Gaussian features and
+//! Two groups, `A` (the majority, 70%) and `B` (or `groups=K`: the
+//! minority share split evenly over `B`, `C`, ..., whose disparity grows
+//! from the second group to the last, which gets the full signal scale and
+//! shift). Four Gaussian features and
 //! one categorical `region` feature drive a logistic label model; in group
 //! `B` the regions are distributed differently and the label depends more
 //! weakly on the features (its logit is scaled down and shifted). So a
@@ -34,6 +37,11 @@ pub struct SyntheticSpec {
     pub minority_shift: f64,
     /// Seed of the generator (the data, not the training).
     pub seed: u64,
+    /// Number of groups (2 to 26, named `A`, `B`, ...): `A` is the
+    /// majority; the others share `minority_fraction` evenly, and group
+    /// `k` of them (1-based, of `K - 1`) gets the fraction `k / (K - 1)`
+    /// of the minority's logit scale change and shift.
+    pub groups: usize,
 }
 
 impl Default for SyntheticSpec {
@@ -45,6 +53,7 @@ impl Default for SyntheticSpec {
             minority_signal: 0.5,
             minority_shift: -1.0,
             seed: 20_240_615,
+            groups: 2,
         }
     }
 }
@@ -54,7 +63,7 @@ impl SyntheticSpec {
     /// after `synthetic:` in `--data`; `;` also separates, for lists of
     /// data sets such as `bench --data`): `train`, `test` (row counts),
     /// `minority` (fraction of group B), `signal` (B's logit scale),
-    /// `shift` (added to B's logit), `seed`.
+    /// `shift` (added to B's logit), `groups` (how many, 2 to 26), `seed`.
     ///
     /// ```
     /// use fairtrain::data::synthetic::SyntheticSpec;
@@ -86,7 +95,15 @@ impl SyntheticSpec {
                 "signal" => spec.minority_signal = number(value)?,
                 "shift" => spec.minority_shift = number(value)?,
                 "seed" => spec.seed = value.trim().parse().map_err(|_| bad("needs an integer"))?,
-                _ => return Err(bad("is not one of train, test, minority, signal, shift, seed")),
+                "groups" => {
+                    spec.groups = value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|k| (2..=MAX_GROUPS).contains(k))
+                        .ok_or_else(|| bad("needs a number of groups from 2 to 26"))?;
+                }
+                _ => return Err(bad("is not one of train, test, minority, signal, shift, groups, seed")),
             }
         }
         Ok(spec)
@@ -97,8 +114,9 @@ impl SyntheticSpec {
         if *self == SyntheticSpec::default() {
             return "synthetic".into();
         }
+        let groups = if self.groups == 2 { String::new() } else { format!(";groups={}", self.groups) };
         format!(
-            "synthetic:train={};test={};minority={};signal={};shift={};seed={}",
+            "synthetic:train={};test={};minority={};signal={};shift={};seed={}{groups}",
             self.n_train, self.n_test, self.minority_fraction, self.minority_signal, self.minority_shift, self.seed
         )
     }
@@ -108,6 +126,11 @@ impl SyntheticSpec {
 pub const COLUMNS: [&str; 7] = ["x1", "x2", "x3", "x4", "region", "group", "y"];
 
 const REGIONS: [&str; 3] = ["north", "south", "east"];
+
+/// The most groups a synthetic data set has (one letter each).
+const MAX_GROUPS: usize = 26;
+
+const GROUP_NAMES: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 impl SyntheticSpec {
     /// Generates the train and test tables.
@@ -122,8 +145,16 @@ impl SyntheticSpec {
         let names = COLUMNS.iter().map(|s| s.to_string()).collect();
         let mut table = RawTable::with_names(source, names);
         let mut cells: Vec<String> = Vec::with_capacity(COLUMNS.len());
+        let minorities = self.groups - 1;
         for row in 0..n {
             let minority = rng.random::<f64>() < self.minority_fraction;
+            // Which minority group (1-based); two groups draw nothing more,
+            // so the default data set is as it always was.
+            let group = match (minority, minorities) {
+                (false, _) => 0,
+                (true, 1) => 1,
+                (true, k) => 1 + ((rng.random::<f64>() * k as f64) as usize).min(k - 1),
+            };
             let mut x = [0f64; 4];
             for v in &mut x {
                 *v = rng.sample(StandardNormal);
@@ -140,14 +171,21 @@ impl SyntheticSpec {
             let region_effect = [0.4, 0.0, -0.4][region];
             let mut logit = 1.6 * x[0] - 1.2 * x[1] + 0.8 * x[2] + 0.3 * x[3] + region_effect - 0.3;
             if minority {
-                logit = self.minority_signal * logit + self.minority_shift;
+                // The last group gets exactly the minority's scale and shift.
+                let (scale, shift) = if group == minorities {
+                    (self.minority_signal, self.minority_shift)
+                } else {
+                    let t = group as f64 / minorities as f64;
+                    (1.0 + t * (self.minority_signal - 1.0), t * self.minority_shift)
+                };
+                logit = scale * logit + shift;
             }
             let p = 1.0 / (1.0 + (-logit).exp());
             let y = rng.random::<f64>() < p;
             cells.clear();
             cells.extend(x.iter().map(|v| format!("{:.5}", v)));
             cells.push(REGIONS[region].to_string());
-            cells.push(if minority { "B" } else { "A" }.to_string());
+            cells.push(GROUP_NAMES[group..=group].to_string());
             cells.push(if y { "1" } else { "0" }.to_string());
             // Line numbers as if the table were a CSV file with a header.
             table.push_row(row as u64 + 2, cells.iter().map(String::as_str));
@@ -218,5 +256,33 @@ mod tests {
         assert!(lb - la > 0.05, "Bayes losses {la} vs {lb}");
         // 4 numeric inputs + 3 regions.
         assert_eq!(e.train.n_inputs(), 7);
+    }
+
+    /// `groups=K`: K groups named A, B, ...; A keeps the majority share and
+    /// the minorities split the rest; the last minority has the full
+    /// disparity (the lowest base rate), the first the mildest.
+    #[test]
+    fn many_groups_with_graded_disparity() {
+        let s = SyntheticSpec::parse("groups=5,train=20000,test=1000").unwrap();
+        assert_eq!(
+            s.data_value(),
+            "synthetic:train=20000;test=1000;minority=0.3;signal=0.5;shift=-1;seed=20240615;groups=5"
+        );
+        let (train, test) = s.tables();
+        let e = encode(train, Split::Table(test), &spec(MissingPolicy::Drop, false)).unwrap();
+        let mut names = e.train.group_names().to_vec();
+        names.sort();
+        assert_eq!(names, ["A", "B", "C", "D", "E"]);
+        let index = |name: &str| e.train.group_names().iter().position(|n| n == name).unwrap() as u32;
+        let rate = |g: u32| {
+            let rows: Vec<usize> = (0..e.train.n_rows()).filter(|&i| e.train.groups()[i] == g).collect();
+            (rows.len(), rows.iter().map(|&i| e.train.labels()[i]).sum::<f32>() / rows.len() as f32)
+        };
+        let (n_a, rate_a) = rate(index("A"));
+        let (n_b, rate_b) = rate(index("B"));
+        let (n_e, rate_e) = rate(index("E"));
+        assert!((13_600..14_400).contains(&n_a) && (1_300..1_700).contains(&n_b) && (1_300..1_700).contains(&n_e));
+        assert!(rate_a > rate_b && rate_b > rate_e + 0.05, "{rate_a} {rate_b} {rate_e}");
+        assert!(SyntheticSpec::parse("groups=1").is_err() && SyntheticSpec::parse("groups=27").is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! positive when the logit is above 0 (probability above 0.5).
 
 pub mod certificate;
+pub mod degenerate;
 pub mod stats;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

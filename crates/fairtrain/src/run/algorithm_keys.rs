@@ -39,6 +39,8 @@ pub fn keys_of(config: &AlgorithmConfig) -> AlgorithmKeys {
                     k.augmentation = Some(c.augmentation);
                     k.dual_bound = Some(c.dual_bound);
                     k.grow_dual_bound = Some(c.grow_bound);
+                    k.constraint_averaging = Some(c.constraint_averaging);
+                    k.average_penalty = Some(c.average_penalty);
                 }
                 DualConfig::Ialm(c) => {
                     k.penalty = Some(c.penalty);
@@ -159,6 +161,8 @@ pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> (
                     augmentation: a.augmentation.unwrap_or(d.augmentation),
                     dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
                     grow_bound: a.grow_dual_bound.unwrap_or(d.grow_bound),
+                    constraint_averaging: a.constraint_averaging.unwrap_or(d.constraint_averaging),
+                    average_penalty: a.average_penalty.unwrap_or(d.average_penalty),
                 }),
                 DualConfig::Ialm(d) => DualConfig::Ialm(IalmConfig {
                     penalty: a.penalty.unwrap_or(d.penalty),

@@ -210,6 +210,10 @@ pub struct AlgorithmKeys {
     /// Double a multiplier's bound while it binds (SSL-ALM, ALM).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grow_dual_bound: Option<bool>,
+    /// The penalty term of rate constraints reads the averaged estimates
+    /// (SSL-ALM, ALM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_penalty: Option<bool>,
     /// Penalty `rho` (ALM, nuPI, penalty) or initial `beta` (iALM).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f32>,

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use super::metrics::Metrics;
 use crate::constraints::Sense;
 use crate::error::Result;
+use crate::evaluation::degenerate::NearConstant;
 use crate::model::Mlp;
-use crate::train::{RunSummary, StopReason, Warning};
+use crate::train::{RunSummary, StopReason};
 
 /// What a run produced: its metrics, the returned model, and what the
 /// console reports about how it got there.
@@ -22,8 +23,12 @@ pub struct RunOutcome {
     pub summary: RunSummary,
     /// What the automatic margin found, one line per constraint.
     pub margin_report: Vec<String>,
-    /// Warnings raised after training (the returned model's feasibility).
-    pub final_warnings: Vec<Warning>,
+    /// How many of `metrics.warnings` (the first ones) were raised during
+    /// training; the rest are about the returned model.
+    pub run_warnings: usize,
+    /// The split on which the returned model is near-constant, and how,
+    /// when it is (see [`crate::evaluation::degenerate`]).
+    pub near_constant: Option<(&'static str, NearConstant)>,
     /// The averaged fraction of the budget.
     pub average: f64,
     /// What to save with the model.
@@ -56,12 +61,32 @@ impl RunOutcome {
             .map(|c| {
                 let side = if c.sense == Sense::AtMost { "upper" } else { "lower" };
                 let bound = c.value_bound.map_or("undefined".to_string(), |v| format!("{v:.4}"));
+                // A bound met by predicting one class says little.
+                let verdict = match (&self.near_constant, c.holds) {
+                    (Some((split, _)), true) => {
+                        format!("{}, but the model is near-constant (on {split})", c.verdict())
+                    }
+                    _ => c.verdict(),
+                };
                 format!(
-                    "held-out certificate: {} {}: {:.0}% {side} bound {bound} on test (bootstrap)",
+                    "held-out certificate: {} {verdict}: {:.0}% {side} bound {bound} on test (bootstrap)",
                     c.name,
-                    c.verdict(),
                     c.confidence * 100.0
                 )
+            })
+            .collect()
+    }
+
+    /// The run's warnings as `fairtrain train` prints them: those raised
+    /// during training with the iteration where they were first seen.
+    pub fn warning_lines(&self) -> Vec<String> {
+        self.metrics
+            .warnings
+            .iter()
+            .enumerate()
+            .map(|(k, w)| match k < self.run_warnings {
+                true => format!("warning ({}, iteration {}): {}", w.kind, w.iteration, w.message),
+                false => format!("warning ({}): {}", w.kind, w.message),
             })
             .collect()
     }

@@ -15,11 +15,12 @@ use super::generalization::Generalization;
 use super::metrics::{DataSummary, Metrics, Named, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
-use crate::algorithms::Algorithm;
+use crate::algorithms::{Algorithm, AlgorithmConfig};
 use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
+use crate::evaluation::degenerate::{NearConstant, feasible_threshold};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::methods::prune::PruneMethod;
 use crate::model::Mlp;
@@ -69,6 +70,15 @@ pub struct Session<'a> {
     resume: Option<LoopState>,
     options: RunOptions,
     started: Instant,
+}
+
+/// What one pass of training produced.
+struct Attempt {
+    summary: crate::train::RunSummary,
+    warnings: Vec<Warning>,
+    selected: Option<Selected>,
+    train_bounds: Option<Vec<f64>>,
+    margin_report: Vec<String>,
 }
 
 /// The run's problem on the chosen backend: the native MLP, or the same
@@ -266,13 +276,10 @@ impl<'a> Session<'a> {
         lines
     }
 
-    /// Trains, selects the returned model, evaluates it on every split and
-    /// certifies its constraints on test. `observers` see the loop (history,
-    /// progress, evaluations, checkpoints); an interrupted run returns its
-    /// outcome with [`StopReason::Interrupted`].
-    pub fn train(mut self, observers: &mut dyn Observer) -> Result<RunOutcome> {
+    /// One pass of training under the generalization controls: the
+    /// trained model selected and finalized in the problem's parameters.
+    fn attempt(&mut self, observers: &mut dyn Observer, resumed: bool) -> Result<Attempt> {
         let (plan, data) = (self.plan, self.data);
-        let resumed = self.resume.is_some();
         let budget_size = match self.budget {
             Budget::Iterations(n) => n as f64,
             Budget::Seconds(s) => s,
@@ -356,19 +363,118 @@ impl<'a> Session<'a> {
         }
         drop(generalization);
         self.algorithm.finalize(self.problem.params_mut());
+        Ok(Attempt { summary, warnings, selected, train_bounds, margin_report })
+    }
+
+    /// The escalated algorithm and why, when the attempt's model is
+    /// near-constant on validation while a decision threshold
+    /// on its scores meets the bounds above that line, and the algorithm has
+    /// an escalation. Not for resumed, interrupted, pruning or data-parallel
+    /// runs (a restart there would not be the run the checkpoint or the
+    /// other processes continue).
+    fn restart(&self, attempt: &Attempt, resumed: bool) -> Result<Option<(AlgorithmConfig, String)>> {
+        let (plan, data) = (self.plan, self.data);
+        let Some(escalated) = plan.algorithm.escalated() else { return Ok(None) };
+        if resumed
+            || attempt.summary.stop == StopReason::Interrupted
+            || self.options.prune.is_some()
+            || self.options.collective.is_some()
+        {
+            return Ok(None);
+        }
+        // Judged on held-out rows only: a run without a validation split
+        // (the paper preset) trains as configured.
+        let Some(judged) = data.validation.as_deref() else { return Ok(None) };
+        let params = self.problem.params();
+        let logits = self.mlp.logits(params, judged, plan.threads);
+        let Some(near) = NearConstant::of(GroupFrame::from_logits(judged, &logits).overall()) else {
+            return Ok(None);
+        };
+        if feasible_threshold(judged, &logits, &plan.constraints, params).is_none() {
+            return Ok(None);
+        }
+        Ok(Some((
+            escalated,
+            format!(
+                "the first attempt ended near-constant (validation {}) where the bound does not force it; trained again \
+                 from the start with {}",
+                near.describe(),
+                plan.algorithm.escalation()
+            ),
+        )))
+    }
+
+    /// Trains, selects the returned model, evaluates it on every split and
+    /// certifies its constraints on test. `observers` see the loop (history,
+    /// progress, evaluations, checkpoints); an interrupted run returns its
+    /// outcome with [`StopReason::Interrupted`].
+    pub fn train(mut self, observers: &mut dyn Observer) -> Result<RunOutcome> {
+        let (plan, data) = (self.plan, self.data);
+        let resumed = self.resume.is_some();
+        let initial = self.problem.params().to_vec();
+        let mut attempt = self.attempt(observers, resumed)?;
+        // A run that collapsed to a near-constant model where the bound does
+        // not force one trains again from the start with its rule's
+        // escalation (see [`AlgorithmConfig::escalated`]).
+        let mut restart_note = None;
+        if let Some((escalated, why)) = self.restart(&attempt, resumed)? {
+            self.problem.params_mut().copy_from_slice(&initial);
+            let bounds: Vec<f64> = plan.constraints.iter().map(|c| c.bound).collect();
+            self.problem.set_bounds(&bounds)?;
+            self.algorithm = escalated.for_run(data.train.n_rows(), plan.batch.objective, plan.seed).build()?;
+            let first = attempt.summary.clone();
+            attempt = self.attempt(observers, false)?;
+            attempt.summary.wall_seconds += first.wall_seconds;
+            attempt.summary.evaluation_seconds += first.evaluation_seconds;
+            restart_note = Some(why);
+        }
+        let Attempt { summary, mut warnings, selected, train_bounds, margin_report } = attempt;
+        if let Some(why) = restart_note {
+            warnings.push(Warning { iteration: summary.iterations, kind: "restarted".into(), message: why });
+        }
         let params = self.problem.params().to_vec();
         let n_run_warnings = summary.warnings.len();
         let mlp = &self.mlp;
         let (train, test) = (&data.train, &data.test);
         let constraints: &[FairnessConstraint] = &plan.constraints;
-        let mut train_report =
-            SplitReport::new(&GroupFrame::from_model(mlp, &params, train, plan.threads), constraints, &params);
+        let train_logits = mlp.logits(&params, train, plan.threads);
+        let train_frame = GroupFrame::from_logits(train, &train_logits);
+        let mut train_report = SplitReport::new(&train_frame, constraints, &params);
         let test_logits = mlp.logits(&params, test, plan.threads);
         let mut test_report = SplitReport::new(&GroupFrame::from_logits(test, &test_logits), constraints, &params);
-        let mut validation_report = data
-            .validation
-            .as_deref()
-            .map(|v| SplitReport::new(&GroupFrame::from_model(mlp, &params, v, plan.threads), constraints, &params));
+        let validation = data.validation.as_deref().map(|v| {
+            let logits = mlp.logits(&params, v, plan.threads);
+            let frame = GroupFrame::from_logits(v, &logits);
+            (v, logits, frame)
+        });
+        let mut validation_report =
+            validation.as_ref().map(|(_, _, frame)| SplitReport::new(frame, constraints, &params));
+        // A near-constant model is said to be one, on validation (else
+        // train), with whether the bound forces it.
+        let (judged, judged_logits, judged_frame, split) = match &validation {
+            Some((v, logits, frame)) => (*v, logits, frame, "validation"),
+            None => (&**train, &train_logits, &train_frame, "training"),
+        };
+        let near_constant = NearConstant::of(judged_frame.overall());
+        if let (Some(near), true) = (near_constant, plan.algorithm.name().pursues_bounds()) {
+            let why = match feasible_threshold(judged, judged_logits, constraints, &params) {
+                Some(t) => format!(
+                    "the bound does not force it: predicting positive above logit {:.3} instead of 0 gives {split} \
+                     accuracy {:.4} with the bound(s) met on {split}; try another algorithm (ssw, \
+                     proxy-lagrangian) or a looser bound",
+                    t.logit, t.accuracy
+                ),
+                None => format!(
+                    "no decision threshold on this model's scores meets the bound(s) above the near-constant line on \
+                     {split}, so the bound may force it"
+                ),
+            };
+            warnings.push(Warning {
+                iteration: summary.iterations,
+                kind: "near-constant".into(),
+                message: format!("the returned model is near-constant ({split} {}); {why}", near.describe()),
+            });
+        }
         let certificates = certify_dataset(
             test,
             &test_logits,
@@ -408,7 +514,17 @@ impl<'a> Session<'a> {
                 .zip(self.algorithm.multipliers().iter().map(|&v| v as f64))
                 .collect(),
         );
-        let final_warnings = warnings[n_run_warnings..].to_vec();
+        // Multipliers that swing, or estimates that stayed above the bound
+        // for a while, are harmless when the returned model meets the bounds
+        // on the training data.
+        let feasible = train_report.max_violation.is_some_and(|v| v <= 0.0);
+        let (mut index, mut run_warnings) = (0, 0);
+        warnings.retain(|w| {
+            let keep = !(feasible && matches!(w.kind.as_ref(), "oscillation" | "never-satisfied"));
+            run_warnings += usize::from(keep && index < n_run_warnings);
+            index += 1;
+            keep
+        });
         let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
         let mut metrics = Metrics {
             schema_version: 1,
@@ -463,7 +579,8 @@ impl<'a> Session<'a> {
             params,
             summary,
             margin_report,
-            final_warnings,
+            run_warnings,
+            near_constant: near_constant.map(|n| (split, n)),
             average: plan.average,
             model_info: ModelRecord {
                 layout: train.layout().clone(),

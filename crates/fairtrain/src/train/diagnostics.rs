@@ -15,6 +15,12 @@
 //!   is too large for the minibatch noise. (The constraint estimates
 //!   themselves change sign all the time at an active bound, so their signs
 //!   say nothing.)
+//!
+//! A kind is reported once per constraint family (the scalar constraints
+//! one notion expands into: every ordered pair of groups, TPR and FPR),
+//! naming the first constraint it was seen on and, as the run goes on, how
+//! many of the family showed it: hundreds of pairwise constraints give one
+//! line, not hundreds.
 
 use std::collections::VecDeque;
 
@@ -47,9 +53,25 @@ pub struct Diagnostics {
     after_warmup: Vec<(usize, f64, bool)>,
     /// Multipliers per record, per constraint.
     multipliers: Vec<Vec<f32>>,
-    /// Kinds already reported, per constraint.
-    reported: Vec<Vec<&'static str>>,
+    /// Kinds already seen, per constraint.
+    seen: Vec<Vec<&'static str>>,
+    /// Each constraint's family (its name up to the first `:` or `(`).
+    family: Vec<String>,
+    /// Per warning: its family, the first constraint's finding, and how
+    /// many of the family's constraints showed it.
+    reports: Vec<Report>,
     warnings: Vec<Warning>,
+}
+
+/// One warning of a family: rewritten as more of its constraints show it.
+#[derive(Debug, Clone)]
+struct Report {
+    family: String,
+    kind: &'static str,
+    first: String,
+    finding: String,
+    advice: &'static str,
+    count: usize,
 }
 
 impl Diagnostics {
@@ -64,7 +86,9 @@ impl Diagnostics {
             recent: vec![VecDeque::with_capacity(RECENT + 1); m],
             after_warmup: vec![(0, 0.0, true); m],
             multipliers: vec![Vec::new(); m],
-            reported: vec![Vec::new(); m],
+            seen: vec![Vec::new(); m],
+            family: names.iter().map(|n| family_of(n).to_string()).collect(),
+            reports: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -89,39 +113,29 @@ impl Diagnostics {
             if self.recent[i].len() > RECENT {
                 self.recent[i].pop_front();
             }
-            let found = self.check_constraint(i, progress);
-            for (kind, message) in found {
-                self.raise(i, iteration, kind, message);
+            if let Some(finding) = self.check_constraint(i, progress) {
+                self.raise(i, iteration, "never-satisfied", finding, NEVER_SATISFIED_ADVICE);
             }
             if self.multipliers[i].is_empty() {
                 continue;
             }
-            if let Some(message) = self.check_multiplier(i) {
-                self.raise(i, iteration, "multiplier-growth", message);
+            if let Some(finding) = self.check_multiplier(i) {
+                self.raise(i, iteration, "multiplier-growth", finding, GROWTH_ADVICE);
             }
-            if let Some(message) = self.check_oscillation(i) {
-                self.raise(i, iteration, "oscillation", message);
+            if let Some(finding) = self.check_oscillation(i) {
+                self.raise(i, iteration, "oscillation", finding, OSCILLATION_ADVICE);
             }
         }
         self.warnings.len() - before
     }
 
     /// Violation throughout of constraint `i`.
-    fn check_constraint(&self, i: usize, progress: f64) -> Vec<(&'static str, String)> {
-        let mut found = Vec::new();
+    fn check_constraint(&self, i: usize, progress: f64) -> Option<String> {
         let (n, sum, all) = self.after_warmup[i];
-        if progress >= self.halfway && n >= RECENT && all {
+        (progress >= self.halfway && n >= RECENT && all).then(|| {
             let mean = sum / n as f64;
-            found.push((
-                "never-satisfied",
-                format!(
-                    "{} has been violated in every log window since the warm-up (mean estimate {mean:+.4}); try a \
-                     looser bound, a larger --penalty or --dual-lr, or more iterations",
-                    self.names[i]
-                ),
-            ));
-        }
-        found
+            format!("violated in every log window since the warm-up (mean estimate {mean:+.4})")
+        })
     }
 
     /// Bang-bang swings of multiplier `i` after the warm-up.
@@ -137,9 +151,8 @@ impl Diagnostics {
             recent.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, &l| (a.0.min(l as f64), a.1.max(l as f64)));
         (turns >= 8 && hi - lo > 1.5 * mean && hi - lo > 1e-3).then(|| {
             format!(
-                "the multiplier of {} swings between {lo:.3} and {hi:.3} (direction changed {turns} times in the last \
-                 {RECENT} log windows); try a smaller --dual-lr, or a larger --group-batch-size",
-                self.names[i]
+                "multiplier swings between {lo:.3} and {hi:.3} (direction changed {turns} times in the last {RECENT} \
+                 log windows)"
             )
         })
     }
@@ -153,25 +166,63 @@ impl Diagnostics {
         let (mid, last) = (lambda[lambda.len() / 2], lambda[lambda.len() - 1]);
         let rises = lambda[lambda.len() - RECENT..].windows(2).filter(|w| w[1] > w[0]).count();
         (last > 1.0 && last > 2.0 * mid.max(1e-6) && rises >= 16).then(|| {
-            format!(
-                "the multiplier of {} grew from {mid:.3} to {last:.3} over the second half of the run and is still \
-                 rising; the bound may be infeasible: try a looser bound or a larger --penalty",
-                self.names[i]
-            )
+            format!("multiplier grew from {mid:.3} to {last:.3} over the second half of the run and is still rising")
         })
     }
 
-    fn raise(&mut self, i: usize, iteration: u64, kind: &'static str, message: String) {
-        if self.reported[i].contains(&kind) {
+    /// Reports `kind` on constraint `i`: a new warning for the first of
+    /// its family, else one more count on the family's warning.
+    fn raise(&mut self, i: usize, iteration: u64, kind: &'static str, finding: String, advice: &'static str) {
+        if self.seen[i].contains(&kind) {
             return;
         }
-        self.reported[i].push(kind);
-        self.warnings.push(Warning { iteration, kind: kind.into(), message });
+        self.seen[i].push(kind);
+        let family = &self.family[i];
+        match self.reports.iter().position(|r| r.kind == kind && &r.family == family) {
+            Some(k) => {
+                self.reports[k].count += 1;
+                self.warnings[k].message = self.reports[k].message(self.family_size(k));
+            }
+            None => {
+                let report =
+                    Report { family: family.clone(), kind, first: self.names[i].clone(), finding, advice, count: 1 };
+                let message = report.message(self.family.iter().filter(|f| *f == family).count());
+                self.reports.push(report);
+                self.warnings.push(Warning { iteration, kind: kind.into(), message });
+            }
+        }
     }
 
-    /// Every warning raised so far, in order.
+    fn family_size(&self, k: usize) -> usize {
+        self.family.iter().filter(|f| **f == self.reports[k].family).count()
+    }
+
+    /// Every warning raised so far, in order (one per kind and family).
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
+    }
+}
+
+const NEVER_SATISFIED_ADVICE: &str = "try a looser bound, a larger --penalty or --dual-lr, or more iterations";
+const GROWTH_ADVICE: &str = "the bound may be infeasible: try a looser bound or a larger --penalty";
+const OSCILLATION_ADVICE: &str = "try a smaller --dual-lr, or a larger --group-batch-size";
+
+/// A constraint's family: its name up to the first `:` or `(`
+/// (`equalized-odds:tpr(A - B)` is of `equalized-odds`).
+fn family_of(name: &str) -> &str {
+    name.find([':', '(']).map_or(name, |k| &name[..k])
+}
+
+impl Report {
+    fn message(&self, family_size: usize) -> String {
+        let subject = if family_size <= 1 {
+            self.first.clone()
+        } else if self.count == 1 {
+            format!("{} (1 of the {family_size} {} constraints)", self.first, self.family)
+        } else {
+            format!("{} of the {family_size} {} constraints, first {}", self.count, self.family, self.first)
+        };
+        format!("{subject}: {}; {}", self.finding, self.advice)
     }
 }
 
@@ -192,7 +243,7 @@ mod tests {
         assert_eq!(d.warnings().len(), 1);
         let w = &d.warnings()[0];
         assert_eq!((w.kind.as_ref(), w.iteration), ("never-satisfied", 50));
-        assert!(w.message.contains("gap has been violated in every log window"));
+        assert!(w.message.starts_with("gap: violated in every log window"), "{}", w.message);
     }
 
     #[test]
@@ -228,5 +279,27 @@ mod tests {
         }
         assert_eq!(d.warnings().len(), 1);
         assert_eq!(d.warnings()[0].kind, "multiplier-growth");
+    }
+
+    /// One warning per kind and family, counting the family's constraints
+    /// that showed it; other families get their own.
+    #[test]
+    fn a_family_is_reported_once_with_a_count() {
+        let names: Vec<String> =
+            ["dp(A - B)", "dp(B - A)", "dp(A - C)", "eo:tpr(A - B)"].iter().map(|s| s.to_string()).collect();
+        let mut d = Diagnostics::new(&names, 100.0);
+        for k in 0..100u64 {
+            d.observe(k, k as f64, &[0.01, 0.01, -0.01, 0.02], &[]);
+        }
+        let w = d.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[0].message,
+            "2 of the 3 dp constraints, first dp(A - B): violated in every log window since the warm-up (mean \
+             estimate +0.0100); try a looser bound, a larger --penalty or --dual-lr, or more iterations"
+        );
+        assert!(w[1].message.starts_with("eo:tpr(A - B): violated"), "{}", w[1].message);
+        assert_eq!(family_of("equalized-odds:tpr(A - B)"), "equalized-odds");
+        assert_eq!(family_of("weight-norm"), "weight-norm");
     }
 }

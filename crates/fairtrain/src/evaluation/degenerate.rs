@@ -1,0 +1,113 @@
+//! Near-constant models: a constrained run can meet a rate bound by
+//! predicting one class for (almost) everyone, which satisfies every parity
+//! notion trivially. Such a model is reported as such, never as a plain
+//! "holds", together with whether the bound forces it: a sweep of the
+//! decision threshold over the model's own scores looks for a classifier
+//! that meets the bounds above the near-constant line.
+
+use super::{GroupCounts, GroupFrame};
+use crate::constraints::FairnessConstraint;
+use crate::data::Dataset;
+
+/// Accuracy within this much of the majority-class rate is near-constant.
+pub const MAJORITY_MARGIN: f64 = 0.01;
+
+/// Putting at least this share of the rows in one class is near-constant.
+pub const ONE_CLASS_SHARE: f64 = 0.98;
+
+/// Decision thresholds the sweep tries (quantiles of the scores).
+const THRESHOLDS: usize = 200;
+
+/// What makes a model near-constant on one split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NearConstant {
+    /// Accuracy on the split.
+    pub accuracy: f64,
+    /// Share of the majority class among the labels.
+    pub majority_rate: f64,
+    /// Share of the rows predicted positive.
+    pub positive_share: f64,
+}
+
+impl NearConstant {
+    /// `Some` when the counts of a split show a near-constant model: its
+    /// accuracy within [`MAJORITY_MARGIN`] of the majority-class rate, or
+    /// at least [`ONE_CLASS_SHARE`] of the rows in one class.
+    ///
+    /// ```
+    /// use fairtrain::evaluation::{GroupFrame, degenerate::NearConstant};
+    /// // Four rows, three negative: predicting "no" for all scores 0.75.
+    /// let names = ["a".to_string()];
+    /// let frame = GroupFrame::from_parts(&names, &[-1.0, -2.0, -1.0, -0.5], &[0.0, 0.0, 0.0, 1.0], &[0, 0, 0, 0]);
+    /// let near = NearConstant::of(frame.overall()).unwrap();
+    /// assert_eq!((near.accuracy, near.majority_rate, near.positive_share), (0.75, 0.75, 0.0));
+    /// let good = GroupFrame::from_parts(&names, &[-1.0, -2.0, -1.0, 0.5], &[0.0, 0.0, 0.0, 1.0], &[0, 0, 0, 0]);
+    /// assert!(NearConstant::of(good.overall()).is_none());
+    /// ```
+    pub fn of(counts: &GroupCounts) -> Option<Self> {
+        let accuracy = counts.accuracy()?;
+        let base = counts.positives / counts.n;
+        let near =
+            NearConstant { accuracy, majority_rate: base.max(1.0 - base), positive_share: counts.positive_rate()? };
+        (accuracy <= near.majority_rate + MAJORITY_MARGIN
+            || near.positive_share >= ONE_CLASS_SHARE
+            || near.positive_share <= 1.0 - ONE_CLASS_SHARE)
+            .then_some(near)
+    }
+
+    /// `accuracy 0.7520 vs majority rate 0.7519, 0.3% predicted positive`.
+    pub fn describe(&self) -> String {
+        format!(
+            "accuracy {:.4} vs majority-class rate {:.4}, {:.1}% predicted positive",
+            self.accuracy,
+            self.majority_rate,
+            100.0 * self.positive_share
+        )
+    }
+}
+
+/// A decision threshold on a model's scores that meets the bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeasibleThreshold {
+    /// Predict positive when the logit exceeds this (the model's own
+    /// threshold is 0).
+    pub logit: f32,
+    /// Accuracy there.
+    pub accuracy: f64,
+}
+
+/// The most accurate decision threshold on `logits` (a model's scores of
+/// `data`) at which every constraint holds on `data` and the predictions
+/// are not near-constant; `None` when no threshold of the sweep is such.
+/// A near-constant model for which this finds none is one the bound
+/// forces, as far as this model's ranking of the rows can tell.
+pub fn feasible_threshold(
+    data: &Dataset,
+    logits: &[f32],
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+) -> Option<FeasibleThreshold> {
+    let mut sorted: Vec<f32> = logits.iter().copied().filter(|z| z.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f32::total_cmp);
+    let mut shifted = vec![0.0f32; logits.len()];
+    let mut best: Option<FeasibleThreshold> = None;
+    for k in 1..THRESHOLDS {
+        let t = sorted[k * (sorted.len() - 1) / THRESHOLDS];
+        for (s, &z) in shifted.iter_mut().zip(logits) {
+            *s = z - t;
+        }
+        let frame = GroupFrame::from_logits(data, &shifted);
+        let feasible = constraints.iter().all(|c| c.value(&frame, params).is_some_and(|v| c.violation(v) <= 0.0));
+        let accuracy = frame.overall().accuracy().unwrap_or(0.0);
+        if feasible
+            && NearConstant::of(frame.overall()).is_none()
+            && best.is_none_or(|b: FeasibleThreshold| accuracy > b.accuracy)
+        {
+            best = Some(FeasibleThreshold { logit: t, accuracy });
+        }
+    }
+    best
+}
