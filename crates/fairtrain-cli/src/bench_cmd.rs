@@ -615,7 +615,7 @@ fn describe(run: &Run, m: &Metrics) -> String {
 }
 
 /// The columns of `results.csv`.
-pub const RESULT_COLUMNS: [&str; 28] = [
+pub const RESULT_COLUMNS: [&str; 29] = [
     "algorithm",
     "preset",
     "dataset",
@@ -641,6 +641,7 @@ pub const RESULT_COLUMNS: [&str; 28] = [
     "certificate_confidence",
     "certificate_bound",
     "certified",
+    "near_constant",
     "evaluation_seconds",
     "stop_reason",
     "run_dir",
@@ -692,6 +693,7 @@ fn write_results(out: &Path, runs: &[Run], results: &[Option<Metrics>]) -> Resul
                 num(cert.map(|c| c.confidence)),
                 cert_bound.map_or(String::new(), |b| b.to_string()),
                 certified.map_or(String::new(), |c| c.to_string()),
+                m.warnings.iter().any(|w| w.kind == "near-constant").to_string(),
                 num(Some(m.evaluation_seconds)),
                 serde_json::to_value(m.stop_reason).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                 format!("runs/{}", run.id),

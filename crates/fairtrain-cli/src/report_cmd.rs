@@ -303,17 +303,23 @@ pub fn run(args: ReportArgs) -> Result<()> {
             );
             let _ = writeln!(md, "| {} |", cells.join(" | "));
             let upper = mean(&col("certificate_bound"));
+            // A bound met by predicting one class says little: say so.
+            let near_constant = rs.iter().filter(|r| r.get("near_constant") == "true").count();
+            let degenerate = match near_constant {
+                0 => String::new(),
+                n => format!(", but {n} of the {} models are near-constant", rs.len()),
+            };
             let verdict = if certified == rs.len() {
                 format!(
                     "{label}: {constraint} ≤ {bound} holds with 95% confidence on held-out data in all {} runs \
-                     (mean 95% bound {})",
+                     (mean 95% bound {}){degenerate}",
                     rs.len(),
                     fmt(upper, 4)
                 )
             } else {
                 format!(
                     "{label}: {constraint} ≤ {bound} is not certified ({certified} of {} runs hold with 95% \
-                     confidence; mean 95% bound {})",
+                     confidence; mean 95% bound {}){degenerate}",
                     rs.len(),
                     fmt(upper, 4)
                 )

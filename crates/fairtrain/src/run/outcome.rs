@@ -99,9 +99,11 @@ impl RunOutcome {
             0 => "the last iterate".to_string(),
             n => format!("the average of {n} iterates from the last {:.0}% of the budget", self.average * 100.0),
         };
+        let restarted = self.metrics.warnings.iter().any(|w| w.kind == "restarted");
         let mut lines = vec![format!(
-            "trained {} iterations in {:.2} s ({:.0} it/s; stopped by the {} budget); model: {returned}",
+            "trained {} iterations{} in {:.2} s ({:.0} it/s; stopped by the {} budget); model: {returned}",
             s.iterations,
+            if restarted { " after a restart (see the warning)" } else { "" },
             s.wall_seconds,
             self.metrics.iterations_per_second,
             match s.stop {

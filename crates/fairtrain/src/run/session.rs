@@ -422,10 +422,9 @@ impl<'a> Session<'a> {
             let bounds: Vec<f64> = plan.constraints.iter().map(|c| c.bound).collect();
             self.problem.set_bounds(&bounds)?;
             self.algorithm = escalated.for_run(data.train.n_rows(), plan.batch.objective, plan.seed).build()?;
-            let first = attempt.summary.clone();
+            // The summary is the returned model's training; the whole
+            // command's time (`total_seconds`) includes both attempts.
             attempt = self.attempt(observers, false)?;
-            attempt.summary.wall_seconds += first.wall_seconds;
-            attempt.summary.evaluation_seconds += first.evaluation_seconds;
             restart_note = Some(why);
         }
         let Attempt { summary, mut warnings, selected, train_bounds, margin_report } = attempt;
