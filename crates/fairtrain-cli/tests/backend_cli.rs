@@ -38,7 +38,7 @@ fn burn_backend_reaches_the_native_solution() {
             "--backend",
             backend,
             "--iterations",
-            "3000",
+            "4000",
             "--validation-fraction",
             "0",
             "--quiet",
