@@ -111,3 +111,45 @@ pub fn feasible_threshold(
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constraints::Notion;
+
+    fn data(labels: Vec<f32>, groups: Vec<u32>) -> Dataset {
+        let n = labels.len();
+        Dataset::from_dense(vec![0.0; n], 1, labels, groups, vec!["a".into(), "b".into()]).unwrap()
+    }
+
+    /// Scores that rank every positive above every negative in both groups
+    /// (half of each group positive), all below 0: the model predicts "no"
+    /// for everyone, which meets demographic parity trivially; a threshold
+    /// between the two score levels meets it too, at accuracy 1.
+    #[test]
+    fn a_collapsed_model_with_a_useful_ranking_is_not_forced() {
+        let labels: Vec<f32> = (0..200).map(|i| (i % 2) as f32).collect();
+        let groups: Vec<u32> = (0..200).map(|i| (i / 100) as u32).collect();
+        let logits: Vec<f32> = (0..200).map(|i| -1.0 + 0.5 * (i % 2) as f32 + 0.001 * (i % 7) as f32).collect();
+        let data = data(labels, groups);
+        let dp = [FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap()];
+        let near = NearConstant::of(GroupFrame::from_logits(&data, &logits).overall()).unwrap();
+        assert_eq!((near.accuracy, near.positive_share), (0.5, 0.0));
+        let t = feasible_threshold(&data, &logits, &dp, &[]).unwrap();
+        assert_eq!(t.accuracy, 1.0);
+        assert!(t.logit > -1.0 && t.logit < -0.5, "{}", t.logit);
+    }
+
+    /// Group a all positive and scored high, group b all negative and
+    /// scored low: every threshold that is not constant splits the groups,
+    /// so demographic parity at 0.05 forces a constant model.
+    #[test]
+    fn a_bound_that_only_a_constant_meets_is_said_to_force_it() {
+        let labels: Vec<f32> = (0..200).map(|i| if i < 100 { 1.0 } else { 0.0 }).collect();
+        let groups: Vec<u32> = (0..200).map(|i| (i / 100) as u32).collect();
+        let logits: Vec<f32> = (0..200).map(|i| if i < 100 { -0.2 } else { -2.0 } + 0.001 * (i % 5) as f32).collect();
+        let data = data(labels, groups);
+        let dp = [FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap()];
+        assert!(feasible_threshold(&data, &logits, &dp, &[]).is_none());
+    }
+}
