@@ -93,7 +93,7 @@ pub struct DataArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive: Option<String>,
 
-    /// Sensitive column(s) defining the groups; several (a,b) give intersectional groups [adult: race or sex; default race]
+    /// Sensitive column(s) defining the groups; several (a,b) give intersectional groups; COL:a:b cuts a numeric column into bands at cut points a, b [adult: race, sex or age:...; default race]
     #[arg(long, value_delimiter = ',', help_heading = "Data")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<Vec<String>>,
