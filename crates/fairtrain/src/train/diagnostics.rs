@@ -178,23 +178,25 @@ impl Diagnostics {
         }
         self.seen[i].push(kind);
         let family = &self.family[i];
+        let size = self.family_size(family);
         match self.reports.iter().position(|r| r.kind == kind && &r.family == family) {
             Some(k) => {
                 self.reports[k].count += 1;
-                self.warnings[k].message = self.reports[k].message(self.family_size(k));
+                self.warnings[k].message = self.reports[k].message(size);
             }
             None => {
                 let report =
                     Report { family: family.clone(), kind, first: self.names[i].clone(), finding, advice, count: 1 };
-                let message = report.message(self.family.iter().filter(|f| *f == family).count());
+                let message = report.message(size);
                 self.reports.push(report);
                 self.warnings.push(Warning { iteration, kind: kind.into(), message });
             }
         }
     }
 
-    fn family_size(&self, k: usize) -> usize {
-        self.family.iter().filter(|f| **f == self.reports[k].family).count()
+    /// How many constraints `family` has.
+    fn family_size(&self, family: &str) -> usize {
+        self.family.iter().filter(|f| *f == family).count()
     }
 
     /// Every warning raised so far, in order (one per kind and family).
