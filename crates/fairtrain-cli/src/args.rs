@@ -13,6 +13,7 @@ use fairtrain::constraints::Notion;
 use fairtrain::data::MissingPolicy;
 use fairtrain::data::acs::AcsMissing;
 use fairtrain::methods::MetaObjective;
+use fairtrain::postprocess::Postprocess;
 use fairtrain::run::{ConstraintSpec, Origin, Preset, RunConfig, Select};
 use serde::Serialize;
 
@@ -45,6 +46,10 @@ fn acs_missing_parser() -> impl TypedValueParser<Value = AcsMissing> {
 
 fn select_parser() -> impl TypedValueParser<Value = Select> {
     parser(&["last", "best-feasible"], |s| if s == "last" { Select::Last } else { Select::BestFeasible })
+}
+
+fn postprocess_parser() -> impl TypedValueParser<Value = Postprocess> {
+    parser(&Postprocess::NAMES, |s| if s == "off" { Postprocess::Off } else { Postprocess::GroupThresholds })
 }
 
 pub(crate) fn preset_parser() -> impl TypedValueParser<Value = Preset> {
@@ -187,7 +192,7 @@ pub struct TrainArgs {
     #[serde(skip)]
     pub offline: bool,
 
-    /// Fraction of the training split held out for validation (margin and model selection), stratified by group and label [default: 0.2 for constrained algorithms; 0 for --preset paper, sgd, adam and --method]
+    /// Fraction of the training split held out for validation (margin, model selection, post-processing), stratified by group and label [default: 0.2 for constrained algorithms and post-processed runs; 0 for --preset paper, sgd, adam and --method]
     #[arg(long, help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,
@@ -197,10 +202,15 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<String>,
 
-    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: best-feasible; --preset paper: last]
+    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: best-feasible; --preset paper, and sgd/adam/--method with --postprocess: last]
     #[arg(long, value_parser = select_parser(), help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,
+
+    /// After training, choose per-group decision thresholds on the validation split (randomized where needed) that maximize validation accuracy within the rate bounds; saved with the model, so `predict` then needs the group column(s) [default: off]
+    #[arg(long, value_parser = postprocess_parser(), value_name = "off|group-thresholds", help_heading = "Generalization")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postprocess: Option<Postprocess>,
 
     /// Training algorithm [default: ssl-alm]
     #[arg(long, value_parser = algorithm_parser(), help_heading = "Algorithm")]

@@ -21,6 +21,7 @@ use clap::Args;
 use fairtrain::algorithms::{AlgorithmName, Preset};
 use fairtrain::constraints::{Notion, Sense};
 use fairtrain::data::DataSource;
+use fairtrain::postprocess::Postprocess;
 use fairtrain::run::{
     CHECKPOINT_FILE, CONFIG_FILE, ConstraintSpec, Metrics, Origin, RunConfig, timestamp, write_atomic,
 };
@@ -54,7 +55,7 @@ pub struct BenchArgs {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<Vec<f64>>,
 
-    /// Algorithms (train --algorithm names) or methods (fairbatch, forml, fermi; with --constraints equal-opportunity, equalized-odds or demographic-parity) [default: ssl-alm,ssw,adam]
+    /// Algorithms (train --algorithm names) or methods (fairbatch, forml, fermi; with --constraints equal-opportunity, equalized-odds or demographic-parity); NAME+group-thresholds is NAME post-processed with train --postprocess group-thresholds (e.g. adam+group-thresholds) [default: ssl-alm,ssw,adam]
     #[arg(long, value_delimiter = ',', help_heading = "Grid")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithms: Option<Vec<String>>,
@@ -233,7 +234,7 @@ impl BenchArgs {
         let algorithms = pick(&self.algorithms, &file.algorithms)
             .unwrap_or_else(|| vec!["ssl-alm".into(), "ssw".into(), "adam".into()]);
         for a in &algorithms {
-            a.parse::<AlgorithmName>()?;
+            variant(a)?;
         }
         let constraints = pick(&self.constraints, &file.constraints).unwrap_or_else(|| vec!["loss-parity".into()]);
         for c in &constraints {
@@ -277,8 +278,23 @@ pub(crate) fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect()
 }
 
-fn is_unconstrained(algorithm: &str) -> bool {
-    matches!(algorithm, "sgd" | "adam")
+/// A grid entry: an algorithm (or method) name, and the post-processing
+/// after it (`NAME+group-thresholds`).
+fn variant(entry: &str) -> Result<(AlgorithmName, Postprocess)> {
+    let (name, postprocess) = match entry.split_once('+') {
+        None => (entry, Postprocess::Off),
+        Some((name, "group-thresholds")) => (name, Postprocess::GroupThresholds),
+        Some((_, other)) => {
+            bail!("'{entry}': unknown post-processing '{other}' after '+' (the one there is: group-thresholds)")
+        }
+    };
+    Ok((name.parse()?, postprocess))
+}
+
+/// Runs that do not depend on the bound: unconstrained and not
+/// post-processed (post-processing fits each bound).
+fn is_unconstrained(entry: &str) -> bool {
+    matches!(entry, "sgd" | "adam")
 }
 
 impl Grid {
@@ -336,7 +352,7 @@ impl Grid {
         seed: u64,
     ) -> Result<Run> {
         let first_bound = bounds[0];
-        let name: AlgorithmName = algorithm.parse()?;
+        let (name, postprocess) = variant(algorithm)?;
         let args = TrainArgs {
             input: DataArgs {
                 data: Some(dataset.to_string()),
@@ -349,6 +365,7 @@ impl Grid {
             algorithm: (!name.is_method()).then_some(name),
             method: name.is_method().then_some(name),
             preset: Some(preset.parse()?),
+            postprocess: Some(postprocess).filter(|p| *p != Postprocess::Off),
             seed: Some(seed),
             iterations: self.iterations,
             time_budget: self.time_budget,
@@ -361,7 +378,7 @@ impl Grid {
             ..TrainArgs::default()
         };
         let mut config = args.run_config()?;
-        if let Some(h) = self.hyperparameters.get(algorithm) {
+        if let Some(h) = self.hyperparameters.get(name.as_str()) {
             let keys = RunConfig::from_table(h.clone(), Origin::Api)
                 .map_err(|e| anyhow!("[hyperparameters.{algorithm}]: {}", message(&e)))?;
             config.overlay(keys);

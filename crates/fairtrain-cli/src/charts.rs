@@ -6,8 +6,9 @@ use anyhow::{Result, anyhow};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-/// Colours of the series, in order (colour-blind friendly, Okabe-Ito).
-const PALETTE: [RGBColor; 8] = [
+/// Colours of the series, in order (colour-blind friendly: Okabe-Ito, with
+/// grey and brown before the pale yellow for larger legends).
+const PALETTE: [RGBColor; 10] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -15,6 +16,8 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(128, 128, 128),
+    RGBColor(140, 86, 75),
     RGBColor(240, 228, 66),
 ];
 
@@ -171,6 +174,95 @@ pub fn scatter(frame: &Frame, series: &[(String, Vec<(f64, f64)>)], joined: bool
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
             .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// A series of a frontier chart: points, optional labels drawn beside them
+/// (e.g. the bound of each point of a trade-off curve), joined in order or not.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub labels: Vec<String>,
+    pub joined: bool,
+}
+
+/// Tick text without a sign on zero ("-0.0" reads as a number below zero).
+fn tick(v: &f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// Curves (joined series, each point labelled) and points (the
+/// alternatives), with the legend outside the plot area on the right.
+pub fn frontier(frame: &Frame, series: &[Series]) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (980, 460)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let (plot, legend) = root.split_horizontally(640);
+        let (x0, x1) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+        let (y0, y1) = range(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(frame.title, ("sans-serif", 17))
+            .margin(10)
+            .x_label_area_size(46)
+            .y_label_area_size(66)
+            .build_cartesian_2d(x0.max(0.0)..x1, y0..y1)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(frame.x_label)
+            .y_desc(frame.y_label)
+            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 14))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, s) in series.iter().enumerate() {
+            let c = colour(i);
+            if s.joined && s.points.len() > 1 {
+                chart.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2))).map_err(plot_error)?;
+            }
+            if s.joined {
+                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(plot_error)?;
+            } else {
+                chart
+                    .draw_series(s.points.iter().map(|&p| TriangleMarker::new(p, 7, c.filled())))
+                    .map_err(plot_error)?;
+            }
+            let text = ("sans-serif", 13).into_font().color(&c);
+            chart
+                .draw_series(s.points.iter().zip(&s.labels).map(|(&p, l)| Text::new(l.clone(), p, text.clone())))
+                .map_err(plot_error)?;
+        }
+        // The legend, outside the plot: one line per series.
+        for (i, s) in series.iter().enumerate() {
+            let c = colour(i);
+            let y = 50 + 26 * i as i32;
+            if s.joined {
+                legend.draw(&PathElement::new(vec![(8, y), (30, y)], c.stroke_width(2))).map_err(plot_error)?;
+                legend.draw(&Circle::new((19, y), 4, c.filled())).map_err(plot_error)?;
+            } else {
+                legend.draw(&TriangleMarker::new((19, y), 7, c.filled())).map_err(plot_error)?;
+            }
+            legend
+                .draw(&Text::new(s.label.clone(), (38, y - 8), ("sans-serif", 14).into_font()))
+                .map_err(plot_error)?;
+        }
+        legend
+            .draw(&Text::new(
+                "curves: fairtrain, labelled with the bound".to_string(),
+                (8, 50 + 26 * series.len() as i32 + 6),
+                ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+            ))
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
     }

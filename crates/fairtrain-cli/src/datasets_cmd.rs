@@ -4,13 +4,14 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use fairtrain::data::acs::{AcsMissing, AcsTask, Horizon};
 use fairtrain::data::cache::{Cache, FileStatus};
 use fairtrain::data::catalog::{BUILTINS, DatasetInfo};
 use fairtrain::data::source::{FetchFrom, fetch};
-use fairtrain::data::{DataSource, LoadOptions, load};
+use fairtrain::data::{DataSource, Dataset, LoadOptions, load};
+use fairtrain::run::write_atomic;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// `fairtrain datasets` subcommands.
@@ -22,6 +23,34 @@ pub enum DatasetsCommand {
     Info(InfoArgs),
     /// Download a data set into the cache (or import a local copy with --from), verifying size and sha256
     Fetch(FetchArgs),
+    /// Write a data set's encoded rows, pooled and split again (stratified by group and label), to train.csv and test.csv, for other tools to train on the same split
+    Export(ExportArgs),
+}
+
+/// `datasets export` flags.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Data set: a built-in name, a synthetic variant (synthetic:minority=0.05) or an ACS task
+    pub name: String,
+    /// Output directory (created; existing train.csv/test.csv are refused unless --overwrite)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Group column(s) [default: the data set's]
+    #[arg(long, value_delimiter = ',')]
+    pub group: Option<Vec<String>>,
+    /// Fraction of the pooled rows in test.csv
+    #[arg(long, default_value_t = 0.3)]
+    pub test_fraction: f64,
+    /// Seed of the split
+    #[arg(long, default_value_t = 0)]
+    pub split_seed: u64,
+    /// Replace existing files
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub acs: AcsArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// The cache flags.
@@ -86,7 +115,67 @@ pub fn run(command: DatasetsCommand) -> Result<()> {
         DatasetsCommand::List(c) => list(&c),
         DatasetsCommand::Info(a) => info(&a),
         DatasetsCommand::Fetch(a) => fetch_cmd(&a),
+        DatasetsCommand::Export(a) => export(&a),
     }
+}
+
+/// Writes `data` as CSV: one column per model input (numeric inputs
+/// standardized as training sees them, one-hot inputs 0/1), then `group`
+/// and `label` (0/1).
+pub(crate) fn export_csv(data: &Dataset, dir: &Path, name: &str) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = data.layout().input_names();
+    header.extend(["group".to_string(), "label".to_string()]);
+    w.write_record(&header)?;
+    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    for i in 0..data.n_rows() {
+        record.clear();
+        record.extend(data.dense_input(i).iter().map(|v| v.to_string()));
+        record.push(data.group_names()[data.groups()[i] as usize].clone());
+        record.push(format!("{}", data.labels()[i] as u8));
+        w.write_record(&record)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("internal: {e}"))?;
+    write_atomic(dir, name, &bytes)?;
+    Ok(())
+}
+
+fn export(args: &ExportArgs) -> Result<()> {
+    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
+        bail!("invalid value for test-fraction: {} (must be between 0 and 1, exclusive)", args.test_fraction);
+    }
+    let source = source_of(&args.name, &args.acs)?;
+    for file in ["train.csv", "test.csv"] {
+        if args.out.join(file).exists() && !args.overwrite {
+            bail!("{} exists; pass --overwrite to replace it", args.out.join(file).display());
+        }
+    }
+    ensure_cached(&source, args.cache.cache.as_deref(), args.cache.offline)?;
+    let options = LoadOptions {
+        group: args.group.clone(),
+        cache: args.cache.cache.clone(),
+        offline: args.cache.offline,
+        ..LoadOptions::default()
+    };
+    let loaded = load(&source, &options)?;
+    let pooled = loaded.encoded.train.concat(&loaded.encoded.test)?;
+    let (train, test) = pooled.split_off(args.test_fraction, args.split_seed)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    export_csv(&train, &args.out, "train.csv")?;
+    export_csv(&test, &args.out, "test.csv")?;
+    println!(
+        "{}: {} train and {} test rows ({} inputs, groups {}) in {}; train on them with \
+         --data {}/train.csv --test-data {}/test.csv --target label --group group",
+        loaded.name,
+        train.n_rows(),
+        test.n_rows(),
+        train.n_inputs(),
+        train.group_names().join(", "),
+        args.out.display(),
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn source_of(name: &str, acs: &AcsArgs) -> Result<DataSource> {

@@ -4,6 +4,7 @@ mod args;
 mod bench_cmd;
 mod charts;
 mod datasets_cmd;
+mod frontier_cmd;
 mod parallel;
 mod predict_cmd;
 mod progress;
@@ -36,6 +37,8 @@ enum Command {
     Predict(predict_cmd::PredictArgs),
     /// Per-group metrics, fairness gaps and held-out certificates of any model's predictions
     Audit(predict_cmd::AuditArgs),
+    /// Accuracy against held-out gap: fairtrain (in-training, post-processing, both) as curves over bounds, fairlearn's methods as points, on one exported split
+    Frontier(Box<frontier_cmd::FrontierArgs>),
     /// Write report.html (self-contained) and report.md for a bench directory
     Report(report_cmd::ReportArgs),
     /// Built-in data sets and ACS tasks: list, describe, fetch into the cache
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Datasets(command) => alone("datasets").and_then(|()| datasets_cmd::run(command)),
         Command::Bench(args) => alone("bench").and_then(|()| bench_cmd::run(*args)),
         Command::Report(args) => alone("report").and_then(|()| report_cmd::run(args)),
+        Command::Frontier(args) => alone("frontier").and_then(|()| frontier_cmd::run(*args)),
         Command::Predict(args) => alone("predict").and_then(|()| predict_cmd::predict(args)),
         Command::Audit(args) => alone("audit").and_then(|()| predict_cmd::audit(args)),
         Command::Prune(args) => alone("prune").and_then(|()| {

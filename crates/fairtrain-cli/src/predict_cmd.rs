@@ -28,9 +28,9 @@ pub struct PredictArgs {
     /// Output CSV: the --keep columns, score (probability of the positive class) and prediction
     #[arg(long, value_name = "FILE.csv")]
     pub out: PathBuf,
-    /// Predict positive when the score is at least this [default: 0.5]
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f64,
+    /// Predict positive when the score is at least this [default: 0.5; a post-processed model decides with its own per-group thresholds]
+    #[arg(long)]
+    pub threshold: Option<f64>,
     /// Input columns copied to the output (e.g. an identifier)
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
@@ -51,22 +51,29 @@ fn check_threshold(t: f64) -> Result<()> {
 
 /// Runs `fairtrain predict`.
 pub fn predict(args: PredictArgs) -> Result<()> {
-    check_threshold(args.threshold)?;
+    let threshold = args.threshold.unwrap_or(0.5);
+    check_threshold(threshold)?;
     if args.out.exists() && !args.overwrite {
         bail!("{} exists; pass --overwrite to replace it", args.out.display());
     }
     let model = saved::load(&args.model)?;
+    if model.card.decisions.is_some() && args.threshold.is_some() {
+        bail!(
+            "the model in {} was post-processed: it decides with per-group thresholds saved in model.json, so \
+             --threshold does not apply",
+            args.model.display()
+        );
+    }
     let table = read_table_file(&args.data)?;
     let keep: Vec<usize> = args.keep.iter().map(|k| table.column_index(k)).collect::<fairtrain::Result<_>>()?;
     let (data, unseen) = model.encode(&table)?;
-    let scores = model.scores(&data, args.threads.max(1));
+    let predictions = model.predict(&data, threshold, args.threads.max(1));
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = args.keep.clone();
     header.extend(["score".to_string(), "prediction".to_string()]);
     w.write_record(&header)?;
     let mut positives = 0;
-    for (row, &score) in scores.iter().enumerate() {
-        let predicted = score as f64 >= args.threshold;
+    for (row, &(score, predicted)) in predictions.iter().enumerate() {
         positives += predicted as usize;
         let mut record: Vec<String> =
             keep.iter().map(|&c| table.columns[c].get(row).unwrap_or("").to_string()).collect();
@@ -84,12 +91,14 @@ pub fn predict(args: PredictArgs) -> Result<()> {
              (its one-hot block is all 0)"
         );
     }
+    let rule = match model.card.decisions {
+        Some(_) => "with the per-group thresholds of its post-processing".to_string(),
+        None => format!("at threshold {threshold}"),
+    };
     println!(
-        "scored {} rows with the model in {} ({} predicted positive at threshold {}); wrote {}",
-        scores.len(),
+        "scored {} rows with the model in {} ({positives} predicted positive {rule}); wrote {}",
+        predictions.len(),
         args.model.display(),
-        positives,
-        args.threshold,
         args.out.display()
     );
     Ok(())

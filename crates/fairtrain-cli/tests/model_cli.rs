@@ -21,6 +21,22 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// `train` on `csv` (label y, group g, id dropped) into `run`, 2,000
+/// iterations, with `extra` flags.
+fn train_args(csv: &std::path::Path, run: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["train", "--data", s(csv), "--target", "y", "--group", "g", "--drop", "id"]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    args.extend(["--iterations", "2000", "--out", s(run)].iter().map(|a| a.to_string()));
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// A CSV with a numeric, a categorical and a group column.
 fn data(rows: usize) -> String {
     let mut text = String::from("id,a,b,g,y\n");
@@ -45,22 +61,7 @@ fn predict_reproduces_the_run_and_audit_measures_it() {
     let csv = tmp.path().join("d.csv");
     std::fs::write(&csv, data(1000)).unwrap();
     let run = tmp.path().join("run");
-    ok(&[
-        "train",
-        "--data",
-        s(&csv),
-        "--target",
-        "y",
-        "--group",
-        "g",
-        "--drop",
-        "id",
-        "--iterations",
-        "2000",
-        "--quiet",
-        "--out",
-        s(&run),
-    ]);
+    ok(&strs(&train_args(&csv, &run, &["--quiet"])));
     let card: Value = serde_json::from_str(&std::fs::read_to_string(run.join("model.json")).unwrap()).unwrap();
     assert_eq!(card["label"], "y");
     assert_eq!(card["numeric"][0]["name"], "a");
@@ -202,4 +203,86 @@ fn audit_flags_near_constant_predictions() {
     assert!(out.contains("holds with 95% confidence, but the predictions are near-constant"), "{out}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("warning (near-constant): the predictions are near-constant (accuracy 0.6650"), "{err}");
+}
+
+/// Post-processing: per-group thresholds fitted on validation meet the
+/// bound there, `predict` applies them (coins included) so that an audit of
+/// its output reproduces the run's reported accuracies, and it needs the
+/// group column to do so.
+#[test]
+fn postprocessed_models_predict_what_the_run_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("d.csv");
+    std::fs::write(&csv, data(3000)).unwrap();
+    let run = tmp.path().join("run");
+    let train = |extra: &[&str]| train_args(&csv, &run, &[&["--overwrite"], extra].concat());
+    let out = ok(&strs(&train(&[
+        "--algorithm",
+        "adam",
+        "--constraint",
+        "demographic-parity",
+        "--bound",
+        "0.05",
+        "--postprocess",
+        "group-thresholds",
+        "--keep-group-feature",
+    ])));
+    assert!(out.contains("post-processing: per-group decision thresholds fitted on validation"), "{out}");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    // Group x is shifted up and the model sees the group: its own
+    // decisions are far apart.
+    let before = m["postprocess"]["before"]["validation"]["constraints"][0]["value"].as_f64().unwrap();
+    let after = m["validation"]["constraints"][0]["value"].as_f64().unwrap();
+    assert!(before > 0.1, "{before}");
+    assert!(after < 0.05 + 0.03, "validation gap after post-processing {after}");
+    assert!(m["test"]["accuracy"].as_f64().unwrap() > 0.7);
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(run.join("model.json")).unwrap()).unwrap();
+    assert_eq!(card["decisions"]["groups"].as_array().unwrap().len(), 2);
+
+    let preds = tmp.path().join("p.csv");
+    ok(&["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&preds)]);
+    let audit = tmp.path().join("audit.json");
+    ok(&["audit", "--data", s(&csv), "--predictions", s(&preds), "--target", "y", "--group", "g", "--out", s(&audit)]);
+    let a: Value = serde_json::from_str(&std::fs::read_to_string(&audit).unwrap()).unwrap();
+    let rows = |split: &str| -> f64 {
+        m[split]["groups"].as_object().unwrap().values().map(|g| g["n"].as_f64().unwrap()).sum()
+    };
+    let correct: f64 =
+        ["train", "validation", "test"].iter().map(|sp| m[*sp]["accuracy"].as_f64().unwrap() * rows(sp)).sum();
+    assert!((a["report"]["accuracy"].as_f64().unwrap() - correct / 3000.0).abs() < 1e-9);
+
+    // With a threshold of its own, or (a model that does not read the
+    // group) without the group column, predict refuses.
+    let e = fails(&[
+        "predict",
+        "--model",
+        s(&run),
+        "--data",
+        s(&csv),
+        "--out",
+        s(&tmp.path().join("y.csv")),
+        "--threshold",
+        "0.3",
+    ]);
+    assert!(e.contains("--threshold does not apply"), "{e}");
+    ok(&strs(&train(&[
+        "--algorithm",
+        "adam",
+        "--constraint",
+        "equal-opportunity",
+        "--postprocess",
+        "group-thresholds",
+    ])));
+    let no_group: String = data(10)
+        .lines()
+        .map(|l| l.rsplitn(3, ',').collect::<Vec<_>>())
+        .map(|p| format!("{},{}\n", p[2], p[0]))
+        .collect();
+    let no_group_csv = tmp.path().join("nog.csv");
+    std::fs::write(&no_group_csv, no_group).unwrap();
+    let e = fails(&["predict", "--model", s(&run), "--data", s(&no_group_csv), "--out", s(&tmp.path().join("x.csv"))]);
+    assert!(e.contains("has no column 'g': this model decides per group"), "{e}");
+    // A constraint that decisions cannot meet is refused before training.
+    let e = fails(&strs(&train(&["--constraint", "loss-parity", "--postprocess", "group-thresholds"])));
+    assert!(e.contains("group-thresholds cannot post-process 'loss-parity'"), "{e}");
 }

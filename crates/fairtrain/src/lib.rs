@@ -74,6 +74,7 @@ pub mod error;
 pub mod evaluation;
 pub mod methods;
 pub mod model;
+pub mod postprocess;
 pub mod problem;
 pub mod run;
 pub mod simd;

@@ -30,7 +30,7 @@ pub enum MissingPolicy {
 /// `rest` (Adult's race: `White` vs `Non-White`); or unless `bands` is
 /// set: then the column is numeric and each band between consecutive cut
 /// points is a group (age bands).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupColumn {
     /// Column name.
     pub name: String,
@@ -99,6 +99,30 @@ impl GroupColumn {
     /// The band of numeric value `v`.
     fn band(&self, v: f64) -> usize {
         self.bands.partition_point(|&cut| cut <= v)
+    }
+
+    /// This column's part of a row's group name, from the row's `value`
+    /// (`band_names` from [`band_names`](Self::band_names)); `None` when
+    /// the column is cut into bands and `value` is not a number.
+    ///
+    /// ```
+    /// use fairtrain::data::GroupColumn;
+    /// let age = GroupColumn::parse("age:30").unwrap();
+    /// let bands = age.band_names();
+    /// assert_eq!(age.group_part("42", &bands), Some("age>=30"));
+    /// assert_eq!(age.group_part("n/a", &bands), None);
+    /// let race = GroupColumn::one_vs_rest("race", "White", "Non-White");
+    /// assert_eq!(race.group_part("Asian-Pac-Islander", &[]), Some("Non-White"));
+    /// ```
+    pub fn group_part<'a>(&'a self, value: &'a str, band_names: &'a [String]) -> Option<&'a str> {
+        if !self.bands.is_empty() {
+            let x = value.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
+            return Some(band_names[self.band(x)].as_str());
+        }
+        Some(match &self.one_vs_rest {
+            Some((keep, rest)) if value != keep => rest.as_str(),
+            _ => value,
+        })
     }
 }
 
@@ -197,6 +221,8 @@ pub struct PrepReport {
     pub categorical: Vec<String>,
     /// Columns that look like mistakes (an identifier, a constant).
     pub warnings: Vec<String>,
+    /// The sensitive columns, as the groups were formed from them.
+    pub groups: Vec<GroupColumn>,
 }
 
 /// The result of encoding: train and test data sets sharing one layout.
@@ -386,18 +412,11 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             .zip(&band_names)
             .map(|((g, &c), bands)| {
                 let v = table.columns[c].get(r.row).unwrap_or("");
-                if !bands.is_empty() {
-                    let x = v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-                        Error::Data(format!(
-                            "{}, line {}, column '{}': '{v}' is not a number (the group is cut into bands)",
-                            table.source, table.lines[r.row], g.name
-                        ))
-                    })?;
-                    return Ok(bands[g.band(x)].as_str());
-                }
-                Ok(match &g.one_vs_rest {
-                    Some((keep, rest)) if v != keep => rest.as_str(),
-                    _ => v,
+                g.group_part(v, bands).ok_or_else(|| {
+                    Error::Data(format!(
+                        "{}, line {}, column '{}': '{v}' is not a number (the group is cut into bands)",
+                        table.source, table.lines[r.row], g.name
+                    ))
                 })
             })
             .collect::<Result<Vec<&str>>>()?;
@@ -652,6 +671,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         numeric: numeric_cols.iter().map(|&c| main.names[c].clone()).collect(),
         categorical: categorical_cols.iter().map(|&c| main.names[c].clone()).collect(),
         warnings,
+        groups: spec.groups.clone(),
     };
     Ok(Encoded { train, test, report })
 }

@@ -293,6 +293,37 @@ impl Dataset {
         }
     }
 
+    /// This data set's rows followed by `other`'s (which must share the
+    /// layout and group names, e.g. the test split of the same load).
+    ///
+    /// ```
+    /// use fairtrain::data::{DataSource, LoadOptions, load};
+    /// let e = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded;
+    /// let all = e.train.concat(&e.test).unwrap();
+    /// assert_eq!(all.n_rows(), e.train.n_rows() + e.test.n_rows());
+    /// assert_eq!(all.dense_row(e.train.n_rows()), e.test.dense_row(0));
+    /// ```
+    pub fn concat(&self, other: &Dataset) -> Result<Dataset> {
+        if self.layout != other.layout || self.group_names != other.group_names {
+            return Err(Error::Data("cannot join data sets with different inputs or groups".into()));
+        }
+        let data = Dataset::new(
+            self.layout.clone(),
+            self.group_names.clone(),
+            [&self.dense[..], &other.dense].concat(),
+            [&self.cats[..], &other.cats].concat(),
+            [&self.labels[..], &other.labels].concat(),
+            [&self.groups[..], &other.groups].concat(),
+        )?;
+        match (self.weights(), other.weights()) {
+            (None, None) => Ok(data),
+            _ => {
+                let weight = |d: &Dataset| (0..d.n_rows()).map(|i| d.weight(i)).collect::<Vec<_>>();
+                data.with_weights([weight(self), weight(other)].concat())
+            }
+        }
+    }
+
     /// Splits off `fraction` of the rows as a second data set (a
     /// validation split), stratified by group and label like the
     /// train/test split, seeded by `seed`. Every group keeps rows on both

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "burn")]
 pub mod burn;
+pub mod decision;
 mod kernels;
 pub mod loss;
 pub mod saved;

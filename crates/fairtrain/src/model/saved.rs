@@ -18,8 +18,9 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::Mlp;
+use super::decision::GroupThresholds;
 use crate::data::table::RawTable;
-use crate::data::{CategoricalFeature, Dataset, FeatureLayout, NO_INPUT};
+use crate::data::{CategoricalFeature, Dataset, FeatureLayout, GroupColumn, NO_INPUT};
 use crate::error::{Error, Result};
 
 /// The weights file's name.
@@ -80,6 +81,14 @@ pub struct ModelCard {
     pub groups: Vec<String>,
     /// The training data's name.
     pub dataset: String,
+    /// How the groups were formed from the sensitive columns (bands of a
+    /// numeric column, one value against the rest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_spec: Vec<GroupColumn>,
+    /// Per-group decisions replacing "logit above 0" (post-processing);
+    /// scoring then needs the sensitive columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<GroupThresholds>,
 }
 
 /// A loaded model.
@@ -107,6 +116,10 @@ pub struct ModelInfo<'a> {
     pub groups: &'a [String],
     /// The training data's name.
     pub dataset: &'a str,
+    /// How the groups were formed.
+    pub group_spec: &'a [GroupColumn],
+    /// Per-group decisions, if post-processed.
+    pub decisions: Option<&'a GroupThresholds>,
 }
 
 /// Writes `model.safetensors` and `model.json` into `dir` (each atomically).
@@ -159,6 +172,8 @@ pub fn save(dir: &Path, mlp: &Mlp, params: &[f32], info: &ModelInfo) -> Result<(
         group_columns: info.group_columns.to_vec(),
         groups: info.groups.to_vec(),
         dataset: info.dataset.to_string(),
+        group_spec: info.group_spec.to_vec(),
+        decisions: info.decisions.cloned(),
     };
     let json = serde_json::to_vec_pretty(&card).map_err(|e| Error::Data(format!("cannot encode {CARD_FILE}: {e}")))?;
     write_atomic(dir, CARD_FILE, &json)
@@ -243,9 +258,62 @@ impl SavedModel {
         }
     }
 
+    /// The group of every row of `table`, from its sensitive columns as the
+    /// training data formed them; an error naming the file, line and
+    /// column for a missing column or value, or a group training never saw.
+    pub fn groups_of(&self, table: &RawTable) -> Result<Vec<u32>> {
+        let card = &self.card;
+        let spec: Vec<GroupColumn> = if card.group_spec.is_empty() {
+            card.group_columns.iter().map(|g| GroupColumn::parse(g)).collect::<Result<_>>()?
+        } else {
+            card.group_spec.clone()
+        };
+        let columns: Vec<usize> = spec
+            .iter()
+            .map(|g| {
+                table.names.iter().position(|n| *n == g.name).ok_or_else(|| {
+                    Error::Data(format!(
+                        "{} has no column '{}': this model decides per group (post-processed), so it needs the \
+                         sensitive column(s) {}",
+                        table.source,
+                        g.name,
+                        spec.iter().map(|g| format!("'{}'", g.name)).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        let bands: Vec<Vec<String>> = spec.iter().map(GroupColumn::band_names).collect();
+        let at = |row: usize, message: String| Error::Parse {
+            source_name: table.source.clone(),
+            line: table.lines[row],
+            message,
+        };
+        let mut groups = Vec::with_capacity(table.n_rows());
+        let mut parts: Vec<&str> = Vec::with_capacity(spec.len());
+        for row in 0..table.n_rows() {
+            parts.clear();
+            for ((g, &c), bands) in spec.iter().zip(&columns).zip(&bands) {
+                let v = table.columns[c].get(row).ok_or_else(|| {
+                    at(row, format!("missing value in column '{}' (the model decides per group)", g.name))
+                })?;
+                let part = g.group_part(v, bands).ok_or_else(|| {
+                    at(row, format!("'{v}' in column '{}' is not a number (the group is cut into bands)", g.name))
+                })?;
+                parts.push(part);
+            }
+            let key = parts.join(" & ");
+            let g = card.groups.iter().position(|n| *n == key).ok_or_else(|| {
+                at(row, format!("group '{key}' did not occur in training (its groups: {})", card.groups.join(", ")))
+            })?;
+            groups.push(g as u32);
+        }
+        Ok(groups)
+    }
+
     /// Encodes `table` with the model's preprocessing. Returns the data
-    /// (labels and groups are placeholders) and, per categorical column,
-    /// the number of cells with a category unseen in training.
+    /// (labels are placeholders; groups too unless the model decides per
+    /// group) and, per categorical column, the number of cells with a
+    /// category unseen in training.
     pub fn encode(&self, table: &RawTable) -> Result<(Dataset, Vec<(String, usize)>)> {
         let layout = Arc::new(self.layout());
         let column = |name: &str| {
@@ -311,7 +379,11 @@ impl SavedModel {
                 cats.push(input);
             }
         }
-        let data = Dataset::new(layout, Arc::new(vec!["all".to_string()]), dense, cats, vec![0.0; n], vec![0; n])?;
+        let (names, groups) = match &self.card.decisions {
+            Some(_) => (self.card.groups.clone(), self.groups_of(table)?),
+            None => (vec!["all".to_string()], vec![0; n]),
+        };
+        let data = Dataset::new(layout, Arc::new(names), dense, cats, vec![0.0; n], groups)?;
         let unseen = self.card.categorical.iter().map(|c| c.name.clone()).zip(unseen).filter(|(_, k)| *k > 0).collect();
         Ok((data, unseen))
     }
@@ -319,6 +391,25 @@ impl SavedModel {
     /// The probability of the positive class for every row of `data`.
     pub fn scores(&self, data: &Dataset, threads: usize) -> Vec<f32> {
         self.mlp.logits(&self.params, data, threads).into_iter().map(super::loss::sigmoid).collect()
+    }
+
+    /// The score and decision of every row of `data` (encoded by
+    /// [`encode`](Self::encode)): the saved per-group decisions when the
+    /// model was post-processed, else score at least `threshold`.
+    pub fn predict(&self, data: &Dataset, threshold: f64, threads: usize) -> Vec<(f32, bool)> {
+        let logits = self.mlp.logits(&self.params, data, threads);
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &z)| {
+                let score = super::loss::sigmoid(z);
+                let decision = match &self.card.decisions {
+                    Some(rule) => rule.decide(data, i, z),
+                    None => score as f64 >= threshold,
+                };
+                (score, decision)
+            })
+            .collect()
     }
 }
 
@@ -340,6 +431,8 @@ mod tests {
             group_columns: &["race".to_string()],
             groups: data.train.group_names(),
             dataset: "adult",
+            group_spec: &[],
+            decisions: None,
         };
         save(dir.path(), &mlp, &params, &info).unwrap();
         let model = load(dir.path()).unwrap();

@@ -342,6 +342,9 @@ pub struct GeneralizationKeys {
     /// The returned model: `last` or `best-feasible`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,
+    /// Decisions chosen after training: `off` or `group-thresholds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postprocess: Option<crate::postprocess::Postprocess>,
 }
 unset!(GeneralizationKeys);
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::evaluation::SplitReport;
 use crate::evaluation::certificate::Certificate;
+use crate::model::decision::GroupThresholds;
 use crate::train::{StopReason, Warning};
 
 /// The file's name in a run directory.
@@ -101,6 +102,11 @@ pub struct Metrics {
     /// Pruned runs: the fraction of the weights (not biases) that are zero.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparsity: Option<f64>,
+    /// Post-processed runs: the step, its rules, and the model before it
+    /// (the splits above and the certificates are of the post-processed
+    /// decisions, those `predict` gives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postprocess: Option<PostprocessReport>,
     /// Held-out feasibility certificate of each constraint (test split).
     pub certificates: Vec<Certificate>,
     /// Diagnostics raised while training: iteration, kind, message.
@@ -119,6 +125,30 @@ impl Metrics {
     pub fn completed(dir: &Path) -> Option<Metrics> {
         Metrics::read(dir).ok().filter(|m| m.status == "completed")
     }
+}
+
+/// What post-processing did (see [`crate::postprocess`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostprocessReport {
+    /// The step (`group-thresholds`).
+    pub method: String,
+    /// The split the rules were fitted on.
+    pub fitted_on: String,
+    /// The rules, as saved in `model.json`.
+    pub rules: GroupThresholds,
+    /// The model's own decisions (logit above 0) on each split.
+    pub before: BeforePostprocess,
+}
+
+/// The splits' reports of the model's own decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeforePostprocess {
+    /// The training split.
+    pub train: SplitReport,
+    /// The validation split.
+    pub validation: Option<SplitReport>,
+    /// The test split.
+    pub test: SplitReport,
 }
 
 /// How a best-feasible selection chose the returned model.

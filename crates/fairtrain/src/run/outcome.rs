@@ -44,6 +44,8 @@ pub(crate) struct ModelRecord {
     pub group_columns: Vec<String>,
     pub groups: Vec<String>,
     pub dataset: String,
+    pub group_spec: Vec<crate::data::GroupColumn>,
+    pub decisions: Option<crate::model::decision::GroupThresholds>,
 }
 
 impl RunOutcome {
@@ -113,6 +115,9 @@ impl RunOutcome {
             }
         )];
         lines.extend(self.margin_report.iter().map(|l| format!("generalization margin: {l}")));
+        if let Some(pp) = &self.metrics.postprocess {
+            lines.push(self.postprocess_line(pp));
+        }
         if let Some(sel) = &self.metrics.selected {
             lines.push(format!(
                 "returned model: the average of the evaluated iterates up to iteration {}, the best validation \
@@ -121,6 +126,30 @@ impl RunOutcome {
             ));
         }
         lines
+    }
+
+    /// What post-processing changed, on test.
+    fn postprocess_line(&self, pp: &super::metrics::PostprocessReport) -> String {
+        let randomized = pp.rules.groups.iter().filter(|g| g.thresholds.iter().any(|t| t.weight < 1.0)).count();
+        let (before, after) = (&pp.before.test, &self.metrics.test);
+        let mut changes = vec![format!(
+            "accuracy {:.4} -> {:.4}",
+            before.accuracy.unwrap_or(f64::NAN),
+            after.accuracy.unwrap_or(f64::NAN)
+        )];
+        for (b, a) in before.constraints.iter().zip(&after.constraints) {
+            if let (Some(vb), Some(va)) = (b.value, a.value) {
+                changes.push(format!("{} {vb:.4} -> {va:.4}", a.name));
+            }
+        }
+        format!(
+            "post-processing: per-group decision thresholds fitted on {} ({} of {} groups randomized between \
+             thresholds); on test: {}",
+            pp.fitted_on,
+            randomized,
+            pp.rules.groups.len(),
+            changes.join(", ")
+        )
     }
 
     /// How training went, the per-group table and the certificates: what
@@ -151,6 +180,8 @@ impl RunOutcome {
                 group_columns: &r.group_columns,
                 groups: &r.groups,
                 dataset: &r.dataset,
+                group_spec: &r.group_spec,
+                decisions: r.decisions.as_ref(),
             },
         )
     }

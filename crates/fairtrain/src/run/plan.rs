@@ -80,6 +80,8 @@ pub struct RunPlan {
     pub margin: Margin,
     /// Which model to return.
     pub select: Select,
+    /// Decisions chosen after training, on the validation split.
+    pub postprocess: crate::postprocess::Postprocess,
     /// Full-split evaluations during training.
     pub eval_every: Option<Budget>,
     /// Checkpoint cadence (`None`: off).
@@ -171,6 +173,7 @@ impl RunPlan {
                 validation_fraction: Some(self.validation_fraction),
                 margin: Some(self.margin).filter(|_| self.algorithm.name().pursues_bounds()),
                 select: Some(self.select),
+                postprocess: Some(self.postprocess).filter(|p| *p != crate::postprocess::Postprocess::Off),
             },
             output: OutputKeys {
                 out: None,

@@ -16,6 +16,7 @@ use crate::data::schema::Schema;
 use crate::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use crate::error::{Error, Result};
 use crate::methods::Target;
+use crate::postprocess::Postprocess;
 use crate::train::{Budget, DEFAULT_AVERAGE};
 
 /// Default iteration budget.
@@ -405,10 +406,24 @@ impl RunConfig {
         // method (no bound to meet) trains on every training row.
         let g = &self.generalization;
         let paper = preset == Preset::Paper;
-        let validation_fraction =
-            g.validation_fraction.unwrap_or(if paper || !name.pursues_bounds() { 0.0 } else { DEFAULT_VALIDATION });
+        // Post-processing fits its thresholds on the validation split, so
+        // it holds one out whatever the algorithm.
+        let postprocess = g.postprocess.unwrap_or_default();
+        let postprocessed = postprocess != Postprocess::Off;
+        let validation_fraction = g
+            .validation_fraction
+            .unwrap_or(if (paper || !name.pursues_bounds()) && !postprocessed { 0.0 } else { DEFAULT_VALIDATION });
         if !(0.0..1.0).contains(&validation_fraction) {
             return Err(Error::config("validation-fraction", format!("{validation_fraction} (must be in [0, 1))")));
+        }
+        if postprocessed {
+            if validation_fraction == 0.0 {
+                return Err(Error::config(
+                    "validation-fraction",
+                    "0: post-processing fits its thresholds on a validation split (e.g. 0.2)",
+                ));
+            }
+            crate::postprocess::check(&constraints)?;
         }
         let generalize = validation_fraction > 0.0;
         let margin = match g.margin {
@@ -428,7 +443,13 @@ impl RunConfig {
             None if generalize && name.pursues_bounds() => Margin::Auto,
             None => Margin::Off,
         };
-        let select = g.select.unwrap_or(if generalize { Select::BestFeasible } else { Select::Last });
+        // An unconstrained model that post-processing will make fair is
+        // chosen for accuracy: the last one, not the fairest.
+        let select = g.select.unwrap_or(if generalize && (name.pursues_bounds() || !postprocessed) {
+            Select::BestFeasible
+        } else {
+            Select::Last
+        });
         if validation_fraction == 0.0 && (margin == Margin::Auto || select == Select::BestFeasible) {
             return Err(Error::config(
                 "validation-fraction",
@@ -440,6 +461,7 @@ impl RunConfig {
             validation_fraction,
             margin,
             select,
+            postprocess,
             eval_every: o.eval_every.as_deref().map(|v| parse_cadence("eval-every", v)).transpose()?,
             checkpoint_every: match o.checkpoint_every.as_deref().unwrap_or(DEFAULT_CHECKPOINT_EVERY) {
                 "off" => None,

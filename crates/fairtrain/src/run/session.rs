@@ -12,18 +12,19 @@ use std::time::Instant;
 use super::config::{Margin, Select};
 use super::data::RunData;
 use super::generalization::Generalization;
-use super::metrics::{DataSummary, Metrics, Named, Selected, peak_rss_mb};
+use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
 use crate::algorithms::{Algorithm, AlgorithmConfig};
 use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
-use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
+use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
 use crate::evaluation::degenerate::{NearConstant, feasible_threshold};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::methods::prune::PruneMethod;
 use crate::model::Mlp;
+use crate::postprocess::Postprocess;
 use crate::problem::{TabularProblem, TabularRun};
 use crate::train::{Budget, Checkpoint, LoopState, Observer, Observers, StopReason, TrainerConfig, Warning};
 
@@ -448,6 +449,44 @@ impl<'a> Session<'a> {
         });
         let mut validation_report =
             validation.as_ref().map(|(_, _, frame)| SplitReport::new(frame, constraints, &params));
+        // Post-processing fits per-group decisions on validation; from here
+        // on every split is judged by those decisions, as `predict` makes
+        // them, and the model's own are kept for the report.
+        let decisions = match plan.postprocess {
+            Postprocess::Off => None,
+            Postprocess::GroupThresholds => {
+                let (v, logits, _) = validation
+                    .as_ref()
+                    .ok_or_else(|| Error::config("postprocess", "needs a validation split to fit its thresholds on"))?;
+                Some(crate::postprocess::fit(v, logits, constraints, plan.seed)?)
+            }
+        };
+        let mut before = None;
+        let outcomes_of = |d: &crate::data::Dataset, logits: &[f32]| {
+            decisions.as_ref().map(|rule| crate::postprocess::outcomes(rule, d, logits))
+        };
+        let test_outcomes = outcomes_of(test, &test_logits);
+        let (train_frame, validation) = match (&decisions, validation) {
+            (Some(_), validation) => {
+                let frame_of = |d: &crate::data::Dataset, outcomes: &[crate::evaluation::certificate::RowOutcome]| {
+                    GroupFrame::from_outcomes(d.group_names(), outcomes, d.groups())
+                };
+                let train_frame = frame_of(train, &outcomes_of(train, &train_logits).unwrap_or_default());
+                let validation = validation.map(|(v, logits, _)| {
+                    let frame = frame_of(v, &outcomes_of(v, &logits).unwrap_or_default());
+                    (v, logits, frame)
+                });
+                let test_frame = frame_of(test, test_outcomes.as_deref().unwrap_or_default());
+                before = Some(BeforePostprocess {
+                    train: std::mem::replace(&mut train_report, SplitReport::new(&train_frame, constraints, &params)),
+                    validation: validation_report.take(),
+                    test: std::mem::replace(&mut test_report, SplitReport::new(&test_frame, constraints, &params)),
+                });
+                validation_report = validation.as_ref().map(|(_, _, f)| SplitReport::new(f, constraints, &params));
+                (train_frame, validation)
+            }
+            (None, validation) => (train_frame, validation),
+        };
         // A near-constant model is said to be one, on validation (else
         // train), with whether the bound forces it.
         let (judged, judged_logits, judged_frame, split) = match &validation {
@@ -474,13 +513,13 @@ impl<'a> Session<'a> {
                 message: format!("the returned model is near-constant ({split} {}); {why}", near.describe()),
             });
         }
-        let certificates = certify_dataset(
-            test,
-            &test_logits,
-            constraints,
-            &params,
-            &CertifyOptions { seed: plan.seed, ..CertifyOptions::default() },
-        );
+        let certify = CertifyOptions { seed: plan.seed, ..CertifyOptions::default() };
+        let certificates = match &test_outcomes {
+            Some(outcomes) => {
+                certify_outcomes(test.group_names(), outcomes, test.groups(), constraints, &params, &certify)
+            }
+            None => certify_dataset(test, &test_logits, constraints, &params, &certify),
+        };
         for (entry, cert) in test_report.constraints.iter_mut().zip(&certificates) {
             entry.ci_half_width = cert.ci_half_width;
         }
@@ -568,6 +607,12 @@ impl<'a> Session<'a> {
             warnings,
             validation: validation_report,
             selected,
+            postprocess: before.map(|before| PostprocessReport {
+                method: plan.postprocess.name().to_string(),
+                fitted_on: "validation".into(),
+                rules: decisions.clone().expect("post-processed"),
+                before,
+            }),
             sparsity: self.options.prune.as_ref().map(|_| crate::methods::prune::sparsity(mlp, &params)),
         };
         metrics.total_seconds = self.started.elapsed().as_secs_f64();
@@ -588,6 +633,8 @@ impl<'a> Session<'a> {
                 group_columns: data.group_columns.clone(),
                 groups: train.group_names().to_vec(),
                 dataset: data.name.clone(),
+                group_spec: data.report.groups.clone(),
+                decisions,
             },
         })
     }
