@@ -14,7 +14,7 @@ use fairtrain::evaluation::GroupReport;
 use fairtrain::run::{EVALUATIONS_FILE, Metrics, write_atomic};
 
 use crate::bench_cmd::{GRID_FILE, Grid, RESULTS_FILE};
-use crate::charts::{self, Band, Frame};
+use crate::charts::{self, Band, Frame, Palette, Series};
 
 /// Options of `fairtrain report`.
 #[derive(Debug, Args)]
@@ -40,8 +40,8 @@ struct RunResult {
     evaluations: Vec<Evaluation>,
 }
 
-/// Per (data set, groups, constraint), per series: (test value, test accuracy) at each bound.
-type Tradeoffs = BTreeMap<(String, String, String), BTreeMap<String, Vec<(f64, f64)>>>;
+/// Per (data set, groups, constraint), per series: (test value, test accuracy, bound) at each bound.
+type Tradeoffs = BTreeMap<(String, String, String), BTreeMap<String, Vec<(f64, f64, String)>>>;
 
 impl RunResult {
     fn get(&self, key: &str) -> &str {
@@ -246,6 +246,8 @@ pub fn run(args: ReportArgs) -> Result<()> {
          test split (resampling each group's rows) is within the bound; \"not certified\" means it is not.\n"
     );
 
+    // One colour per series across every chart, in the grid's order.
+    let palette = Palette::new(results.iter().map(|r| r.series(presets)));
     let mut chart_count = 0;
     for ((dataset, group, constraint, bound), runs) in &experiments {
         let title = format!("{dataset}, groups {group}: {constraint}, bound {bound}");
@@ -397,7 +399,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
                     y_label: quantity,
                     hlines: hline.map(|b| vec![(b, format!("bound {b}"))]).unwrap_or_default(),
                 };
-                let svg = charts::bands(&frame, &bands)?;
+                let svg = charts::bands(&frame, &bands, &palette)?;
                 let name = format!("{slug}_{}_{split}.svg", if hline.is_some() { "constraint" } else { "objective" });
                 write_atomic(&charts_dir, &name, svg.as_bytes())?;
                 let _ = writeln!(html, "<figure>{svg}</figure>");
@@ -406,14 +408,16 @@ pub fn run(args: ReportArgs) -> Result<()> {
             }
         }
         // Accuracy against the achieved gap, one point per run.
-        let points: Vec<(String, Vec<(f64, f64)>)> = series
+        let points: Vec<Series> = series
             .iter()
-            .map(|(l, rs)| {
-                let p = rs
+            .map(|(l, rs)| Series {
+                label: l.clone(),
+                points: rs
                     .iter()
                     .filter_map(|r| Some((r.num("test_constraint_value")?, r.num("test_accuracy")?)))
-                    .collect();
-                (l.clone(), p)
+                    .collect(),
+                labels: Vec::new(),
+                joined: false,
             })
             .collect();
         let chart_title = "final models: test accuracy against test constraint value".to_string();
@@ -423,7 +427,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
             y_label: "test accuracy",
             hlines: vec![(bound_value, format!("bound {bound}"))],
         };
-        let svg = charts::scatter(&frame, &points, false)?;
+        let svg = charts::points(&frame, &points, &palette, None)?;
         let name = format!("{slug}_accuracy_vs_gap.svg");
         write_atomic(&charts_dir, &name, svg.as_bytes())?;
         let _ = writeln!(html, "<figure>{svg}</figure></div>");
@@ -433,7 +437,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
 
     // The trade-off across bounds.
     let mut tradeoffs: Tradeoffs = BTreeMap::new();
-    for ((dataset, group, constraint, _), runs) in &experiments {
+    for ((dataset, group, constraint, bound), runs) in &experiments {
         let entry = tradeoffs.entry((dataset.clone(), group.clone(), constraint.clone())).or_default();
         let mut by_series: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         for r in runs {
@@ -443,7 +447,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         }
         for (label, (gaps, accs)) in by_series {
             if let (Some(g), Some(a)) = (mean(&gaps), mean(&accs)) {
-                entry.entry(label).or_default().push((g, a));
+                entry.entry(label).or_default().push((g, a, bound.clone()));
             }
         }
     }
@@ -452,13 +456,21 @@ pub fn run(args: ReportArgs) -> Result<()> {
             continue;
         }
         let title = format!("{dataset}, groups {group}: accuracy-fairness trade-off across bounds");
-        let mut list: Vec<(String, Vec<(f64, f64)>)> = series.into_iter().collect();
-        for (_, p) in &mut list {
-            p.sort_by(|a, b| a.0.total_cmp(&b.0));
-        }
+        let list: Vec<Series> = series
+            .into_iter()
+            .map(|(label, mut p)| {
+                p.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Series {
+                    label,
+                    points: p.iter().map(|q| (q.0, q.1)).collect(),
+                    labels: p.iter().map(|q| q.2.clone()).collect(),
+                    joined: true,
+                }
+            })
+            .collect();
         let frame =
             Frame { title: &title, x_label: &format!("test {constraint}"), y_label: "test accuracy", hlines: vec![] };
-        let svg = charts::scatter(&frame, &list, true)?;
+        let svg = charts::points(&frame, &list, &palette, Some("each point labelled with its bound"))?;
         let name = format!(
             "{}_tradeoff.svg",
             format!("{dataset}_{group}_{constraint}")
