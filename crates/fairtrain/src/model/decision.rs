@@ -57,6 +57,21 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl GroupThresholds {
+    /// The model's own decisions (logit above 0) for every group: the rule
+    /// post-processing keeps where they already meet the bounds.
+    pub fn own(seed: u64, groups: &[String]) -> Self {
+        let above_zero = Threshold { logit: f32::from_bits(1), weight: 1.0 };
+        let groups = groups.iter().map(|g| GroupRule { group: g.clone(), thresholds: vec![above_zero] }).collect();
+        GroupThresholds { seed, groups }
+    }
+
+    /// Whether this rule is [`own`](Self::own): the model's decisions unchanged.
+    pub fn is_own(&self) -> bool {
+        self.groups
+            .iter()
+            .all(|g| matches!(g.thresholds.as_slice(), [t] if t.weight == 1.0 && t.logit == f32::from_bits(1)))
+    }
+
     /// The probability of a positive decision for logit `z` in group `g`.
     pub fn probability(&self, g: usize, z: f32) -> f64 {
         self.groups[g].thresholds.iter().filter(|t| z >= t.logit).map(|t| t.weight).sum()

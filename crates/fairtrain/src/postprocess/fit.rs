@@ -93,6 +93,19 @@ fn feasible_lows(rocs: &[Roc], fixed: &[Band], fixed_lows: &[f64], band: Band) -
     (lo <= hi + 1e-12).then_some((lo, hi.max(lo)))
 }
 
+/// Whether every band holds at the groups' `points`.
+pub(crate) fn meets(rocs: &[Roc], bands: &[Band], points: &[Point]) -> bool {
+    bands.iter().all(|band| {
+        let values: Vec<f64> = rocs
+            .iter()
+            .zip(points)
+            .filter_map(|(roc, p)| band.rate.coefficients(roc).map(|(af, at, c)| af * p.0 + at * p.1 + c))
+            .collect();
+        let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        values.len() < 2 || hi - lo <= band.width + 1e-12
+    })
+}
+
 /// Maximizes a concave `f` on `[lo, hi]` by golden-section search; returns
 /// the best point evaluated. `None` values (infeasible) count as worst.
 fn golden<T>(lo: f64, hi: f64, mut f: impl FnMut(f64) -> Option<(f64, T)>) -> Option<(f64, f64, T)> {

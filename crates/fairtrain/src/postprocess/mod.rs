@@ -144,7 +144,27 @@ pub fn fit(data: &Dataset, logits: &[f32], constraints: &[FairnessConstraint], s
     if let Some(g) = rows.iter().position(|r| r.is_empty()) {
         return Err(Error::Data(format!("group '{}' has no rows in the split post-processing is fitted on", names[g])));
     }
+    // The model's own decisions (logit above 0), per group.
+    let own: Vec<roc::Point> = rows
+        .iter()
+        .map(|r| {
+            let count = |label: bool, positive: bool| -> f64 {
+                r.iter().filter(|x| x.1 == label && (!positive || x.0 > 0.0)).map(|x| x.2).sum()
+            };
+            let rate = |label: bool| {
+                let all = count(label, false);
+                if all > 0.0 { count(label, true) / all } else { 0.0 }
+            };
+            (rate(false), rate(true))
+        })
+        .collect();
     let rocs: Vec<roc::Roc> = rows.iter_mut().map(|r| roc::Roc::new(r)).collect();
+    // Where the model's own decisions already meet the bounds on this
+    // split they are kept: a slack bound costs nothing, and thresholds
+    // tuned for this split's accuracy alone would fit its noise.
+    if fit::meets(&rocs, &bands, &own) {
+        return Ok(GroupThresholds::own(seed, names));
+    }
     let points = fit::fit(&rocs, &bands)
         .ok_or_else(|| Error::Data("no per-group thresholds meet the bounds on the fitting split".into()))?;
     let groups = rocs
@@ -176,4 +196,28 @@ pub fn outcomes(rule: &GroupThresholds, data: &Dataset, logits: &[f32]) -> Vec<R
             RowOutcome { predicted: rule.decide(data, i, z), ..RowOutcome::from_logit(z, data.labels()[i], w) }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constraints::Notion;
+
+    /// Two groups scored alike: the model's decisions already meet the
+    /// bound, and post-processing keeps them.
+    #[test]
+    fn decisions_that_meet_the_bound_are_kept() {
+        let x: Vec<f32> = (0..400).map(|i| (i % 100) as f32 / 50.0 - 1.0).collect();
+        let g: Vec<u32> = (0..400).map(|i| (i % 2) as u32).collect();
+        let y: Vec<f32> = x.iter().map(|&v| (v > 0.1) as u8 as f32).collect();
+        let data = Dataset::from_dense(x.clone(), 1, y, g, vec!["a".into(), "b".into()]).unwrap();
+        let eo = [FairnessConstraint::new(Notion::EqualizedOdds, 0.05).unwrap()];
+        let rule = fit(&data, &x, &eo, 3).unwrap();
+        assert!(rule.is_own());
+        let own: Vec<bool> = x.iter().map(|&z| z > 0.0).collect();
+        assert_eq!(rule.decisions(&data, &x), own);
+        // A bound the decisions miss is fitted instead.
+        let shifted: Vec<f32> = x.iter().zip(data.groups()).map(|(&v, &g)| v + 0.8 * g as f32).collect();
+        assert!(!fit(&data, &shifted, &eo, 3).unwrap().is_own());
+    }
 }

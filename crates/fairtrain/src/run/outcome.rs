@@ -142,6 +142,12 @@ impl RunOutcome {
                 changes.push(format!("{} {vb:.4} -> {va:.4}", a.name));
             }
         }
+        if pp.rules.is_own() {
+            return format!(
+                "post-processing: kept the model's own decisions (they meet the bounds on {})",
+                pp.fitted_on
+            );
+        }
         format!(
             "post-processing: per-group decision thresholds fitted on {} ({} of {} groups randomized between \
              thresholds); on test: {}",
