@@ -80,7 +80,7 @@ pub struct FrontierArgs {
 const VARIANTS: [(&str, &str); 3] = [
     ("in-training", "the default algorithm with the constraint"),
     ("post-processing", "adam, then group-thresholds"),
-    ("both", "the default algorithm, then group-thresholds"),
+    ("both", "ssl-alm, then group-thresholds"),
 ];
 const MODELS: [&str; 2] = ["MLP 64-32", "linear"];
 
@@ -130,7 +130,10 @@ fn config(args: &FrontierArgs, variant: &str, model: &str, bound: f64, seed: u64
             c.set("algorithm", "adam")?;
             c.set("postprocess", "group-thresholds")?;
         }
-        "both" => c.set("postprocess", "group-thresholds")?,
+        "both" => {
+            c.set("algorithm", "ssl-alm")?;
+            c.set("postprocess", "group-thresholds")?;
+        }
         _ => {}
     }
     Ok(c)
