@@ -273,3 +273,33 @@ fn paths_in_a_file_are_relative_to_its_folder() {
     let source = written.data.source.unwrap();
     assert!(std::path::Path::new(&source).is_absolute(), "{source}");
 }
+
+/// Post-processing: without an algorithm named, an unconstrained model
+/// chosen for accuracy (the last one) on a held-out validation split; with
+/// one, the constrained run's usual selection; never on a loss notion or
+/// without a validation split.
+#[test]
+fn postprocessing_defaults_and_refusals() {
+    use fairtrain::postprocess::Postprocess;
+    let dp = "[[constraint]]\nnotion = \"demographic-parity\"\nbound = 0.02\n";
+    let plan = config(&format!("{dp}[generalization]\npostprocess = \"group-thresholds\"")).resolve().unwrap();
+    assert_eq!(plan.algorithm.name(), AlgorithmName::Adam);
+    assert_eq!(plan.postprocess, Postprocess::GroupThresholds);
+    assert_eq!((plan.validation_fraction, plan.margin, plan.select), (0.2, Margin::Off, Select::Last));
+    let plan =
+        config(&format!("{dp}[algorithm]\nname = \"ssl-alm\"\n[generalization]\npostprocess = \"group-thresholds\""))
+            .resolve()
+            .unwrap();
+    assert_eq!((plan.algorithm.name(), plan.select), (AlgorithmName::SslAlm, Select::BestFeasible));
+    let e = config(&format!("{dp}[generalization]\npostprocess = \"group-thresholds\"\nvalidation-fraction = 0"))
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("post-processing fits its thresholds on a validation split"), "{e}");
+    let e = config("[generalization]\npostprocess = \"group-thresholds\"").resolve().unwrap_err().to_string();
+    assert!(e.contains("group-thresholds cannot post-process 'loss-parity'"), "{e}");
+    // Off by default, and not part of the configuration a checkpoint checks.
+    let plan = RunConfig::default().resolve().unwrap();
+    assert_eq!(plan.postprocess, Postprocess::Off);
+    assert!(!plan.identity().contains("postprocess"));
+}
