@@ -237,7 +237,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound: Option<Vec<f64>>,
 
-    /// Temperature T of the rate surrogates sigmoid(logit / T) used for constraint gradients; applies to rate constraints (positive rate, TPR, FPR...) under a constrained algorithm [default: 0.25]
+    /// Temperature T of the rate surrogates sigmoid(logit / T) used for constraint gradients; applies to rate constraints (positive rate, TPR, FPR...) under a constrained algorithm [default: 0.5 when every constrained rate is a positive rate (demographic parity, disparate impact), else 0.25]
     #[arg(long, allow_hyphen_values = true, help_heading = "Algorithm")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,

@@ -123,6 +123,12 @@ pub fn run(command: DatasetsCommand) -> Result<()> {
 /// standardized as training sees them, one-hot inputs 0/1), then `group`
 /// and `label` (0/1).
 pub(crate) fn export_csv(data: &Dataset, dir: &Path, name: &str) -> Result<()> {
+    write_atomic(dir, name, &csv_bytes(data)?)?;
+    Ok(())
+}
+
+/// The CSV [`export_csv`] writes.
+pub(crate) fn csv_bytes(data: &Dataset) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = data.layout().input_names();
     header.extend(["group".to_string(), "label".to_string()]);
@@ -135,9 +141,7 @@ pub(crate) fn export_csv(data: &Dataset, dir: &Path, name: &str) -> Result<()> {
         record.push(format!("{}", data.labels()[i] as u8));
         w.write_record(&record)?;
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("internal: {e}"))?;
-    write_atomic(dir, name, &bytes)?;
-    Ok(())
+    w.into_inner().map_err(|e| anyhow::anyhow!("internal: {e}"))
 }
 
 fn export(args: &ExportArgs) -> Result<()> {

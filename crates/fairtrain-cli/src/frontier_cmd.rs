@@ -30,7 +30,7 @@ use fairtrain::data::{DataSource, Dataset, LoadOptions, load};
 use fairtrain::run::{RunConfig, run_with_data, write_atomic};
 
 use crate::charts;
-use crate::datasets_cmd::{ensure_cached, export_csv};
+use crate::datasets_cmd::{csv_bytes, ensure_cached};
 
 /// The alternatives' script, written beside the results and run with `--python`.
 const PEERS_SCRIPT: &str = include_str!("frontier_peers.py");
@@ -62,6 +62,9 @@ pub struct FrontierArgs {
     /// A Python with fairlearn and scikit-learn for the alternatives [default: python3 if it has them, else none]
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
+    /// Reuse the alternatives' results (peers.csv) of an earlier frontier in this directory, run on the same split (its data/ files must be identical), instead of running them again
+    #[arg(long, value_name = "DIR", conflicts_with = "python")]
+    pub peers_from: Option<PathBuf>,
     /// Runs at a time [default: the number of cores]
     #[arg(long)]
     pub jobs: Option<usize>,
@@ -255,6 +258,31 @@ fn find_python(args: &FrontierArgs) -> Result<std::result::Result<PathBuf, Strin
     }
 }
 
+/// The bytes of the alternatives' results of an earlier frontier in
+/// `earlier`, after checking that it trained on this split (`files`).
+fn same_split_peers(earlier: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<u8>> {
+    for (name, bytes) in files {
+        let path = earlier.join("data").join(name);
+        if std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))? != *bytes {
+            bail!("{} differs from this run's split: the alternatives there trained on other rows", path.display());
+        }
+    }
+    let from = earlier.join("peers.csv");
+    std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))
+}
+
+/// Reads the alternatives' results.
+fn read_peers(path: &Path) -> Result<Vec<Peer>> {
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut peers = Vec::new();
+    for record in reader.records() {
+        let r = record?;
+        let num = |k: usize| r.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        peers.push(Peer { method: r[1].to_string(), param: r[2].to_string(), accuracy: num(4), gap: num(5) });
+    }
+    Ok(peers)
+}
+
 /// Runs the alternatives' script with `python` and reads its results.
 fn run_peers(args: &FrontierArgs, python: &Path, data_dir: &Path, out: &Path) -> Result<Vec<Peer>> {
     let script = out.join("peers.py");
@@ -273,15 +301,7 @@ fn run_peers(args: &FrontierArgs, python: &Path, data_dir: &Path, out: &Path) ->
     if !status.success() {
         bail!("the alternatives' script failed ({status}); see its output above");
     }
-    let mut reader =
-        csv::Reader::from_path(&csv_path).with_context(|| format!("cannot read {}", csv_path.display()))?;
-    let mut peers = Vec::new();
-    for record in reader.records() {
-        let r = record?;
-        let num = |k: usize| r.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
-        peers.push(Peer { method: r[1].to_string(), param: r[2].to_string(), accuracy: num(4), gap: num(5) });
-    }
-    Ok(peers)
+    read_peers(&csv_path)
 }
 
 /// Runs `fairtrain frontier`.
@@ -296,10 +316,13 @@ pub fn run(args: FrontierArgs) -> Result<()> {
         bail!("invalid value for seeds: must be at least 1");
     }
     let out = &args.out;
-    if out.join("frontier.csv").exists() && !args.overwrite {
+    if out.join("frontier.csv").exists() && !args.overwrite && args.peers_from.as_deref() != Some(out.as_path()) {
         bail!("{} holds a frontier; pass --overwrite to replace it", out.display());
     }
-    let python = find_python(&args)?;
+    let python = match &args.peers_from {
+        Some(_) => Err(String::new()),
+        None => find_python(&args)?,
+    };
     let source = DataSource::parse(&args.data)?;
     if source.is_file() {
         bail!("frontier takes a data set name (it exports the split itself), not a file");
@@ -310,9 +333,16 @@ pub fn run(args: FrontierArgs) -> Result<()> {
     let pooled = loaded.encoded.train.concat(&loaded.encoded.test)?;
     let (train, test) = pooled.split_off(0.3, 0)?;
     let data_dir = out.join("data");
+    let files = [("train.csv", csv_bytes(&train)?), ("test.csv", csv_bytes(&test)?)];
+    // Reused alternatives must have trained on these very rows.
+    let earlier_peers = match &args.peers_from {
+        Some(earlier) => Some(same_split_peers(earlier, &files)?),
+        None => None,
+    };
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    export_csv(&train, &data_dir, "train.csv")?;
-    export_csv(&test, &data_dir, "test.csv")?;
+    for (name, bytes) in &files {
+        write_atomic(&data_dir, name, bytes)?;
+    }
     eprintln!(
         "fairtrain frontier: {} {}, {} train / {} test rows (70/30, stratified by group and label); {} fairtrain runs",
         loaded.name,
@@ -336,9 +366,13 @@ pub fn run(args: FrontierArgs) -> Result<()> {
         ])?;
     }
     write_atomic(out, "frontier.csv", &w.into_inner().map_err(|e| anyhow!("internal: {e}"))?)?;
-    let peers = match python {
-        Ok(python) => Ok(run_peers(&args, &python, &data_dir, out)?),
-        Err(why) => Err(why),
+    let peers = match (earlier_peers, python) {
+        (Some(bytes), _) => {
+            write_atomic(out, "peers.csv", &bytes)?;
+            Ok(read_peers(&out.join("peers.csv"))?)
+        }
+        (None, Ok(python)) => Ok(run_peers(&args, &python, &data_dir, out)?),
+        (None, Err(why)) => Err(why),
     };
     let (md, html) = report(&args, &loaded.name, &train, &test, &points, &peers)?;
     write_atomic(out, "report.md", md.as_bytes())?;

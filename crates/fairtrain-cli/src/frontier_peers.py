@@ -109,8 +109,10 @@ def main():
             start = time.time()
             mlp = MLPClassifier(hidden_layer_sizes=(64, 32), random_state=seed, max_iter=200).fit(x, y)
             fitted.append(("MLPClassifier(64,32)", mlp, seed, time.time() - start))
+        # fairlearn relaxes every constraint but equalized odds.
+        tols = [None] + (bounds if to_constraint != "equalized_odds" else [])
         for name, estimator, seed, fit_seconds in fitted:
-            for tol in [None] + bounds:
+            for tol in tols:
                 start = time.time()
                 to = ThresholdOptimizer(estimator=estimator, constraints=to_constraint, prefit=True,
                                         predict_method="predict_proba", tol=tol)

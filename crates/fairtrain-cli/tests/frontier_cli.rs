@@ -84,6 +84,25 @@ fn frontier_runs_every_variant_and_says_when_the_alternatives_are_skipped() {
             .unwrap()
     };
     assert!(acc("post-processing", "0.1") > acc("in-training", "0.1") - 0.03);
+    // The alternatives' results of an earlier frontier on the same split are
+    // reused and judged; on another split they are refused.
+    std::fs::write(
+        out.join("peers.csv"),
+        "tool,method,param,seed,test_accuracy,test_gap,seconds\n\
+         fairlearn,ExponentiatedGradient(LogisticRegression),0.05,0,0.5,0.04,1.0\n",
+    )
+    .unwrap();
+    let again = tmp.path().join("again");
+    let args = ["frontier", "--data", "synthetic:train=3000;test=1000", "--bounds", "0.03,0.1", "--seeds", "1"];
+    let o = fairtrain(&[&args[..], &["--iterations", "400", "--peers-from", s(&out), "--out", s(&again)]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(again.join("report.md")).unwrap();
+    assert!(md.contains("| ExponentiatedGradient(LogisticRegression) | in-training (MLP 64-32) | +"), "{md}");
+    let elsewhere = tmp.path().join("o");
+    let mut other = [&args[..], &["--iterations", "400", "--peers-from", s(&out), "--out", s(&elsewhere)]].concat();
+    other[2] = "synthetic:train=3000;test=1000;seed=5";
+    let o = fairtrain(&other);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("differs from this run's split"));
     // An explicit Python that lacks fairlearn is an error, not a skip.
     let bad = fairtrain(&[
         "frontier",

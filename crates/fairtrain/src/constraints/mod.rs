@@ -22,7 +22,10 @@ mod statistic;
 
 use serde::{Deserialize, Serialize};
 
-pub use statistic::{BASIS_DERIVATIVES, BASIS_LEN, DEFAULT_TEMPERATURE, DLOSS, LabelFilter, SmoothTerms, Statistic};
+pub use statistic::{
+    BASIS_DERIVATIVES, BASIS_LEN, DEFAULT_TEMPERATURE, DLOSS, LabelFilter, POSITIVE_RATE_TEMPERATURE, SmoothTerms,
+    Statistic, default_temperature,
+};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};

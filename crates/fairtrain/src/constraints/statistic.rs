@@ -16,7 +16,8 @@
 //! the smooth gaps were inside it. At `T = 0.25` training meets the bound
 //! on train and test, at under half a point of accuracy for the single-rate
 //! notions; much lower temperatures over-constrain (`T = 0.1` cost 10 points
-//! of accuracy there). The loss and calibration are not surrogates of hard
+//! of accuracy there). Positive rates alone default to `T = 0.5`
+//! ([`default_temperature`]). The loss and calibration are not surrogates of hard
 //! rates and always use the model's probability.
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,33 @@ use crate::model::loss::sigmoid;
 
 /// The default temperature of the rate surrogates.
 pub const DEFAULT_TEMPERATURE: f32 = 0.25;
+
+/// The default temperature when every constrained rate is a positive rate
+/// (demographic parity, disparate impact): measured on 20 cells (Adult race
+/// and sex, COMPAS, German, Law, synthetic variants at DP 0.02 and 0.05,
+/// seeds 0-4), `T = 0.5` kept every run feasible on train and within its
+/// test interval and gained 0.45 points of accuracy on average over 0.25
+/// (Adult race DP 0.02: 0.838 to 0.843). Conditional rates (TPR, FPR) keep
+/// 0.25: at 0.5 Adult equalized odds over race x sex groups collapsed
+/// toward a constant in 3 of 5 seeds.
+pub const POSITIVE_RATE_TEMPERATURE: f32 = 0.5;
+
+/// The default temperature of constraints over `statistics`: 0.5 when all
+/// their rates are positive rates, else 0.25.
+///
+/// ```
+/// use fairtrain::constraints::{Statistic, default_temperature};
+/// assert_eq!(default_temperature([Statistic::PositiveRate]), 0.5);
+/// assert_eq!(default_temperature([Statistic::PositiveRate, Statistic::Tpr]), 0.25);
+/// ```
+pub fn default_temperature(statistics: impl IntoIterator<Item = Statistic>) -> f32 {
+    let mut rates = statistics.into_iter().filter(|s| s.is_rate()).peekable();
+    if rates.peek().is_some() && rates.all(|s| s == Statistic::PositiveRate) {
+        POSITIVE_RATE_TEMPERATURE
+    } else {
+        DEFAULT_TEMPERATURE
+    }
+}
 
 /// A per-group statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use super::{Estimate, Problem, Request, RowSelection};
 use crate::algorithms::optim::Primal;
 use crate::buffer::AlignedVec;
-use crate::constraints::{BASIS_DERIVATIVES, BASIS_LEN, ConstraintSet, DEFAULT_TEMPERATURE, DLOSS, LabelFilter};
+use crate::constraints::{BASIS_DERIVATIVES, BASIS_LEN, ConstraintSet, DLOSS, LabelFilter, default_temperature};
 use crate::data::{Dataset, EpochSampler};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
@@ -261,6 +261,7 @@ impl<M: TabularModel> TabularProblem<M> {
         }
         let slots = batch.objective + cells.len() * batch.per_group;
         let n_needed = constraints.needed().len();
+        let temperature = default_temperature(constraints.constraints().iter().flat_map(|c| c.statistics()));
         let n_constraints = constraints.len();
         let ws = model.workspace(slots);
         let on_device = model.device_statistics().is_some();
@@ -298,7 +299,7 @@ impl<M: TabularModel> TabularProblem<M> {
             has_constraints: false,
             stale: false,
             selection: RowSelection::All,
-            temperature: DEFAULT_TEMPERATURE,
+            temperature,
             group: None,
             rank: 0,
             size: 1,
@@ -385,7 +386,8 @@ impl<M: TabularModel> TabularProblem<M> {
     }
 
     /// Sets the temperature `T` of the rate surrogates `sigmoid(z / T)`
-    /// (see [`crate::constraints::Statistic::smooth`]).
+    /// (see [`crate::constraints::Statistic::smooth`]; default:
+    /// [`default_temperature`] of the constraints).
     pub fn with_temperature(mut self, temperature: f32) -> Result<Self> {
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(Error::config("temperature", format!("{temperature} (must be a positive number)")));

@@ -10,7 +10,7 @@ use super::constraint_spec::resolve_constraint;
 use super::origin::Origin;
 use super::plan::{BudgetSetting, RunPlan};
 use crate::algorithms::{AlgorithmConfig, AlgorithmName};
-use crate::constraints::{DEFAULT_TEMPERATURE, Notion};
+use crate::constraints::{DEFAULT_TEMPERATURE, Notion, default_temperature};
 use crate::data::acs::Horizon;
 use crate::data::schema::Schema;
 use crate::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
@@ -387,7 +387,7 @@ impl RunConfig {
                 }
                 Some(temperature)
             }
-            (None, true) => Some(DEFAULT_TEMPERATURE),
+            (None, true) => Some(default_temperature(constraints.iter().flat_map(|c| c.statistics()))),
             (Some(temperature), false) => {
                 let why = if name.pursues_bounds() {
                     "the constraints have no rate statistic (it shapes the surrogates of positive rates, TPR, FPR...)"
