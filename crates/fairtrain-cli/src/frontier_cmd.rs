@@ -157,22 +157,33 @@ fn curve(points: &[Point], variant: &str, model: &str) -> Vec<(f64, f64, f64)> {
     c
 }
 
-/// The curve's accuracy at gap `g`, linearly interpolated; below its
-/// smallest gap, its accuracy there (the caller decides what that means);
-/// above its largest, its largest gap's accuracy.
-fn at_gap(curve: &[(f64, f64, f64)], g: f64) -> Option<(f64, bool)> {
+/// Where an alternative's gap falls against a fairtrain curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Range {
+    /// Below the curve's smallest gap: compared with the smallest-gap model.
+    Below,
+    Within,
+    /// Above the curve's largest gap (a looser gap than any bound asked):
+    /// compared with the largest-gap model, reported but not judged.
+    Above,
+}
+
+/// The curve's accuracy at gap `g`, linearly interpolated; outside its
+/// range, the accuracy at its nearer end.
+fn at_gap(curve: &[(f64, f64, f64)], g: f64) -> Option<(f64, Range)> {
     let first = curve.first()?;
     if g < first.0 {
-        return Some((first.1, false));
+        return Some((first.1, Range::Below));
     }
     for w in curve.windows(2) {
         let ((g0, a0, _), (g1, a1, _)) = (w[0], w[1]);
         if g <= g1 {
             let t = if g1 > g0 { (g - g0) / (g1 - g0) } else { 1.0 };
-            return Some((a0 + t * (a1 - a0), true));
+            return Some((a0 + t * (a1 - a0), Range::Within));
         }
     }
-    Some((curve.last()?.1, true))
+    let last = curve.last()?;
+    Some((last.1, if g > last.0 { Range::Above } else { Range::Within }))
 }
 
 fn run_fairtrain(args: &FrontierArgs, train: &Dataset, test: &Dataset) -> Result<Vec<Point>> {
@@ -475,7 +486,8 @@ fn report(
             md.push_str(&format!(
                 "\n## The alternatives (fairlearn; median over {} seeds) at matched test gap\n\nEach point is compared \
                  with the fairtrain curve it is judged against, interpolated at the point's test gap (\"below\": \
-                 the point's gap is smaller than the curve's smallest).\n\n| method | parameter | test accuracy | \
+                 the point's gap is smaller than the curve's smallest, compared with its smallest-gap model; \
+                 \"above\": larger than its largest, looser than any bound asked, reported and not judged).\n\n| method | parameter | test accuracy | \
                  test gap | fairtrain curve | fairtrain at that gap | difference (points) |\n| --- | --- | --- | --- \
                  | --- | --- | --- |\n",
                 args.peer_seeds
@@ -485,15 +497,21 @@ fn report(
                 let (variant, model) = judged_curve(method);
                 let c = curve(points, variant, model);
                 for (param, gap, acc) in cells {
-                    let (ft, within) = at_gap(&c, *gap).unwrap_or((f64::NAN, false));
+                    let (ft, range) = at_gap(&c, *gap).unwrap_or((f64::NAN, Range::Below));
                     // Below the curve's range, a loss unless fairtrain's
                     // smallest-gap model is more accurate anyway.
                     let counted = 100.0 * (ft - acc);
                     let w = worst.entry(method.clone()).or_insert(f64::INFINITY);
-                    *w = w.min(counted);
+                    if range != Range::Above {
+                        *w = w.min(counted);
+                    }
                     md.push_str(&format!(
                         "| {method} | {param} | {acc:.4} | {gap:.4} | {variant} ({model}) | {ft:.4}{} | {counted:+.2} |\n",
-                        if within { "" } else { " (below)" }
+                        match range {
+                            Range::Below => " (below)",
+                            Range::Within => "",
+                            Range::Above => " (above: not judged)",
+                        }
                     ));
                 }
                 series.push(charts::Series {
@@ -580,11 +598,11 @@ mod tests {
     #[test]
     fn interpolation_at_a_matched_gap() {
         let c = vec![(0.01, 0.80, 0.01), (0.03, 0.84, 0.03), (0.05, 0.85, 0.05)];
-        let (a, within) = at_gap(&c, 0.02).unwrap();
-        assert!((a - 0.82).abs() < 1e-12 && within);
-        assert_eq!(at_gap(&c, 0.06), Some((0.85, true)));
+        let (a, range) = at_gap(&c, 0.02).unwrap();
+        assert!((a - 0.82).abs() < 1e-12 && range == Range::Within);
+        assert_eq!(at_gap(&c, 0.06), Some((0.85, Range::Above)));
         // Below the curve's smallest gap: the smallest-gap accuracy, flagged.
-        assert_eq!(at_gap(&c, 0.005), Some((0.80, false)));
+        assert_eq!(at_gap(&c, 0.005), Some((0.80, Range::Below)));
         assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), 2.5);
     }
 }
