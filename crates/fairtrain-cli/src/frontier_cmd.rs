@@ -526,7 +526,11 @@ fn report(
             );
             for (method, w) in &worst {
                 let (variant, model) = judged_curve(method);
-                md.push_str(&format!("| {method} | {variant} ({model}) | {w:+.2} |\n"));
+                let worst = match w.is_finite() {
+                    true => format!("{w:+.2}"),
+                    false => "- (every point looser than the curve's largest gap)".into(),
+                };
+                md.push_str(&format!("| {method} | {variant} ({model}) | {worst} |\n"));
             }
         }
     }

@@ -89,7 +89,7 @@ fn frontier_runs_every_variant_and_says_when_the_alternatives_are_skipped() {
     std::fs::write(
         out.join("peers.csv"),
         "tool,method,param,seed,test_accuracy,test_gap,seconds\n\
-         fairlearn,ExponentiatedGradient(LogisticRegression),0.05,0,0.5,0.04,1.0\n",
+         fairlearn,ExponentiatedGradient(LogisticRegression),0.05,0,0.5,0.0001,1.0\n",
     )
     .unwrap();
     let again = tmp.path().join("again");
