@@ -79,12 +79,11 @@ pub struct FrontierArgs {
     pub offline: bool,
 }
 
-/// fairtrain's variants: name, model, the run keys that make it.
-const VARIANTS: [(&str, &str); 3] = [
-    ("in-training", "the default algorithm with the constraint"),
-    ("post-processing", "adam, then group-thresholds"),
-    ("both", "ssl-alm, then group-thresholds"),
-];
+/// fairtrain's variants (the run keys that make each are in [`config`]):
+/// the default algorithm with the constraint; adam, then group-thresholds;
+/// ssl-alm, then group-thresholds.
+const VARIANTS: [&str; 3] = ["in-training", "post-processing", "both"];
+/// The models: the default MLP and a linear model.
 const MODELS: [&str; 2] = ["MLP 64-32", "linear"];
 
 /// One fairtrain run's result.
@@ -99,7 +98,7 @@ struct Point {
     near_constant: bool,
 }
 
-/// An alternative's result: method, parameter, seed, accuracy, gap.
+/// An alternative's result: method, parameter, test accuracy and gap.
 #[derive(Debug, Clone)]
 struct Peer {
     method: String,
@@ -188,7 +187,7 @@ fn at_gap(curve: &[(f64, f64, f64)], g: f64) -> Option<(f64, Range)> {
 
 fn run_fairtrain(args: &FrontierArgs, train: &Dataset, test: &Dataset) -> Result<Vec<Point>> {
     let mut jobs = Vec::new();
-    for &(variant, _) in &VARIANTS {
+    for variant in VARIANTS {
         for model in MODELS {
             for &bound in &args.bounds {
                 for seed in 0..args.seeds {
@@ -199,7 +198,6 @@ fn run_fairtrain(args: &FrontierArgs, train: &Dataset, test: &Dataset) -> Result
     }
     let threads = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Point>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let bar = crate::bench_cmd::overall_bar(jobs.len() as u64);
@@ -232,7 +230,6 @@ fn run_fairtrain(args: &FrontierArgs, train: &Dataset, test: &Dataset) -> Result
                                 Some(e.context(format!("{variant} {model} at bound {bound}, seed {seed}")));
                         }
                     }
-                    done.fetch_add(1, Ordering::SeqCst);
                     bar.inc(1);
                 }
             });
@@ -451,7 +448,7 @@ fn report(
     md.push_str(&" --- |".repeat(args.bounds.len()));
     md.push('\n');
     let mut series: Vec<charts::Series> = Vec::new();
-    for &(variant, _) in &VARIANTS {
+    for variant in VARIANTS {
         for model in MODELS {
             let c = curve(points, variant, model);
             md.push_str(&format!("| {variant} | {model} |"));

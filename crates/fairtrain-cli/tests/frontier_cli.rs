@@ -26,6 +26,17 @@ fn export_writes_a_stratified_split_that_train_reads() {
         rows.iter().filter(|r| r.contains(",B,")).count() as f64 / rows.len() as f64
     };
     assert!((share(&train) - share(&test)).abs() < 0.005);
+    // Another seed draws another split of the same size; another fraction
+    // another size.
+    let other = tmp.path().join("other");
+    let args = ["datasets", "export", "synthetic:train=2000;test=1000", "--out", s(&other)];
+    assert!(fairtrain(&[&args[..], &["--split-seed", "1"]].concat()).status.success());
+    let other_test = std::fs::read_to_string(other.join("test.csv")).unwrap();
+    assert_eq!(other_test.lines().count() - 1, n_test);
+    assert_ne!(other_test, test);
+    assert!(fairtrain(&[&args[..], &["--test-fraction", "0.5", "--overwrite"]].concat()).status.success());
+    let half = std::fs::read_to_string(other.join("test.csv")).unwrap().lines().count() - 1;
+    assert!((1495..=1505).contains(&half), "{half}");
     // Refused over existing files; train reads the split as it is.
     let again = fairtrain(&["datasets", "export", "synthetic:train=2000;test=1000", "--out", s(&dir)]);
     assert!(!again.status.success());

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::constraints::{Comparison, ConstraintKind, FairnessConstraint, Statistic};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::evaluation::GroupFrame;
 use crate::evaluation::certificate::RowOutcome;
 pub use crate::model::decision::{GroupRule, GroupThresholds, Threshold};
 use fit::{Band, Rate};
@@ -138,26 +139,15 @@ pub fn fit(data: &Dataset, logits: &[f32], constraints: &[FairnessConstraint], s
     let names = data.group_names();
     let mut rows: Vec<Vec<(f32, bool, f64)>> = vec![Vec::new(); names.len()];
     for (i, (&z, (&y, &g))) in logits.iter().zip(data.labels().iter().zip(data.groups())).enumerate() {
-        let w = data.weights().map_or(1.0, |w| w[i] as f64);
-        rows[g as usize].push((z, y > 0.5, w));
+        rows[g as usize].push((z, y > 0.5, data.weight(i) as f64));
     }
     if let Some(g) = rows.iter().position(|r| r.is_empty()) {
         return Err(Error::Data(format!("group '{}' has no rows in the split post-processing is fitted on", names[g])));
     }
-    // The model's own decisions (logit above 0), per group.
-    let own: Vec<roc::Point> = rows
-        .iter()
-        .map(|r| {
-            let count = |label: bool, positive: bool| -> f64 {
-                r.iter().filter(|x| x.1 == label && (!positive || x.0 > 0.0)).map(|x| x.2).sum()
-            };
-            let rate = |label: bool| {
-                let all = count(label, false);
-                if all > 0.0 { count(label, true) / all } else { 0.0 }
-            };
-            (rate(false), rate(true))
-        })
-        .collect();
+    // The model's own decisions (logit above 0), per group, in ROC space.
+    let frame = GroupFrame::from_logits(data, logits);
+    let own: Vec<roc::Point> =
+        (0..names.len()).map(|g| (frame.group(g).fpr().unwrap_or(0.0), frame.group(g).tpr().unwrap_or(0.0))).collect();
     let rocs: Vec<roc::Roc> = rows.iter_mut().map(|r| roc::Roc::new(r)).collect();
     // Where the model's own decisions already meet the bounds on this
     // split they are kept: a slack bound costs nothing, and thresholds
@@ -191,9 +181,9 @@ pub fn outcomes(rule: &GroupThresholds, data: &Dataset, logits: &[f32]) -> Vec<R
     logits
         .iter()
         .enumerate()
-        .map(|(i, &z)| {
-            let w = data.weights().map_or(1.0, |w| w[i] as f64);
-            RowOutcome { predicted: rule.decide(data, i, z), ..RowOutcome::from_logit(z, data.labels()[i], w) }
+        .map(|(i, &z)| RowOutcome {
+            predicted: rule.decide(data, i, z),
+            ..RowOutcome::from_logit(z, data.labels()[i], data.weight(i) as f64)
         })
         .collect()
 }

@@ -461,22 +461,23 @@ impl<'a> Session<'a> {
                 Some(crate::postprocess::fit(v, logits, constraints, plan.seed)?)
             }
         };
+        let test_outcomes = decisions.as_ref().map(|rule| crate::postprocess::outcomes(rule, test, &test_logits));
         let mut before = None;
-        let outcomes_of = |d: &crate::data::Dataset, logits: &[f32]| {
-            decisions.as_ref().map(|rule| crate::postprocess::outcomes(rule, d, logits))
-        };
-        let test_outcomes = outcomes_of(test, &test_logits);
-        let (train_frame, validation) = match (&decisions, validation) {
-            (Some(_), validation) => {
-                let frame_of = |d: &crate::data::Dataset, outcomes: &[crate::evaluation::certificate::RowOutcome]| {
-                    GroupFrame::from_outcomes(d.group_names(), outcomes, d.groups())
+        let (train_frame, validation) = match (&decisions, &test_outcomes) {
+            (Some(rule), Some(test_outcomes)) => {
+                let frame_of = |d: &crate::data::Dataset, logits: &[f32]| {
+                    GroupFrame::from_outcomes(
+                        d.group_names(),
+                        &crate::postprocess::outcomes(rule, d, logits),
+                        d.groups(),
+                    )
                 };
-                let train_frame = frame_of(train, &outcomes_of(train, &train_logits).unwrap_or_default());
+                let train_frame = frame_of(train, &train_logits);
                 let validation = validation.map(|(v, logits, _)| {
-                    let frame = frame_of(v, &outcomes_of(v, &logits).unwrap_or_default());
+                    let frame = frame_of(v, &logits);
                     (v, logits, frame)
                 });
-                let test_frame = frame_of(test, test_outcomes.as_deref().unwrap_or_default());
+                let test_frame = GroupFrame::from_outcomes(test.group_names(), test_outcomes, test.groups());
                 before = Some(BeforePostprocess {
                     train: std::mem::replace(&mut train_report, SplitReport::new(&train_frame, constraints, &params)),
                     validation: validation_report.take(),
@@ -485,7 +486,7 @@ impl<'a> Session<'a> {
                 validation_report = validation.as_ref().map(|(_, _, f)| SplitReport::new(f, constraints, &params));
                 (train_frame, validation)
             }
-            (None, validation) => (train_frame, validation),
+            _ => (train_frame, validation),
         };
         // A near-constant model is said to be one, on validation (else
         // train), with whether the bound forces it.
