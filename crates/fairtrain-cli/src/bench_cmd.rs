@@ -430,6 +430,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let out = bench_dir(args.out.as_deref(), &grid, args.resume, args.overwrite)?;
     let runs_dir = out.join("runs");
     std::fs::create_dir_all(&runs_dir).with_context(|| format!("cannot create {}", runs_dir.display()))?;
+    // One bench at a time in a directory: a second one would run the same
+    // runs again and collide on their files.
+    let _lock = fairtrain::run::DirLock::acquire(&out)?;
     let header = "# fairtrain bench: the resolved grid. Re-run with `fairtrain bench --config bench.toml`.\n";
     let text = toml::to_string(&grid).context("internal: grid does not serialize")?;
     write_atomic(&out, GRID_FILE, format!("{header}{text}").as_bytes())?;
@@ -440,7 +443,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         _ => unreachable!(),
     };
     let jobs = args.jobs.unwrap_or(1).max(1);
-    eprintln!(
+    errln!(
         "fairtrain bench: {} runs ({} algorithms x {} presets x {} seeds ...), {budget} each, {jobs} at a time; \
          full-split evaluations {} per run, not counted as training time; output {}",
         runs.len(),
@@ -460,7 +463,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let skipped = runs.len() - todo.len();
     if skipped > 0 {
-        eprintln!("resuming: {skipped} finished runs kept, {} to run", todo.len());
+        errln!("resuming: {skipped} finished runs kept, {} to run", todo.len());
     }
     write_results(&out, &runs, &results.lock().expect("not poisoned"))?;
 
@@ -492,7 +495,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                             }
                             drop(all);
                             if bar.is_hidden() {
-                                eprintln!("[{}/{}] {line}", bar.position() + 1, todo.len());
+                                errln!("[{}/{}] {line}", bar.position() + 1, todo.len());
                             }
                             bar.inc(1);
                         }
@@ -511,7 +514,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             e.context(format!("the bench stopped; finished runs are in {} (continue with --resume)", out.display()))
         );
     }
-    eprintln!(
+    errln!(
         "finished {} runs in {:.0} s; results in {}; `fairtrain report {}` writes report.html and report.md",
         todo.len(),
         started.elapsed().as_secs_f64(),

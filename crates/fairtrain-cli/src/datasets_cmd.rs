@@ -167,7 +167,7 @@ fn export(args: &ExportArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     export_csv(&train, &args.out, "train.csv")?;
     export_csv(&test, &args.out, "test.csv")?;
-    println!(
+    outln!(
         "{}: {} train and {} test rows ({} inputs, groups {}) in {}; train on them with \
          --data {}/train.csv --test-data {}/test.csv --target label --group group",
         loaded.name,
@@ -271,22 +271,22 @@ fn cached_acs(cache: &Cache) -> Vec<String> {
 
 fn list(args: &CacheArgs) -> Result<()> {
     let cache = Cache::resolve(args.cache.as_deref())?;
-    println!("built-in data sets (cache: {}):", cache.root().display());
-    println!("  {:<10} {:<28} {:<34} label", "name", "status", "groups (--group; first is default)");
+    outln!("built-in data sets (cache: {}):", cache.root().display());
+    outln!("  {:<10} {:<28} {:<34} label", "name", "status", "groups (--group; first is default)");
     for info in BUILTINS {
         let groups: Vec<&str> = info.groups.iter().map(|(g, _)| *g).collect();
-        println!("  {:<10} {:<28} {:<34} {}", info.name, cache_state(&cache, info), groups.join(", "), info.label);
+        outln!("  {:<10} {:<28} {:<34} {}", info.name, cache_state(&cache, info), groups.join(", "), info.label);
     }
-    println!("\nACS PUMS tasks (folktables definitions; --state, --year, --horizon; default 2018 1-Year OK):");
+    outln!("\nACS PUMS tasks (folktables definitions; --state, --year, --horizon; default 2018 1-Year OK):");
     for task in AcsTask::ALL {
-        println!("  {:<26} {}", task.definition().name, task.describe());
+        outln!("  {:<26} {}", task.definition().name, task.describe());
     }
-    println!("  groups: race (White vs Non-White, default), RAC1P (nine census codes), sex");
+    outln!("  groups: race (White vs Non-White, default), RAC1P (nine census codes), sex");
     let cached = cached_acs(&cache);
     if cached.is_empty() {
-        println!("  cached surveys: none (fairtrain datasets fetch acs-income --state OK)");
+        outln!("  cached surveys: none (fairtrain datasets fetch acs-income --state OK)");
     } else {
-        println!("  cached surveys: {}", cached.join("; "));
+        outln!("  cached surveys: {}", cached.join("; "));
     }
     Ok(())
 }
@@ -296,43 +296,40 @@ fn info(args: &InfoArgs) -> Result<()> {
     let cache = Cache::resolve(args.cache.cache.as_deref())?;
     match source.info() {
         Some(info) => {
-            println!("{} — {}", info.name, info.title);
-            println!("  label:     {}", info.label);
+            outln!("{} — {}", info.name, info.title);
+            outln!("  label:     {}", info.label);
             for (g, meaning) in info.groups {
                 let default = if *g == info.default_group { " (default)" } else { "" };
-                println!("  group:     {g}: {meaning}{default}");
+                outln!("  group:     {g}: {meaning}{default}");
             }
-            println!("  origin:    {}", info.origin);
-            println!("  licence:   {}", info.licence);
-            println!("  citation:  {}", info.citation);
-            println!("  split:     {}", info.split);
+            outln!("  origin:    {}", info.origin);
+            outln!("  licence:   {}", info.licence);
+            outln!("  citation:  {}", info.citation);
+            outln!("  split:     {}", info.split);
             for f in info.files {
-                println!(
-                    "  file:      {} ({} bytes, sha256 {})\n             from {}",
-                    f.name, f.size, f.sha256, f.url
-                );
+                outln!("  file:      {} ({} bytes, sha256 {})\n             from {}", f.name, f.size, f.sha256, f.url);
             }
-            println!("  status:    {}", cache_state(&cache, info));
+            outln!("  status:    {}", cache_state(&cache, info));
             for p in info.preprocessing {
-                println!("  prep:      {p}");
+                outln!("  prep:      {p}");
             }
         }
         None => {
             let DataSource::Acs(request) = &source else { unreachable!("names parse to built-ins or ACS") };
             let def = request.task.definition();
-            println!("{} — ACS PUMS person data, {}", def.name, request.task.describe());
-            println!("  survey:    {} {} {}", request.year, request.horizon.dir(), request.states.join(", "));
-            println!("  features:  {}", def.features.join(", "));
-            println!("  origin:    {}", request.url(&request.states[0], None));
-            println!("  licence:   US Census Bureau public data (no licence restrictions); cite the ACS PUMS and");
-            println!("             Ding, F. et al. (2021). Retiring Adult: New Datasets for Fair Machine Learning.");
-            println!("  split:     seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)");
-            println!("  groups:    race (White vs Non-White, default), RAC1P (nine codes), sex");
+            outln!("{} — ACS PUMS person data, {}", def.name, request.task.describe());
+            outln!("  survey:    {} {} {}", request.year, request.horizon.dir(), request.states.join(", "));
+            outln!("  features:  {}", def.features.join(", "));
+            outln!("  origin:    {}", request.url(&request.states[0], None));
+            outln!("  licence:   US Census Bureau public data (no licence restrictions); cite the ACS PUMS and");
+            outln!("             Ding, F. et al. (2021). Retiring Adult: New Datasets for Fair Machine Learning.");
+            outln!("  split:     seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)");
+            outln!("  groups:    race (White vs Non-White, default), RAC1P (nine codes), sex");
             let missing = match request.missing {
                 AcsMissing::Zero => "0 (folktables' behaviour)",
                 AcsMissing::MinusOne => "-1",
             };
-            println!(
+            outln!(
                 "  prep:      missing cells become {missing}; codes one-hot encoded; AGEP/WKHP/PINCP/JWMNP/POVPIP numeric"
             );
         }
@@ -348,7 +345,7 @@ fn info(args: &InfoArgs) -> Result<()> {
         Ok(loaded) => {
             let e = &loaded.encoded;
             let (train, test) = (&e.train, &e.test);
-            println!(
+            outln!(
                 "  rows:      {} ({} train / {} test) after preprocessing; {} read, {} dropped for missing values",
                 train.n_rows() + test.n_rows(),
                 train.n_rows(),
@@ -356,7 +353,7 @@ fn info(args: &InfoArgs) -> Result<()> {
                 e.report.rows_read,
                 e.report.rows_dropped
             );
-            println!(
+            outln!(
                 "  features:  {} inputs after encoding ({} numeric, {} categorical columns)",
                 train.n_inputs(),
                 e.report.numeric.len(),
@@ -379,19 +376,19 @@ fn info(args: &InfoArgs) -> Result<()> {
                 let (n, p) = (a.0 + b.0, a.1 + b.1);
                 all_n += n;
                 all_p += p;
-                println!(
+                outln!(
                     "  group {:<22} {n:>7} rows, base rate {:.3} (positive '{}')",
                     format!("'{name}':"),
                     p as f64 / n as f64,
                     e.report.positive
                 );
             }
-            println!("  overall base rate {:.3}", all_p as f64 / all_n as f64);
+            outln!("  overall base rate {:.3}", all_p as f64 / all_n as f64);
             for w in &e.report.warnings {
-                println!("  warning:   {w}");
+                outln!("  warning:   {w}");
             }
         }
-        Err(err) => println!("  data:      not loaded ({err})"),
+        Err(err) => outln!("  data:      not loaded ({err})"),
     }
     Ok(())
 }
@@ -421,10 +418,10 @@ fn run_fetch(source: &DataSource, cache: &Cache, from: FetchFrom) -> Result<()> 
     bar.finish_and_clear();
     let (done, warnings) = result?;
     for line in done {
-        println!("{line}");
+        outln!("{line}");
     }
     for w in warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     Ok(())
 }
@@ -464,7 +461,7 @@ pub fn ensure_cached(source: &DataSource, cache_dir: Option<&Path>, offline: boo
             .is_some_and(|info| info.files.iter().any(|f| cache.status(info.name, f) != FileStatus::Present)),
     };
     if missing {
-        eprintln!("fetching {} into {}", source.name(), cache.root().display());
+        errln!("fetching {} into {}", source.name(), cache.root().display());
         run_fetch(source, &cache, FetchFrom::Network(None))?;
     }
     Ok(())

@@ -351,7 +351,7 @@ pub fn run(args: FrontierArgs) -> Result<()> {
     for (name, bytes) in &files {
         write_atomic(&data_dir, name, bytes)?;
     }
-    eprintln!(
+    errln!(
         "fairtrain frontier: {} {}, {} train / {} test rows (70/30, stratified by group and label); {} fairtrain runs",
         loaded.name,
         args.constraint,
@@ -385,8 +385,8 @@ pub fn run(args: FrontierArgs) -> Result<()> {
     let (md, html) = report(&args, &loaded.name, &train, &test, &points, &peers)?;
     write_atomic(out, "report.md", md.as_bytes())?;
     write_atomic(out, "report.html", html.as_bytes())?;
-    print!("{md}");
-    println!(
+    out!("{md}");
+    outln!(
         "\nwrote {}/report.html, report.md, frontier.csv{}",
         out.display(),
         match peers {

@@ -1,10 +1,14 @@
 //! The `fairtrain` command line.
 
+#[macro_use]
+mod console;
+
 mod args;
 mod bench_cmd;
 mod charts;
 mod datasets_cmd;
 mod frontier_cmd;
+mod output_file;
 mod parallel;
 mod predict_cmd;
 mod progress;
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
     let processes = match parallel::Processes::start() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return ExitCode::FAILURE;
         }
     };
@@ -85,7 +89,7 @@ fn main() -> ExitCode {
             // iteration when interrupted: the first reports it.
             if let Some(stopped) = e.downcast_ref::<train_cmd::Interrupted>() {
                 if processes.group().is_none_or(|g| g.rank() == 0) {
-                    eprintln!("{stopped}");
+                    errln!("{stopped}");
                 }
                 return ExitCode::from(train_cmd::INTERRUPTED_EXIT);
             }

@@ -63,9 +63,9 @@ impl Processes {
     /// this one's next sum forever.
     pub fn fail(self, message: &str, code: u8) -> std::process::ExitCode {
         match &self.group {
-            None => eprintln!("{message}"),
+            None => errln!("{message}"),
             Some(g) => {
-                eprintln!("process {} of {}: {message}", g.rank(), g.size());
+                errln!("process {} of {}: {message}", g.rank(), g.size());
                 #[cfg(feature = "mpi")]
                 if let Some(session) = &self.session {
                     session.abort(code as i32);

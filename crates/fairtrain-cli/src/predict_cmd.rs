@@ -53,9 +53,9 @@ fn check_threshold(t: f64) -> Result<()> {
 pub fn predict(args: PredictArgs) -> Result<()> {
     let threshold = args.threshold.unwrap_or(0.5);
     check_threshold(threshold)?;
-    if args.out.exists() && !args.overwrite {
-        bail!("{} exists; pass --overwrite to replace it", args.out.display());
-    }
+    let card = args.model.join(saved::CARD_FILE);
+    let weights = args.model.join(saved::WEIGHTS_FILE);
+    crate::output_file::check(&args.out, args.overwrite, &[&args.data, &card, &weights])?;
     let model = saved::load(&args.model)?;
     if model.card.decisions.is_some() && args.threshold.is_some() {
         bail!(
@@ -86,7 +86,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let name = args.out.file_name().and_then(|n| n.to_str()).ok_or_else(|| anyhow!("--out must name a file"))?;
     write_atomic(dir, name, &bytes)?;
     for (column, n) in unseen {
-        eprintln!(
+        errln!(
             "warning: {n} rows have a '{column}' category the model never saw; they get no input for '{column}' \
              (its one-hot block is all 0)"
         );
@@ -95,7 +95,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         Some(_) => "with the per-group thresholds of its post-processing".to_string(),
         None => format!("at threshold {threshold}"),
     };
-    println!(
+    outln!(
         "scored {} rows with the model in {} ({positives} predicted positive {rule}); wrote {}",
         predictions.len(),
         args.model.display(),
@@ -140,11 +140,17 @@ pub struct AuditArgs {
     /// Also write the audit as JSON here
     #[arg(long, value_name = "FILE.json")]
     pub out: Option<PathBuf>,
+    /// Replace an existing --out file
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Runs `fairtrain audit`.
 pub fn audit(args: AuditArgs) -> Result<()> {
     check_threshold(args.threshold)?;
+    if let Some(out) = &args.out {
+        crate::output_file::check(out, args.overwrite, &[&args.data, &args.predictions])?;
+    }
     let data = read_table_file(&args.data)?;
     let preds = read_table_file(&args.predictions)?;
     if data.n_rows() != preds.n_rows() {
@@ -283,11 +289,11 @@ pub fn audit(args: AuditArgs) -> Result<()> {
     let frame = GroupFrame::from_outcomes(&names, &outcomes, &groups);
     let report = SplitReport::new(&frame, &constraints, &[]);
     let certificates = certify_outcomes(&names, &outcomes, &groups, &constraints, &[], &CertifyOptions::default());
-    print!("{}", render_split("audit", &report));
+    out!("{}", render_split("audit", &report));
     // Parity met by predicting one class for everyone is said to be so.
     let near_constant = NearConstant::of(frame.overall());
     for c in &certificates {
-        println!(
+        outln!(
             "{}: value {} (bound {}), 95% bound {}: {}{}",
             c.name,
             c.value.map_or("-".into(), |v| format!("{v:.4}")),
@@ -298,7 +304,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         );
     }
     if let Some(near) = near_constant {
-        eprintln!("warning (near-constant): the predictions are near-constant ({})", near.describe());
+        errln!("warning (near-constant): the predictions are near-constant ({})", near.describe());
     }
     if let Some(path) = &args.out {
         let json = serde_json::json!({ "report": report, "certificates": certificates, "positive": positive });

@@ -111,7 +111,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
     let print = !args.run.quiet;
     let console = Console { print: false, progress: print, warnings: true };
     if print {
-        println!(
+        outln!(
             "fairtrain prune: dense training ({}) into {}",
             dense_plan.algorithm.name(),
             out.join("dense").display()
@@ -137,7 +137,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
             let folder = format!("{}-{sparsity}", method.name());
             let dir = if single { out.clone() } else { out.join(&folder) };
             if print {
-                println!("pruning to sparsity {sparsity} with {}", method.name());
+                outln!("pruning to sparsity {sparsity} with {}", method.name());
             }
             let options = RunOptions {
                 prune: Some(PruneStage { dense: dense.clone(), method, sparsity }),
@@ -147,7 +147,7 @@ pub fn run(args: PruneArgs) -> Result<()> {
             let console = Console { print: print && single, progress: print, warnings: true };
             let metrics = execute(&plan, &data, Some(&dir), options, console)?.metrics;
             if print && single {
-                println!("sparsity {:.4} ({} pruning)", metrics.sparsity.unwrap_or(0.0), method.name());
+                outln!("sparsity {:.4} ({} pruning)", metrics.sparsity.unwrap_or(0.0), method.name());
             }
             table.push(Row::of(method.name(), metrics.sparsity.unwrap_or(0.0), &metrics, &folder));
         }
@@ -174,8 +174,8 @@ pub fn run(args: PruneArgs) -> Result<()> {
         write_atomic(&out, "summary.csv", csv.as_bytes())?;
         write_atomic(&out, "summary.md", md.as_bytes())?;
         if print {
-            print!("{md}");
-            println!(
+            out!("{md}");
+            outln!(
                 "outputs in {}: summary.csv, summary.md, dense/ and one folder per method and sparsity",
                 out.display()
             );

@@ -490,7 +490,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     );
     write_atomic(dir, "report.html", page.as_bytes())?;
     write_atomic(dir, "report.md", md.as_bytes())?;
-    println!(
+    outln!(
         "wrote {} and {} ({} experiments, {chart_count} charts, {} runs)",
         dir.join("report.html").display(),
         dir.join("report.md").display(),

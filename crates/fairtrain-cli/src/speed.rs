@@ -43,11 +43,11 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
     if all_threads > 1 {
         threads.push(all_threads);
     }
-    println!(
+    outln!(
         "speed on {dataset}: {iterations} iterations per run, one process each; it/s = iterations / wall_seconds \
          of metrics.json"
     );
-    println!("{:<18} {:>10} {:>8} {:>12} {:>10}", "algorithm", "batch", "threads", "it/s", "peak MB");
+    outln!("{:<18} {:>10} {:>8} {:>12} {:>10}", "algorithm", "batch", "threads", "it/s", "peak MB");
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "algorithm",
@@ -95,7 +95,7 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
                     if batch == "paper" { format!("paper ({})", batch_of(&dir)) } else { batch.to_string() };
                 let rate = m.iterations_per_second;
                 let mem = m.peak_rss_mb;
-                println!(
+                outln!(
                     "{:<18} {:>10} {:>8} {:>12.0} {:>10}",
                     algorithm,
                     batch_label,
@@ -118,7 +118,7 @@ pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
     }
     let bytes = w.into_inner().map_err(|e| anyhow!("internal: {e}"))?;
     write_atomic(&out, "speed.csv", &bytes)?;
-    println!("saved {}", out.join("speed.csv").display());
+    outln!("saved {}", out.join("speed.csv").display());
     Ok(())
 }
 

@@ -180,8 +180,8 @@ pub fn run(command: StudyCommand) -> Result<()> {
     write_atomic(&out, "summary.csv", summary.as_bytes())?;
     write_atomic(&out, "summary.md", md.as_bytes())?;
     if !args.run.quiet {
-        print!("{md}");
-        println!(
+        out!("{md}");
+        outln!(
             "\n{} runs in {:.1} s; outputs in {}: results.csv, summary.csv, summary.md, runs/",
             rows.len(),
             started.elapsed().as_secs_f64(),

@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use fairtrain::distributed::Collective;
 use fairtrain::run::{
-    BudgetSetting, CHECKPOINT_FILE, CONFIG_FILE, Origin, RunConfig, RunData, RunFolder, RunOptions, RunOutcome,
-    RunPlan, Session, choose_dir,
+    BudgetSetting, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, Manifest, Origin, RunConfig, RunData, RunFolder,
+    RunOptions, RunOutcome, RunPlan, Session, choose_dir,
 };
 use fairtrain::train::{Budget, Checkpoint, Observers, StopReason};
 
@@ -39,10 +39,21 @@ pub fn install_interrupt_handler() {
 pub struct Interrupted {
     pub iteration: u64,
     pub out: PathBuf,
+    /// Whether a checkpoint was written (not with `--checkpoint-every off`).
+    pub resumable: bool,
 }
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.resumable {
+            return write!(
+                f,
+                "interrupted at iteration {}; outputs are in {} (no checkpoint: the run had --checkpoint-every off, \
+                 so it cannot be resumed)",
+                self.iteration,
+                self.out.display()
+            );
+        }
         write!(
             f,
             "interrupted at iteration {}; outputs and a checkpoint are in {}; continue with `fairtrain train \
@@ -55,6 +66,71 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// Where the resume tests stop a run as SIGKILL would (no destructor, no
+/// flush): `FAIRTRAIN_TEST_KILL=record:N` right after the history row of
+/// iteration N, `checkpoint:N` right after the checkpoint of iteration N,
+/// `finish` after training, before the model and metrics are written; a
+/// suffix `/K` stops at the K-th time the point is reached (a restarted
+/// run passes iteration N twice). A fixed list of such points makes the
+/// kill-and-resume test deterministic; unset, nothing happens.
+#[derive(Debug, Default)]
+struct TestKill {
+    point: Option<KillPoint>,
+    /// The point is the `occurrence`-th time it is reached.
+    occurrence: u32,
+    seen: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KillPoint {
+    Record(u64),
+    Checkpoint(u64),
+    Finish,
+}
+
+impl TestKill {
+    fn from_env() -> Self {
+        let Ok(spec) = std::env::var("FAIRTRAIN_TEST_KILL") else { return TestKill::default() };
+        let (spec, occurrence) = match spec.split_once('/') {
+            Some((s, k)) => (s.to_string(), k.parse().unwrap_or(1)),
+            None => (spec, 1),
+        };
+        let point = match spec.split_once(':') {
+            Some(("record", n)) => n.parse().ok().map(KillPoint::Record),
+            Some(("checkpoint", n)) => n.parse().ok().map(KillPoint::Checkpoint),
+            None if spec == "finish" => Some(KillPoint::Finish),
+            _ => None,
+        };
+        TestKill { point, occurrence, seen: 0 }
+    }
+
+    fn at(&mut self, point: KillPoint) {
+        if self.point == Some(point) {
+            self.seen += 1;
+            if self.seen == self.occurrence {
+                std::process::abort();
+            }
+        }
+    }
+}
+
+impl fairtrain::train::Observer for TestKill {
+    fn record(&mut self, record: &fairtrain::train::LogRecord) -> fairtrain::Result<()> {
+        self.at(KillPoint::Record(record.iteration));
+        Ok(())
+    }
+
+    fn checkpoint(
+        &mut self,
+        state: &fairtrain::train::LoopState,
+        _: &dyn fairtrain::problem::Problem,
+        _: &dyn fairtrain::algorithms::Algorithm,
+    ) -> fairtrain::Result<()> {
+        self.at(KillPoint::Checkpoint(state.iteration));
+        Ok(())
+    }
+}
 
 /// How `fairtrain train` shows a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -152,7 +228,23 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
     config.overlay(RunConfig::from_table(given, Origin::CommandLine)?);
     let plan = config.resolve()?;
     plan.check_checkpoint(&checkpoint, &checkpoint_path)?;
+    let manifest = Manifest::read(&out)?;
     let data = load_data(&plan, args.cache.as_deref(), args.offline)?;
+    // A completed run whose budget did not grow: nothing to do, and its
+    // results stay as they are.
+    let done = match plan.budget.budget(data.train.n_rows(), plan.batch.objective) {
+        Budget::Iterations(n) => checkpoint.loop_state.iteration >= n,
+        Budget::Seconds(s) => checkpoint.loop_state.seconds >= s,
+    };
+    if done && manifest.completed() && out.join(METRICS_FILE).exists() {
+        outln!(
+            "the run in {} is complete ({} iterations): nothing to resume; give a larger --iterations, --epochs or \
+             --time-budget with --resume to continue it",
+            out.display(),
+            checkpoint.loop_state.iteration
+        );
+        return Ok(());
+    }
     let console = Console { print: !args.quiet, progress: !args.quiet, warnings: true };
     let options = RunOptions { resume: Some(checkpoint), started: Some(started), ..RunOptions::default() };
     execute(&plan, &data, Some(&out), options, console).map(|_| ())
@@ -178,53 +270,67 @@ pub fn execute(
     };
     if console.print {
         for line in plan.notes.iter().map(|n| format!("note: {n}")).chain(session.describe()) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     if console.warnings {
         for w in data.warnings() {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
     }
     let mut progress = Progress::new(session.budget(), console.progress);
+    let mut kill = TestKill::from_env();
     let result = {
         let mut observers = folder.as_mut().map(RunFolder::observers).unwrap_or_default();
         observers.push(&mut progress);
+        observers.push(&mut kill);
         session.train(&mut Observers(&mut observers))
     };
     progress.finish();
     let mut outcome = result?;
+    kill.at(KillPoint::Finish);
     if console.print {
         for line in outcome.training_lines() {
-            println!("{line}");
+            outln!("{line}");
         }
     }
     if console.warnings {
         for line in outcome.warning_lines() {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     }
     let dir = folder.as_ref().map(|f| f.dir().to_path_buf()).unwrap_or_default();
     if let Some(folder) = folder {
         folder.finish(&mut outcome)?;
         if console.print {
-            println!();
-            print!("{}", outcome.table());
+            outln!();
+            out!("{}", outcome.table());
             for line in outcome.certificate_lines() {
-                println!("{line}");
+                outln!("{line}");
             }
-            println!();
+            outln!();
             if let Some(mb) = outcome.metrics.peak_rss_mb {
-                println!("peak memory {mb:.0} MB; total time {:.2} s", outcome.metrics.total_seconds);
+                outln!("peak memory {mb:.0} MB; total time {:.2} s", outcome.metrics.total_seconds);
             }
-            println!(
-                "outputs in {}: metrics.json, history.csv, config.toml, manifest.json, model.safetensors, model.json",
-                dir.display()
-            );
+            let written: Vec<&str> = [
+                "metrics.json",
+                "history.csv",
+                "evaluations.csv",
+                "config.toml",
+                "manifest.json",
+                "checkpoint.bin",
+                "model.safetensors",
+                "model.json",
+            ]
+            .into_iter()
+            .filter(|f| dir.join(f).exists())
+            .collect();
+            outln!("outputs in {}: {}", dir.display(), written.join(", "));
         }
     }
     if outcome.summary.stop == StopReason::Interrupted {
-        return Err(Interrupted { iteration: outcome.summary.iterations, out: dir }.into());
+        let resumable = plan.checkpoint_every.is_some();
+        return Err(Interrupted { iteration: outcome.summary.iterations, out: dir, resumable }.into());
     }
     Ok(outcome)
 }

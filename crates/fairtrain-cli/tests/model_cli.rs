@@ -205,8 +205,9 @@ fn audit_flags_near_constant_predictions() {
     assert!(err.contains("warning (near-constant): the predictions are near-constant (accuracy 0.6650"), "{err}");
 }
 
-/// Post-processing: per-group thresholds fitted on validation meet the
-/// bound there, `predict` applies them (coins included) so that an audit of
+/// Post-processing: per-group thresholds (fitted on training and
+/// validation rows for an unconstrained model, on validation alone for a
+/// constrained one) meet the bound on validation, `predict` applies them (coins included) so that an audit of
 /// its output reproduces the run's reported accuracies, and it needs the
 /// group column to do so.
 #[test]
@@ -227,7 +228,7 @@ fn postprocessed_models_predict_what_the_run_reported() {
         "group-thresholds",
         "--keep-group-feature",
     ])));
-    assert!(out.contains("post-processing: per-group decision thresholds fitted on validation"), "{out}");
+    assert!(out.contains("post-processing: per-group decision thresholds fitted on training and validation"), "{out}");
     let m: Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
     // Group x is shifted up and the model sees the group: its own
     // decisions are far apart.
@@ -265,6 +266,21 @@ fn postprocessed_models_predict_what_the_run_reported() {
         "0.3",
     ]);
     assert!(e.contains("--threshold does not apply"), "{e}");
+    // A constrained model was fitted to its training rates: its
+    // thresholds are fitted on validation alone.
+    let out = ok(&strs(&train(&[
+        "--algorithm",
+        "ssl-alm",
+        "--constraint",
+        "demographic-parity",
+        "--bound",
+        "0.02",
+        "--postprocess",
+        "group-thresholds",
+        "--keep-group-feature",
+    ])));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["postprocess"]["fitted_on"], "validation", "{out}");
     ok(&strs(&train(&[
         "--algorithm",
         "adam",
@@ -285,4 +301,42 @@ fn postprocessed_models_predict_what_the_run_reported() {
     // A constraint that decisions cannot meet is refused before training.
     let e = fails(&strs(&train(&["--constraint", "loss-parity", "--postprocess", "group-thresholds"])));
     assert!(e.contains("group-thresholds cannot post-process 'loss-parity'"), "{e}");
+}
+
+/// A saved model whose weights or description were damaged (any single
+/// byte of the weights, a number of the description) is refused by
+/// `predict` with an error naming both files; the undamaged model scores.
+#[test]
+fn a_damaged_model_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("d.csv");
+    std::fs::write(&csv, data(400)).unwrap();
+    let run = tmp.path().join("run");
+    ok(&strs(&train_args(&csv, &run, &["--quiet"])));
+    let scored = tmp.path().join("p.csv");
+    let predict = || vec!["predict", "--model", s(&run), "--data", s(&csv), "--out", s(&scored), "--overwrite"];
+    ok(&predict());
+    let weights = std::fs::read(run.join("model.safetensors")).unwrap();
+    let card = std::fs::read_to_string(run.join("model.json")).unwrap();
+    for at in [0, 9, weights.len() / 2, weights.len() - 1] {
+        let mut b = weights.clone();
+        b[at] ^= 0x10;
+        std::fs::write(run.join("model.safetensors"), &b).unwrap();
+        let e = fails(&predict());
+        assert!(
+            e.contains("model.safetensors") && (e.contains("checksum") || e.contains("not a safetensors file")),
+            "byte {at}: {e}"
+        );
+    }
+    std::fs::write(run.join("model.safetensors"), &weights).unwrap();
+    // One standardization mean changed.
+    let v: Value = serde_json::from_str(&card).unwrap();
+    let mean = v["numeric"][0]["mean"].as_f64().unwrap();
+    let changed = card.replacen(&format!("\"mean\": {mean}"), &format!("\"mean\": {}", mean + 0.25), 1);
+    assert_ne!(changed, card);
+    std::fs::write(run.join("model.json"), changed).unwrap();
+    let e = fails(&predict());
+    assert!(e.contains("the checksum in model.json does not match"), "{e}");
+    std::fs::write(run.join("model.json"), card).unwrap();
+    ok(&predict());
 }

@@ -1,7 +1,9 @@
 //! Checkpoints, resuming and interruption, through the real binary: for
 //! every algorithm, N iterations resumed for N more equal 2N in one go bit
-//! for bit (timings aside); a process killed mid-run leaves consistent,
-//! parseable outputs and resumes to the end.
+//! for bit (timings aside); a run killed at any point of a fixed list and
+//! resumed equals the uninterrupted run (model, metrics, history); a
+//! damaged checkpoint is refused, never resumed; a process killed mid-run
+//! leaves consistent, parseable outputs and resumes to the end.
 
 mod common;
 use common::{fairtrain, s};
@@ -130,7 +132,7 @@ fn resume_errors_are_clear() {
     assert!(e.contains("no checkpoint.bin"), "{e}");
     std::fs::write(run.join("checkpoint.bin"), b"garbage").unwrap();
     let e = err(&["train", "--resume", "--out", s(&run)]);
-    assert!(e.contains("not a readable checkpoint"), "{e}");
+    assert!(e.contains("checkpoint.bin: not a usable checkpoint"), "{e}");
     let e = err(&["train", "--data", "synthetic", "--checkpoint-every", "soon", "--out", s(&tmp.path().join("x"))]);
     assert!(e.contains("invalid value for checkpoint-every: 'soon'"), "{e}");
 }
@@ -188,4 +190,161 @@ fn a_killed_run_leaves_consistent_outputs_and_resumes() {
     assert_eq!(metrics["status"], "completed");
     assert_eq!(metrics["iterations"].as_u64().unwrap(), stopped + 1000);
     assert_eq!(metrics["resumed_from"].as_u64().unwrap(), stopped);
+}
+
+/// Runs `args` into `dir`, stopped as SIGKILL would at `kill`
+/// (`FAIRTRAIN_TEST_KILL`, see train_cmd.rs), then resumed.
+fn killed_and_resumed(args: &[&str], dir: &Path, kill: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fairtrain"))
+        .args(["train", "--quiet", "--out", s(dir)])
+        .args(args)
+        .env("FAIRTRAIN_TEST_KILL", kill)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{kill}: the run was not stopped");
+    ok(&["train", "--resume", "--out", s(dir), "--quiet"]);
+}
+
+/// The default preset (validation split, automatic margin, best-feasible
+/// selection, restarts) and the paper preset, every algorithm family: a
+/// run killed at any of a fixed list of points (the first checkpoint, a
+/// log row between checkpoints, after the margin, after the last
+/// checkpoint, after training before the outputs) and resumed returns the
+/// uninterrupted run's model byte for byte, its metrics (timings aside),
+/// history (seconds aside) and evaluations.
+#[test]
+fn a_run_killed_anywhere_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let budget = ["--iterations", "1200", "--checkpoint-every", "300"];
+    let german = ["--data", "german"];
+    let mut cases: Vec<(&str, Vec<&str>, Vec<&str>)> = Vec::new();
+    let points = vec!["checkpoint:0", "record:200", "checkpoint:600", "record:1000", "checkpoint:1200", "finish"];
+    for algorithm in ["ssl-alm", "ssw", "ghost", "proxy-lagrangian", "adam"] {
+        cases.push((algorithm, [&german[..], &["--algorithm", algorithm]].concat(), points.clone()));
+    }
+    cases.push((
+        "fairbatch",
+        [&german[..], &["--method", "fairbatch", "--constraint", "equal-opportunity"]].concat(),
+        points.clone(),
+    ));
+    cases.push(("paper", [&german[..], &["--preset", "paper", "--eval-every", "250"]].concat(), points.clone()));
+    cases.push((
+        "post-processed",
+        [&german[..], &["--constraint", "demographic-parity", "--postprocess", "group-thresholds"]].concat(),
+        points.clone(),
+    ));
+    // A run that restarts with its rule's escalation, killed in either attempt.
+    cases.push((
+        "restarted",
+        vec!["--data", "adult", "--group", "race,sex", "--constraint", "equalized-odds", "--iterations", "3000"],
+        vec!["record:1000", "checkpoint:1200/2", "record:2000/2", "finish"],
+    ));
+    for (name, args, kills) in cases {
+        let args: Vec<&str> = if name == "restarted" {
+            [&args[..], &["--checkpoint-every", "300"]].concat()
+        } else {
+            [&args[..], &budget[..]].concat()
+        };
+        let whole = tmp.path().join(format!("{name}-whole"));
+        ok(&[&["train", "--quiet", "--out", s(&whole)][..], &args].concat());
+        if name == "restarted" {
+            let m = json(&whole.join("metrics.json"));
+            assert!(m["warnings"].to_string().contains("restarted"), "the case no longer restarts: {m}");
+        }
+        for kill in kills {
+            let dir = tmp.path().join(format!("{name}-{}", kill.replace([':', '/'], "-")));
+            killed_and_resumed(&args, &dir, kill);
+            let what = format!("{name}, killed at {kill}");
+            assert_eq!(
+                std::fs::read(whole.join("model.safetensors")).unwrap(),
+                std::fs::read(dir.join("model.safetensors")).unwrap(),
+                "{what}: the model differs"
+            );
+            assert_eq!(
+                comparable(json(&whole.join("metrics.json"))),
+                comparable(json(&dir.join("metrics.json"))),
+                "{what}: metrics differ"
+            );
+            assert_eq!(history(&whole), history(&dir), "{what}: history differs");
+            if whole.join("evaluations.csv").exists() {
+                let rows = |d: &Path| {
+                    std::fs::read_to_string(d.join("evaluations.csv"))
+                        .unwrap()
+                        .lines()
+                        .map(|l| {
+                            l.split(',')
+                                .enumerate()
+                                .filter(|(k, _)| *k != 1)
+                                .map(|(_, f)| f)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(rows(&whole), rows(&dir), "{what}: evaluations differ");
+            }
+        }
+    }
+}
+
+/// Resuming a completed run changes nothing and says so; a larger budget
+/// continues it.
+#[test]
+fn resuming_a_completed_run_does_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(&["train", "--data", "german", "--iterations", "600", "--quiet", "--out", s(&run)]);
+    let before: Vec<_> = ["model.safetensors", "metrics.json", "history.csv", "manifest.json"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
+    let out = ok(&["train", "--resume", "--out", s(&run)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("is complete (600 iterations): nothing to resume"), "{text}");
+    let after: Vec<_> = ["model.safetensors", "metrics.json", "history.csv", "manifest.json"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
+    assert!(before == after, "a completed run was changed by --resume");
+    ok(&["train", "--resume", "--out", s(&run), "--iterations", "900", "--quiet"]);
+    assert_eq!(json(&run.join("metrics.json"))["iterations"], 900);
+}
+
+/// Damaged checkpoints (single-byte flips anywhere, truncation, bytes
+/// appended, another run's) are refused with an error naming the file:
+/// never a panic, never a resumed run.
+#[test]
+fn a_damaged_checkpoint_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(&["train", "--data", "german", "--iterations", "300", "--quiet", "--out", s(&run)]);
+    let path = run.join("checkpoint.bin");
+    let good = std::fs::read(&path).unwrap();
+    let model = std::fs::read(run.join("model.safetensors")).unwrap();
+    let mut damaged: Vec<Vec<u8>> = Vec::new();
+    // Flips spread over the header and the payload.
+    let n = good.len();
+    for k in 0..24 {
+        let mut b = good.clone();
+        let at = if k < 8 { k * 7 % 52 } else { 52 + (k * 7919) % (n - 52) };
+        b[at] ^= 1 << (k % 8);
+        damaged.push(b);
+    }
+    damaged.push(good[..n / 2].to_vec());
+    damaged.push([&good[..], b"tail"].concat());
+    for (k, bytes) in damaged.iter().enumerate() {
+        std::fs::write(&path, bytes).unwrap();
+        let out = fairtrain(&["train", "--resume", "--out", s(&run), "--iterations", "600", "--quiet"]);
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "case {k}: {e}");
+        assert!(e.contains("checkpoint.bin: not a usable checkpoint"), "case {k}: {e}");
+        assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), model, "case {k}: the model was replaced");
+    }
+    // Another run's checkpoint.
+    let other = tmp.path().join("other");
+    ok(&["train", "--data", "german", "--iterations", "300", "--seed", "9", "--quiet", "--out", s(&other)]);
+    std::fs::copy(other.join("checkpoint.bin"), &path).unwrap();
+    let out = fairtrain(&["train", "--resume", "--out", s(&run), "--iterations", "600", "--quiet"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("does not belong to this run's settings"), "{e}");
 }

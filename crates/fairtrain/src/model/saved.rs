@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// The description file's name.
 pub const CARD_FILE: &str = "model.json";
-/// The format of `model.json`.
-pub const FORMAT: u32 = 1;
+/// The format of `model.json` (2: with `checksum`; 1 is still read).
+pub const FORMAT: u32 = 2;
 
 /// A numeric input: `(value - mean) / std`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +89,24 @@ pub struct ModelCard {
     /// scoring then needs the sensitive columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decisions: Option<GroupThresholds>,
+    /// SHA-256 (hex) of this description (with this field empty) followed
+    /// by the bytes of `model.safetensors`: a damaged file, or two files of
+    /// different runs, are refused when the model is loaded, and the
+    /// weights file stays a standard safetensors file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub checksum: String,
+}
+
+impl ModelCard {
+    /// The checksum of this description (its `checksum` field aside) and
+    /// the weights file's bytes.
+    fn checksum_of(&self, weights: &[u8]) -> Result<String> {
+        let unsigned = ModelCard { checksum: String::new(), ..self.clone() };
+        let mut bytes =
+            serde_json::to_vec(&unsigned).map_err(|e| Error::Data(format!("cannot encode {CARD_FILE}: {e}")))?;
+        bytes.extend_from_slice(weights);
+        Ok(crate::data::cache::sha256_hex(&bytes))
+    }
 }
 
 /// A loaded model.
@@ -174,7 +192,9 @@ pub fn save(dir: &Path, mlp: &Mlp, params: &[f32], info: &ModelInfo) -> Result<(
         dataset: info.dataset.to_string(),
         group_spec: info.group_spec.to_vec(),
         decisions: info.decisions.cloned(),
+        checksum: String::new(),
     };
+    let card = ModelCard { checksum: card.checksum_of(&bytes)?, ..card };
     let json = serde_json::to_vec_pretty(&card).map_err(|e| Error::Data(format!("cannot encode {CARD_FILE}: {e}")))?;
     write_atomic(dir, CARD_FILE, &json)
 }
@@ -196,16 +216,24 @@ pub fn load(dir: &Path) -> Result<SavedModel> {
     let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
     let card: ModelCard = serde_json::from_str(&text)
         .map_err(|e| Error::Data(format!("{}: not a fairtrain model description ({e})", card_path.display())))?;
-    if card.format != FORMAT {
+    if !(1..=FORMAT).contains(&card.format) {
         return Err(Error::Data(format!(
-            "{}: format {} (this fairtrain reads {FORMAT})",
+            "{}: format {} (this fairtrain reads 1 to {FORMAT})",
             card_path.display(),
             card.format
         )));
     }
-    let mlp = Mlp::new(card.inputs, &card.hidden)?;
     let weights_path = dir.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+    // Format 1 predates the checksum.
+    if card.format >= 2 && card.checksum != card.checksum_of(&bytes)? {
+        return Err(Error::Data(format!(
+            "{} and {}: the checksum in {CARD_FILE} does not match (a file is damaged, or they are of different runs)",
+            card_path.display(),
+            weights_path.display()
+        )));
+    }
+    let mlp = Mlp::new(card.inputs, &card.hidden)?;
     let tensors = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| Error::Data(format!("{}: not a safetensors file ({e})", weights_path.display())))?;
     let mut params = vec![0.0f32; mlp.n_params()];
@@ -439,8 +467,16 @@ mod tests {
         assert_eq!(model.params, params);
         assert_eq!(model.mlp.hidden(), [16, 8]);
         assert_eq!(&model.layout(), data.train.layout().as_ref());
-        // A corrupted weights file is refused with its name.
+        // A corrupted weights file is refused with its name: by the
+        // checksum, and without one (format 1) by the reader.
         std::fs::write(dir.path().join(WEIGHTS_FILE), b"junk").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors: the checksum in model.json does not match"), "{err}");
+        let card = std::fs::read_to_string(dir.path().join(CARD_FILE)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&card).unwrap();
+        v["format"] = 1.into();
+        v.as_object_mut().unwrap().remove("checksum");
+        std::fs::write(dir.path().join(CARD_FILE), v.to_string()).unwrap();
         let err = load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("model.safetensors: not a safetensors file"), "{err}");
     }

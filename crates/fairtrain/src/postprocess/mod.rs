@@ -3,8 +3,9 @@
 //!
 //! [`fit`] picks, for each group, a decision threshold on the
 //! model's logit (randomized between thresholds where that is needed to
-//! meet the bound exactly) that maximizes accuracy on a held-out split
-//! subject to the rate constraints (demographic parity, equal opportunity,
+//! meet the bound exactly) that maximizes accuracy on the rows it is given
+//! (a run gives validation, or training and validation for a model trained
+//! without the constraints) subject to the rate constraints (demographic parity, equal opportunity,
 //! equalized odds, predictive equality, accuracy parity and their
 //! complements): the derived predictor of Hardt, Price and Srebro (2016),
 //! for any model. A randomized decision's coin is a hash of the seed and

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use super::data::RunData;
 use super::files::open_log;
+use crate::algorithms::Algorithm;
 use crate::constraints::FairnessConstraint;
 use crate::error::{Error, Result};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
-use crate::train::Observer;
+use crate::problem::Problem;
+use crate::train::{LoopState, Observer, ObserverStates};
 
 /// The evaluation file's name.
 pub const EVALUATIONS_FILE: &str = "evaluations.csv";
@@ -27,26 +29,36 @@ pub struct EvaluationLog<'a> {
     data: &'a RunData,
     constraints: &'a [FairnessConstraint],
     threads: usize,
+    /// Lines written (header included), for checkpoints.
+    lines: u64,
 }
 
+/// The key of the evaluations' line count in a checkpoint's observer states.
+pub const EVALUATION_LINES: &str = "evaluations.lines";
+
 impl<'a> EvaluationLog<'a> {
-    /// Creates `dir/evaluations.csv`, or continues it after `resumed_from`.
+    /// Creates `dir/evaluations.csv`, or continues it from the `keep`
+    /// lines a checkpoint recorded.
     pub fn create(
         dir: &Path,
         mlp: Mlp,
         data: &'a RunData,
         constraints: &'a [FairnessConstraint],
         threads: usize,
-        resumed_from: Option<u64>,
+        keep: Option<u64>,
     ) -> Result<Self> {
         let path = dir.join(EVALUATIONS_FILE);
-        let (mut writer, appending) = open_log(&path, resumed_from)?;
-        if !appending {
-            let names: Vec<&str> = constraints.iter().map(|c| c.name()).collect();
-            writeln!(writer, "iteration,seconds,split,objective,accuracy,{}", names.join(","))
-                .map_err(|e| Error::io(&path, e))?;
-        }
-        Ok(EvaluationLog { writer, path, mlp, data, constraints, threads })
+        let (mut writer, kept) = open_log(&path, keep)?;
+        let lines = match kept {
+            Some(n) => n,
+            None => {
+                let names: Vec<&str> = constraints.iter().map(|c| c.name()).collect();
+                writeln!(writer, "iteration,seconds,split,objective,accuracy,{}", names.join(","))
+                    .map_err(|e| Error::io(&path, e))?;
+                1
+            }
+        };
+        Ok(EvaluationLog { writer, path, mlp, data, constraints, threads, lines })
     }
 
     /// Flushes the file.
@@ -70,7 +82,18 @@ impl Observer for EvaluationLog<'_> {
                 values.join(",")
             )
             .map_err(|e| Error::io(&self.path, e))?;
+            self.lines += 1;
         }
         Ok(())
+    }
+
+    fn save_state(&self, states: &mut ObserverStates) -> Result<()> {
+        states.insert(EVALUATION_LINES.into(), crate::train::checkpoint::encode(&self.lines)?);
+        Ok(())
+    }
+
+    /// The lines a checkpoint counts are on disk when it is written.
+    fn checkpoint(&mut self, _: &LoopState, _: &dyn Problem, _: &dyn Algorithm) -> Result<()> {
+        self.writer.flush().map_err(|e| Error::io(&self.path, e))
     }
 }

@@ -16,6 +16,59 @@ pub const HISTORY_FILE: &str = "history.csv";
 /// Files that mark a directory as holding a run.
 const RUN_FILES: [&str; 3] = [METRICS_FILE, HISTORY_FILE, CONFIG_FILE];
 
+/// Every file a run writes into its directory (temporaries aside).
+const PROJECT_FILES: [&str; 9] = [
+    METRICS_FILE,
+    HISTORY_FILE,
+    CONFIG_FILE,
+    super::manifest::MANIFEST_FILE,
+    super::evaluation_log::EVALUATIONS_FILE,
+    super::checkpointer::CHECKPOINT_FILE,
+    "checkpoint.tmp",
+    crate::model::saved::WEIGHTS_FILE,
+    crate::model::saved::CARD_FILE,
+];
+
+/// Removes the files of the run `dir` holds, before a new run (started with
+/// `--overwrite`) writes there: none of them is left to look like the new
+/// run's. Files the project does not write make it refuse, named: they are
+/// the user's, and the directory is not a run's alone. A directory without
+/// a run is left as it is.
+pub(crate) fn clear_previous_run(dir: &Path) -> Result<()> {
+    if !RUN_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Ok(());
+    }
+    let ours = |name: &str| {
+        PROJECT_FILES.contains(&name)
+            || name == super::lock::LOCK_FILE
+            || name == ".fairtrain-write-test"
+            || (name.starts_with('.') && name.ends_with(".tmp"))
+    };
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    let foreign: Vec<&String> = names.iter().filter(|n| !ours(n)).collect();
+    if !foreign.is_empty() {
+        let shown: Vec<&str> = foreign.iter().take(3).map(|s| s.as_str()).collect();
+        return Err(Error::Data(format!(
+            "--overwrite replaces the run in {}, but it also holds files fairtrain did not write ({}{}); move them, \
+             or choose another --out",
+            dir.display(),
+            shown.join(", "),
+            if foreign.len() > 3 { format!(" and {} more", foreign.len() - 3) } else { String::new() }
+        )));
+    }
+    for name in names.iter().filter(|n| n.as_str() != super::lock::LOCK_FILE) {
+        let path = dir.join(name);
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
 /// The output directory to use: `out`, or `runs/<UTC timestamp>`. Refuses a
 /// directory that already holds a run unless `overwrite`. Creates nothing.
 pub fn choose_dir(out: Option<&Path>, overwrite: bool) -> Result<PathBuf> {
@@ -86,30 +139,41 @@ pub fn timestamp() -> String {
     )
 }
 
-/// Keeps the header and the rows of a CSV log up to `iteration` (a resumed
-/// run continues it from there).
-pub(crate) fn truncate_log(path: &Path, iteration: u64) -> Result<()> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut kept = String::with_capacity(text.len());
-    for (i, line) in text.lines().enumerate() {
-        let keep = i == 0 || line.split(',').next().and_then(|v| v.parse::<u64>().ok()).is_some_and(|k| k <= iteration);
-        if keep {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("log.csv");
-    write_atomic(dir, name, kept.as_bytes())
-}
-
-/// A CSV log opened for a run: new, or continued after `resumed_from`.
-pub(crate) fn open_log(path: &Path, resumed_from: Option<u64>) -> Result<(BufWriter<File>, bool)> {
-    if let (Some(k), true) = (resumed_from, path.exists()) {
-        truncate_log(path, k)?;
+/// A CSV log opened for a run: new, or continued where a checkpoint left
+/// it (`keep`: the lines it had written, header included). A resumed log
+/// keeps exactly those lines; one with fewer (truncated, or replaced) is an
+/// error naming it, as a resumed run could not reproduce it. Returns the
+/// writer and, when continued, the lines kept.
+pub(crate) fn open_log(path: &Path, keep: Option<u64>) -> Result<(BufWriter<File>, Option<u64>)> {
+    if let Some(keep) = keep.filter(|&k| k > 0) {
+        let bytes = fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Data(format!(
+                "{}: missing; its checkpoint holds {keep} lines of it, so the run cannot be resumed exactly",
+                path.display()
+            )),
+            _ => Error::io(path, e),
+        })?;
+        // The end of the `keep`-th complete line.
+        let end = bytes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(keep as usize - 1)
+            .map(|(i, _)| i + 1)
+            .ok_or_else(|| {
+                let complete = bytes.iter().filter(|&&b| b == b'\n').count();
+                Error::Data(format!(
+                    "{}: holds {complete} complete lines, its checkpoint {keep}: the file was truncated or replaced \
+                     after the checkpoint, so the run cannot be resumed exactly",
+                    path.display()
+                ))
+            })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("log.csv");
+        write_atomic(dir, name, &bytes[..end])?;
         let file = fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io(path, e))?;
-        return Ok((BufWriter::new(file), true));
+        return Ok((BufWriter::new(file), Some(keep)));
     }
     let file = File::create(path).map_err(|e| Error::io(path, e))?;
-    Ok((BufWriter::new(file), false))
+    Ok((BufWriter::new(file), None))
 }

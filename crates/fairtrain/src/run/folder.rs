@@ -10,15 +10,16 @@ use std::path::{Path, PathBuf};
 
 use super::checkpointer::{CHECKPOINT_FILE, Checkpointer};
 use super::data::RunData;
-use super::evaluation_log::EvaluationLog;
-use super::files::{CONFIG_FILE, HISTORY_FILE, create_dir, open_log, write_atomic};
+use super::evaluation_log::{EVALUATION_LINES, EvaluationLog};
+use super::files::{CONFIG_FILE, HISTORY_FILE, clear_previous_run, create_dir, open_log, write_atomic};
+use super::lock::DirLock;
 use super::manifest::{Manifest, ManifestWriter};
 use super::metrics::METRICS_FILE;
 use super::outcome::RunOutcome;
 use super::plan::RunPlan;
 use super::session::Session;
 use crate::error::{Error, Result};
-use crate::train::{HistoryWriter, Observer};
+use crate::train::{HISTORY_LINES, HistoryWriter, Observer};
 
 /// The files of one run being written: the configuration and manifest at
 /// the start, the history, evaluations and checkpoints while it trains
@@ -30,6 +31,8 @@ pub struct RunFolder<'a> {
     history: HistoryWriter<BufWriter<File>>,
     evaluations: Option<EvaluationLog<'a>>,
     checkpointer: Checkpointer,
+    /// Held while the run writes: a second process on `dir` fails at once.
+    _lock: DirLock,
 }
 
 impl<'a> RunFolder<'a> {
@@ -44,17 +47,32 @@ impl<'a> RunFolder<'a> {
         command: Vec<String>,
     ) -> Result<RunFolder<'a>> {
         create_dir(dir)?;
+        let lock = DirLock::acquire(dir)?;
         let resumed_from = session.resumed_from();
+        if resumed_from.is_none() {
+            clear_previous_run(dir)?;
+        }
         let manifest = Manifest::start(dir, plan, data, session.kernels(), resumed_from.is_some(), command)?;
         // (A resumed run rewrites it too: its budget may have changed.)
         let header = "# fairtrain train: the resolved configuration of this run. Re-run it with \
                       `fairtrain train --config config.toml`.\n";
         let text = format!("{header}{}", plan.config().to_toml());
         write_atomic(dir, CONFIG_FILE, text.as_bytes())?;
+        // A resumed run continues its logs from the lines its checkpoint
+        // counted (rows written after it are dropped).
+        let lines = |key: &str| -> Result<Option<u64>> {
+            match session.resume_state().and_then(|s| s.observers.get(key)) {
+                Some(bytes) => Ok(Some(crate::train::checkpoint::decode(bytes)?)),
+                None => Ok(None),
+            }
+        };
         let history_path = dir.join(HISTORY_FILE);
-        let (writer, appending) = open_log(&history_path, resumed_from)?;
+        let (writer, kept) = open_log(&history_path, lines(HISTORY_LINES)?)?;
         let name = history_path.display().to_string();
-        let history = if appending { HistoryWriter::appending(writer, name) } else { HistoryWriter::new(writer, name) };
+        let history = match kept {
+            Some(n) => HistoryWriter::appending(writer, name, n),
+            None => HistoryWriter::new(writer, name),
+        };
         manifest.write(dir, "running", None)?;
         let evaluations = match plan.eval_every {
             Some(_) => Some(EvaluationLog::create(
@@ -63,12 +81,12 @@ impl<'a> RunFolder<'a> {
                 data,
                 &plan.constraints,
                 plan.threads,
-                resumed_from,
+                lines(EVALUATION_LINES)?,
             )?),
             None => None,
         };
         let checkpointer = Checkpointer::new(dir.join(CHECKPOINT_FILE), plan);
-        Ok(RunFolder { dir: dir.to_path_buf(), manifest, history, evaluations, checkpointer })
+        Ok(RunFolder { dir: dir.to_path_buf(), manifest, history, evaluations, checkpointer, _lock: lock })
     }
 
     /// The directory.

@@ -4,13 +4,17 @@
 //! validation objective among candidates feasible on train and, within the
 //! noise of the estimate, on validation).
 
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
 use super::data::RunData;
 use crate::constraints::FairnessConstraint;
 use crate::data::Dataset;
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
-use crate::train::Observer;
+use crate::train::{Observer, ObserverStates};
 
 /// Evaluation snapshots averaged into a selection candidate (a tenth of
 /// the budget at the default 40 evaluations).
@@ -25,22 +29,32 @@ pub(crate) struct Generalization<'a> {
     pub(crate) validation: &'a Dataset,
     pub(crate) constraints: &'a [FairnessConstraint],
     pub(crate) threads: usize,
+    pub(crate) time_budget: bool,
+    pub(crate) select: bool,
+    /// Candidates are eligible from this point of the budget on (earlier
+    /// models are feasible only because they have not learned yet).
+    pub(crate) select_from: f64,
+    /// What the controls found so far.
+    pub(crate) state: GeneralizationState,
+    /// The current candidate (scratch).
+    pub(crate) candidate: Vec<f32>,
+}
+
+/// What the generalization controls have found so far. It is part of a
+/// checkpoint: a resumed run trains against the same margin and chooses
+/// among the same candidates as the uninterrupted one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct GeneralizationState {
     /// Auto margin: measured once the run reaches this point of its budget.
     pub(crate) auto_at: Option<f64>,
-    pub(crate) time_budget: bool,
     /// The bounds training aims at (the user's, until a margin applies).
     pub(crate) train_bounds: Vec<f64>,
     /// What the margin measurement found, for the console.
     pub(crate) margin_report: Vec<String>,
-    pub(crate) select: bool,
     /// The last parameter snapshots seen at evaluations: candidates for the
     /// returned model are their mean, since a single iterate carries the
     /// minibatch noise (validation would select the luckiest draw).
-    pub(crate) snapshots: std::collections::VecDeque<Vec<f32>>,
-    pub(crate) candidate: Vec<f32>,
-    /// Candidates are eligible from this point of the budget on (earlier
-    /// models are feasible only because they have not learned yet).
-    pub(crate) select_from: f64,
+    pub(crate) snapshots: VecDeque<Vec<f32>>,
     /// Per constraint, the tolerance of "feasible on validation": the 95%
     /// half-width of its validation estimate, measured at the first
     /// eligible evaluation (a smaller difference is noise).
@@ -50,6 +64,9 @@ pub(crate) struct Generalization<'a> {
     /// Smallest largest-violation seen on validation, and where.
     pub(crate) least_violation: Option<(f64, u64)>,
 }
+
+/// The key of [`GeneralizationState`] in a checkpoint's observer states.
+const STATE_KEY: &str = "generalization";
 
 impl<'a> Generalization<'a> {
     fn frame(&self, params: &[f32], data: &Dataset) -> GroupFrame {
@@ -87,8 +104,8 @@ impl<'a> Generalization<'a> {
             let excess = if at_most { val - tr } else { tr - val };
             let margin = (excess - h).max(0.0);
             let bound = if at_most { (c.bound - margin).max(0.25 * c.bound) } else { (c.bound + margin).min(1.0) };
-            self.train_bounds[k] = bound;
-            self.margin_report.push(format!(
+            self.state.train_bounds[k] = bound;
+            self.state.margin_report.push(format!(
                 "{}: training against {bound:.4} (bound {}; validation {:+.4} from train, 95% half-width {h:.4}){}",
                 c.name(),
                 c.bound,
@@ -105,6 +122,23 @@ impl<'a> Generalization<'a> {
 }
 
 impl Observer for Generalization<'_> {
+    fn save_state(&self, states: &mut ObserverStates) -> crate::Result<()> {
+        states.insert(STATE_KEY.into(), crate::train::checkpoint::encode(&self.state)?);
+        Ok(())
+    }
+
+    fn restore_state(&mut self, states: &ObserverStates) -> crate::Result<()> {
+        let Some(bytes) = states.get(STATE_KEY) else {
+            return Err(crate::Error::Data("the checkpoint lacks the model selection's state".into()));
+        };
+        let state: GeneralizationState = crate::train::checkpoint::decode(bytes)?;
+        if state.train_bounds.len() != self.state.train_bounds.len() {
+            return Err(crate::Error::Data("the checkpoint's model selection is of other constraints".into()));
+        }
+        self.state = state;
+        Ok(())
+    }
+
     fn between_steps(
         &mut self,
         iteration: u64,
@@ -112,12 +146,12 @@ impl Observer for Generalization<'_> {
         problem: &mut dyn crate::problem::Problem,
     ) -> crate::Result<()> {
         let progress = if self.time_budget { seconds } else { iteration as f64 };
-        if let Some(at) = self.auto_at.filter(|&at| progress >= at) {
+        if let Some(at) = self.state.auto_at.filter(|&at| progress >= at) {
             let _ = at;
-            self.auto_at = None;
+            self.state.auto_at = None;
             let params = problem.params().to_vec();
             self.measure_margin(&params)?;
-            problem.set_bounds(&self.train_bounds)?;
+            problem.set_bounds(&self.state.train_bounds)?;
         }
         Ok(())
     }
@@ -127,26 +161,26 @@ impl Observer for Generalization<'_> {
         if !self.select || progress < self.select_from {
             return Ok(());
         }
-        if self.snapshots.len() == SNAPSHOTS {
-            self.snapshots.pop_front();
+        if self.state.snapshots.len() == SNAPSHOTS {
+            self.state.snapshots.pop_front();
         }
-        self.snapshots.push_back(params.to_vec());
+        self.state.snapshots.push_back(params.to_vec());
         self.candidate.clear();
         self.candidate.resize(params.len(), 0.0);
-        for snapshot in &self.snapshots {
+        for snapshot in &self.state.snapshots {
             for (c, &p) in self.candidate.iter_mut().zip(snapshot) {
-                *c += p / self.snapshots.len() as f32;
+                *c += p / self.state.snapshots.len() as f32;
             }
         }
         let candidate = &self.candidate;
         let v = self.validation;
-        if self.tolerance.is_none() {
+        if self.state.tolerance.is_none() {
             let logits = self.mlp.logits(candidate, v, self.threads);
             let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
             let certs = certify_dataset(v, &logits, self.constraints, candidate, &options);
-            self.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
+            self.state.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
         }
-        let tolerance = self.tolerance.as_deref().unwrap_or(&[]);
+        let tolerance = self.state.tolerance.as_deref().unwrap_or(&[]);
         let report = SplitReport::new(&self.frame(candidate, v), self.constraints, candidate);
         let Some(objective) = report.objective else { return Ok(()) };
         // Feasible on the training data too: a model that meets the bound
@@ -163,11 +197,11 @@ impl Observer for Generalization<'_> {
             .fold(f64::NEG_INFINITY, f64::max)
             .max(train_violation);
         if violation <= 0.0 {
-            if self.best.as_ref().is_none_or(|b| objective < b.0) {
-                self.best = Some((objective, iteration, candidate.clone()));
+            if self.state.best.as_ref().is_none_or(|b| objective < b.0) {
+                self.state.best = Some((objective, iteration, candidate.clone()));
             }
-        } else if self.least_violation.is_none_or(|l| violation < l.0) {
-            self.least_violation = Some((violation, iteration));
+        } else if self.state.least_violation.is_none_or(|l| violation < l.0) {
+            self.state.least_violation = Some((violation, iteration));
         }
         Ok(())
     }

@@ -85,6 +85,19 @@ pub struct ManifestWriter {
 }
 
 impl Manifest {
+    /// Reads the manifest of the run in `dir`.
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Data(format!("{}: not a fairtrain run manifest ({e})", path.display())))
+    }
+
+    /// Whether the run's last session ran to the end of its budget.
+    pub fn completed(&self) -> bool {
+        self.sessions.last().is_some_and(|s| s.status == "completed")
+    }
+
     /// The manifest of a run in `dir` starting (or, with `resuming`,
     /// continuing) now, by `command`.
     pub fn start(
@@ -95,8 +108,9 @@ impl Manifest {
         resuming: bool,
         command: Vec<String>,
     ) -> Result<ManifestWriter> {
-        let previous: Option<Manifest> =
-            std::fs::read_to_string(dir.join(MANIFEST_FILE)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        // A resumed run continues its manifest; one that is missing or
+        // damaged is an error, not replaced by a new history.
+        let previous = if resuming { Some(Manifest::read(dir)?) } else { None };
         let session = SessionRecord {
             command,
             started: now_rfc3339(),
@@ -105,7 +119,7 @@ impl Manifest {
             iterations: None,
             threads: plan.threads,
         };
-        let manifest = match previous.filter(|_| resuming) {
+        let manifest = match previous {
             Some(mut m) => {
                 m.sessions.push(session);
                 m

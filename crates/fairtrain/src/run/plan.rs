@@ -80,7 +80,7 @@ pub struct RunPlan {
     pub margin: Margin,
     /// Which model to return.
     pub select: Select,
-    /// Decisions chosen after training, on the validation split.
+    /// Decisions chosen after training (see the session for the rows they are fitted on).
     pub postprocess: crate::postprocess::Postprocess,
     /// Full-split evaluations during training.
     pub eval_every: Option<Budget>,

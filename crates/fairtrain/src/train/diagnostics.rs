@@ -24,10 +24,10 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One diagnostic.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
     /// The iteration at which it was detected.
     pub iteration: u64,
@@ -40,8 +40,9 @@ pub struct Warning {
 /// Windows looked at for growth and oscillation.
 const RECENT: usize = 20;
 
-/// Watches the log records of one run.
-#[derive(Debug, Clone)]
+/// Watches the log records of one run. Its state is part of a checkpoint:
+/// a resumed run raises the warnings the uninterrupted one would.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diagnostics {
     names: Vec<String>,
     warmup: f64,
@@ -54,7 +55,7 @@ pub struct Diagnostics {
     /// Multipliers per record, per constraint.
     multipliers: Vec<Vec<f32>>,
     /// Kinds already seen, per constraint.
-    seen: Vec<Vec<&'static str>>,
+    seen: Vec<Vec<Kind>>,
     /// Each constraint's family (its name up to the first `:` or `(`).
     family: Vec<String>,
     /// Per warning: its family, the first constraint's finding, and how
@@ -64,14 +65,39 @@ pub struct Diagnostics {
 }
 
 /// One warning of a family: rewritten as more of its constraints show it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Report {
     family: String,
-    kind: &'static str,
+    kind: Kind,
     first: String,
     finding: String,
-    advice: &'static str,
     count: usize,
+}
+
+/// What a diagnostic saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Kind {
+    NeverSatisfied,
+    MultiplierGrowth,
+    Oscillation,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::NeverSatisfied => "never-satisfied",
+            Kind::MultiplierGrowth => "multiplier-growth",
+            Kind::Oscillation => "oscillation",
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            Kind::NeverSatisfied => "try a looser bound, a larger --penalty or --dual-lr, or more iterations",
+            Kind::MultiplierGrowth => "the bound may be infeasible: try a looser bound or a larger --penalty",
+            Kind::Oscillation => "try a smaller --dual-lr, or a larger --group-batch-size",
+        }
+    }
 }
 
 impl Diagnostics {
@@ -114,16 +140,16 @@ impl Diagnostics {
                 self.recent[i].pop_front();
             }
             if let Some(finding) = self.check_constraint(i, progress) {
-                self.raise(i, iteration, "never-satisfied", finding, NEVER_SATISFIED_ADVICE);
+                self.raise(i, iteration, Kind::NeverSatisfied, finding);
             }
             if self.multipliers[i].is_empty() {
                 continue;
             }
             if let Some(finding) = self.check_multiplier(i) {
-                self.raise(i, iteration, "multiplier-growth", finding, GROWTH_ADVICE);
+                self.raise(i, iteration, Kind::MultiplierGrowth, finding);
             }
             if let Some(finding) = self.check_oscillation(i) {
-                self.raise(i, iteration, "oscillation", finding, OSCILLATION_ADVICE);
+                self.raise(i, iteration, Kind::Oscillation, finding);
             }
         }
         self.warnings.len() - before
@@ -172,7 +198,7 @@ impl Diagnostics {
 
     /// Reports `kind` on constraint `i`: a new warning for the first of
     /// its family, else one more count on the family's warning.
-    fn raise(&mut self, i: usize, iteration: u64, kind: &'static str, finding: String, advice: &'static str) {
+    fn raise(&mut self, i: usize, iteration: u64, kind: Kind, finding: String) {
         if self.seen[i].contains(&kind) {
             return;
         }
@@ -185,11 +211,10 @@ impl Diagnostics {
                 self.warnings[k].message = self.reports[k].message(size);
             }
             None => {
-                let report =
-                    Report { family: family.clone(), kind, first: self.names[i].clone(), finding, advice, count: 1 };
+                let report = Report { family: family.clone(), kind, first: self.names[i].clone(), finding, count: 1 };
                 let message = report.message(size);
                 self.reports.push(report);
-                self.warnings.push(Warning { iteration, kind: kind.into(), message });
+                self.warnings.push(Warning { iteration, kind: kind.name().into(), message });
             }
         }
     }
@@ -203,11 +228,12 @@ impl Diagnostics {
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
-}
 
-const NEVER_SATISFIED_ADVICE: &str = "try a looser bound, a larger --penalty or --dual-lr, or more iterations";
-const GROWTH_ADVICE: &str = "the bound may be infeasible: try a looser bound or a larger --penalty";
-const OSCILLATION_ADVICE: &str = "try a smaller --dual-lr, or a larger --group-batch-size";
+    /// The budget progress is measured against.
+    pub fn budget(&self) -> f64 {
+        2.0 * self.halfway
+    }
+}
 
 /// A constraint's family: its name up to the first `:` or `(`
 /// (`equalized-odds:tpr(A - B)` is of `equalized-odds`).
@@ -224,7 +250,7 @@ impl Report {
         } else {
             format!("{} of the {family_size} {} constraints, first {}", self.count, self.family, self.first)
         };
-        format!("{subject}: {}; {}", self.finding, self.advice)
+        format!("{subject}: {}; {}", self.finding, self.kind.advice())
     }
 }
 

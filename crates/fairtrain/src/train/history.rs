@@ -15,8 +15,15 @@ pub struct HistoryWriter<W: Write> {
     n_multipliers: usize,
     name: String,
     fields: Vec<String>,
-    write_header: bool,
+    /// A continued file has the header of the run it continues: the next
+    /// start writes none (a restarted run's second attempt writes its own).
+    skip_header: bool,
+    /// Lines written to the file (header included), for checkpoints.
+    lines: u64,
 }
+
+/// The key of the history's line count in a checkpoint's observer states.
+pub const HISTORY_LINES: &str = "history.lines";
 
 impl<W: Write> HistoryWriter<W> {
     /// A writer to `sink`; `name` (the file name) is used in error messages.
@@ -26,14 +33,15 @@ impl<W: Write> HistoryWriter<W> {
             n_multipliers: 0,
             name: name.into(),
             fields: Vec::new(),
-            write_header: true,
+            skip_header: false,
+            lines: 0,
         }
     }
 
-    /// A writer that continues a file which already has its header (a
-    /// resumed run).
-    pub fn appending(sink: W, name: impl Into<String>) -> Self {
-        HistoryWriter { write_header: false, ..HistoryWriter::new(sink, name) }
+    /// A writer that continues a file which already has its header and
+    /// `lines` lines in all (a resumed run).
+    pub fn appending(sink: W, name: impl Into<String>, lines: u64) -> Self {
+        HistoryWriter { skip_header: true, lines, ..HistoryWriter::new(sink, name) }
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
@@ -55,10 +63,11 @@ impl<W: Write> Observer for HistoryWriter<W> {
         header.extend(columns.extras.iter().cloned());
         header.extend(["kkt:stationarity", "kkt:complementarity", "kkt:feasibility", "warnings"].map(String::from));
         self.n_multipliers = columns.multipliers.len();
-        if !self.write_header {
+        if std::mem::take(&mut self.skip_header) {
             return Ok(());
         }
         self.writer.write_record(&header).map_err(|e| self.error(e))?;
+        self.lines += 1;
         self.writer.flush().map_err(|e| self.error(e))
     }
 
@@ -96,7 +105,13 @@ impl<W: Write> Observer for HistoryWriter<W> {
         let kinds: Vec<&str> = r.warnings.iter().map(|w| w.kind.as_ref()).collect();
         put(&mut self.fields, &kinds.join(";"));
         self.writer.write_record(&self.fields).map_err(|e| self.error(e))?;
+        self.lines += 1;
         self.writer.flush().map_err(|e| self.error(e))
+    }
+
+    fn save_state(&self, states: &mut super::ObserverStates) -> Result<()> {
+        states.insert(HISTORY_LINES.into(), super::checkpoint::encode(&self.lines)?);
+        Ok(())
     }
 }
 

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 pub use average::Averager;
-pub use checkpoint::{Checkpoint, LoopState};
+pub use checkpoint::{Checkpoint, LoopState, ObserverStates, WindowSums};
 pub use diagnostics::{Diagnostics, Warning};
-pub use history::HistoryWriter;
+pub use history::{HISTORY_LINES, HistoryWriter};
 
 use crate::algorithms::Algorithm;
 use crate::error::{Error, Result};
@@ -168,6 +168,17 @@ pub trait Observer {
     fn checkpoint(&mut self, _state: &LoopState, _problem: &dyn Problem, _algorithm: &dyn Algorithm) -> Result<()> {
         Ok(())
     }
+    /// Adds to `states`, under this observer's own key, what a resumed
+    /// run needs to continue exactly as this one would (called just before
+    /// [`Observer::checkpoint`]).
+    fn save_state(&self, _states: &mut ObserverStates) -> Result<()> {
+        Ok(())
+    }
+    /// Restores what [`Observer::save_state`] wrote, before a resumed loop
+    /// starts.
+    fn restore_state(&mut self, _states: &ObserverStates) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that ignores everything.
@@ -194,6 +205,12 @@ impl Observer for Observers<'_, '_> {
     }
     fn between_steps(&mut self, iteration: u64, seconds: f64, problem: &mut dyn Problem) -> Result<()> {
         self.0.iter_mut().try_for_each(|o| o.between_steps(iteration, seconds, problem))
+    }
+    fn save_state(&self, states: &mut ObserverStates) -> Result<()> {
+        self.0.iter().try_for_each(|o| o.save_state(states))
+    }
+    fn restore_state(&mut self, states: &ObserverStates) -> Result<()> {
+        self.0.iter_mut().try_for_each(|o| o.restore_state(states))
     }
 }
 
@@ -342,6 +359,28 @@ pub fn train_from(
         Some(r) => (r.iteration, r.seconds, r.next_evaluation),
         None => (0, 0.0, 0.0),
     };
+    let m = problem.num_constraints();
+    let budget_size = match config.budget {
+        Budget::Iterations(n) => n as f64,
+        Budget::Seconds(s) => s,
+    };
+    let mut window = Window::new(m);
+    let mut diagnostics = Diagnostics::new(problem.constraint_names(), budget_size);
+    if let Some(r) = &resume {
+        if r.window.constraints.len() != m {
+            return Err(Error::Data(format!(
+                "the checkpoint's log window has {} constraints, the run {m}",
+                r.window.constraints.len()
+            )));
+        }
+        window.sums = r.window.clone();
+        // Diagnostics are measured against the budget: one that changed
+        // (a run continued further) starts them afresh.
+        if let Some(d) = r.diagnostics.as_ref().filter(|d| d.budget() == budget_size) {
+            diagnostics = d.clone();
+        }
+        observer.restore_state(&r.observers)?;
+    }
     if let Some(r) = resume {
         match config.budget {
             // The tail plan follows the (possibly new) budget; the saved
@@ -357,7 +396,6 @@ pub fn train_from(
             }
         }
     }
-    let m = problem.num_constraints();
     let constraint_names = problem.constraint_names().to_vec();
     let has_multipliers = algorithm.has_multipliers();
     let columns = LogColumns {
@@ -368,13 +406,8 @@ pub fn train_from(
     observer.start(&columns)?;
 
     let mut clock = Clock { start: Instant::now(), paused: 0.0, before };
-    let mut window = Window::new(m);
-    let budget_size = match config.budget {
-        Budget::Iterations(n) => n as f64,
-        Budget::Seconds(s) => s,
-    };
     let mut logger = Logger {
-        diagnostics: Diagnostics::new(problem.constraint_names(), budget_size),
+        diagnostics,
         // Only an algorithm that pursues the bounds is warned about them.
         watch: algorithm.uses_constraints() || algorithm.has_multipliers(),
         grad: vec![0.0; problem.num_params()],
@@ -388,6 +421,28 @@ pub fn train_from(
         Some(Budget::Seconds(s)) => before + s,
         None => f64::INFINITY,
     };
+    // The loop's state for a checkpoint, at training time `$seconds`.
+    macro_rules! loop_state {
+        ($seconds:expr) => {
+            LoopState {
+                iteration,
+                seconds: $seconds,
+                averager: averager.clone(),
+                tail,
+                next_evaluation,
+                window: window.sums.clone(),
+                diagnostics: Some(logger.diagnostics.clone()),
+                observers: observer_states(observer)?,
+            }
+        };
+    }
+    if config.checkpoint_every.is_some() && resumed_from.is_none() {
+        // A run killed before its first periodic checkpoint resumes from
+        // here rather than not at all.
+        let state = loop_state!(0.0);
+        problem.sync_params()?;
+        observer.checkpoint(&state, problem, algorithm)?;
+    }
     let stop = loop {
         if let Some(flag) = config.interrupt {
             let raised = flag.load(Ordering::Relaxed);
@@ -430,8 +485,8 @@ pub fn train_from(
                 ),
             });
         }
-        window.objective += estimate.objective as f64;
-        window.n_objective += 1;
+        window.sums.objective += estimate.objective as f64;
+        window.sums.n_objective += 1;
         if algorithm.uses_constraints() {
             window.add_constraints(&estimate.constraints, iteration, problem.constraint_names())?;
         }
@@ -479,13 +534,7 @@ pub fn train_from(
                 Budget::Seconds(_) => (false, next_checkpoint),
             };
             if due {
-                let state = LoopState {
-                    iteration,
-                    seconds: clock.seconds(),
-                    averager: averager.clone(),
-                    tail,
-                    next_evaluation,
-                };
+                let state = loop_state!(clock.seconds());
                 problem.sync_params()?;
                 observer.checkpoint(&state, problem, algorithm)?;
                 next_checkpoint = now;
@@ -495,6 +544,15 @@ pub fn train_from(
             observer.progress(iteration, clock.seconds());
         }
     };
+    // The parameters return to the host (from a device that kept them).
+    problem.sync_params()?;
+    if config.checkpoint_every.is_some() {
+        // The raw state, before the last (partial) window is logged and
+        // the returned model replaces the iterate: a resumed run, or one
+        // continued with a larger budget, goes on from exactly here.
+        let state = loop_state!(clock.seconds());
+        observer.checkpoint(&state, problem, algorithm)?;
+    }
     if iteration % config.log_every != 0 {
         logger.log(
             problem,
@@ -506,15 +564,6 @@ pub fn train_from(
             has_multipliers,
             observer,
         )?;
-    }
-    // The parameters return to the host (from a device that kept them).
-    problem.sync_params()?;
-    if config.checkpoint_every.is_some() {
-        // The raw state, before the returned model replaces the iterate,
-        // so that the run can be continued.
-        let state =
-            LoopState { iteration, seconds: clock.seconds(), averager: averager.clone(), tail, next_evaluation };
-        observer.checkpoint(&state, problem, algorithm)?;
     }
     if averager.count() > 0 {
         problem.params_mut().copy_from_slice(averager.mean());
@@ -535,22 +584,26 @@ pub fn train_from(
     })
 }
 
+/// The observers' states for a checkpoint.
+fn observer_states(observer: &dyn Observer) -> Result<ObserverStates> {
+    let mut states = ObserverStates::new();
+    observer.save_state(&mut states)?;
+    Ok(states)
+}
+
 /// Sums of the estimates since the last record.
 struct Window {
-    objective: f64,
-    n_objective: u64,
-    constraints: Vec<f64>,
-    n_constraints: u64,
+    sums: WindowSums,
     means: Vec<f64>,
 }
 
 impl Window {
     fn new(m: usize) -> Self {
-        Window { objective: 0.0, n_objective: 0, constraints: vec![0.0; m], n_constraints: 0, means: vec![0.0; m] }
+        Window { sums: WindowSums { constraints: vec![0.0; m], ..WindowSums::default() }, means: vec![0.0; m] }
     }
 
     fn add_constraints(&mut self, c: &[f32], iteration: u64, names: &[String]) -> Result<()> {
-        for ((sum, &v), name) in self.constraints.iter_mut().zip(c).zip(names) {
+        for ((sum, &v), name) in self.sums.constraints.iter_mut().zip(c).zip(names) {
             if !v.is_finite() {
                 return Err(Error::Diverged {
                     iteration,
@@ -559,7 +612,7 @@ impl Window {
             }
             *sum += v as f64;
         }
-        self.n_constraints += 1;
+        self.sums.n_constraints += 1;
         Ok(())
     }
 }
@@ -593,7 +646,7 @@ impl Logger {
         has_multipliers: bool,
         observer: &mut dyn Observer,
     ) -> Result<()> {
-        if window.n_constraints == 0 && problem.num_constraints() > 0 {
+        if window.sums.n_constraints == 0 && problem.num_constraints() > 0 {
             // Methods that do not estimate the constraints get one fresh
             // estimate per record (from the constraint samplers only, so the
             // training stream is unaffected).
@@ -601,8 +654,8 @@ impl Logger {
             let names = problem.constraint_names().to_vec();
             window.add_constraints(&problem.last_estimate().constraints, iteration, &names)?;
         }
-        let n = window.n_constraints.max(1) as f64;
-        for (mean, sum) in window.means.iter_mut().zip(&window.constraints) {
+        let n = window.sums.n_constraints.max(1) as f64;
+        for (mean, sum) in window.means.iter_mut().zip(&window.sums.constraints) {
             *mean = sum / n;
         }
         extras.clear();
@@ -630,7 +683,7 @@ impl Logger {
         let record = LogRecord {
             iteration,
             seconds,
-            objective: window.objective / window.n_objective.max(1) as f64,
+            objective: window.sums.objective / window.sums.n_objective.max(1) as f64,
             constraints: &window.means,
             multipliers,
             extras,
@@ -638,10 +691,10 @@ impl Logger {
             warnings: &all[all.len() - raised..],
         };
         observer.record(&record)?;
-        window.objective = 0.0;
-        window.n_objective = 0;
-        window.constraints.iter_mut().for_each(|s| *s = 0.0);
-        window.n_constraints = 0;
+        window.sums.objective = 0.0;
+        window.sums.n_objective = 0;
+        window.sums.constraints.iter_mut().for_each(|s| *s = 0.0);
+        window.sums.n_constraints = 0;
         Ok(())
     }
 }
