@@ -129,7 +129,7 @@ pub struct DataArgs {
     pub test_data: Option<PathBuf>,
 
     /// Seed of the train/test split of a CSV file (independent of --seed) [default: 0]
-    #[arg(long, help_heading = "Data")]
+    #[arg(long, help_heading = "Data", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_seed: Option<u64>,
 
@@ -443,12 +443,12 @@ pub struct TrainArgs {
     pub group_batch_size: Option<usize>,
 
     /// Seed of the model's initialization and the minibatch samplers [default: 0]
-    #[arg(long, help_heading = "Training")]
+    #[arg(long, help_heading = "Training", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
 
     /// Budget: number of iterations [default: 20000]
-    #[arg(long, help_heading = "Training")]
+    #[arg(long, help_heading = "Training", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iterations: Option<u64>,
 
@@ -468,7 +468,7 @@ pub struct TrainArgs {
     pub average: Option<f64>,
 
     /// Write a history.csv row every N iterations [default: 100]
-    #[arg(long, help_heading = "Training")]
+    #[arg(long, help_heading = "Training", value_parser = clap::value_parser!(u64).range(..=i64::MAX as u64))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_every: Option<u64>,
 

@@ -388,6 +388,13 @@ fn info(args: &InfoArgs) -> Result<()> {
                 outln!("  warning:   {w}");
             }
         }
+        // `info` reads the cache only (it never downloads): say so in its
+        // own words rather than the loader's, which speak of --offline.
+        Err(_) if Cache::resolve(args.cache.cache.as_deref()).is_ok_and(|c| missing_from(&source, &c)) => outln!(
+            "  data:      not in the cache; `fairtrain datasets fetch {name}` downloads it (or `--from DIR` \
+             imports a local copy), then `info` shows its figures",
+            name = args.name
+        ),
         Err(err) => outln!("  data:      not loaded ({err})"),
     }
     Ok(())
@@ -443,6 +450,18 @@ fn fetch_cmd(args: &FetchArgs) -> Result<()> {
     run_fetch(&source, &cache, from)
 }
 
+/// Whether a fetched data set lacks files in `cache`.
+fn missing_from(source: &DataSource, cache: &Cache) -> bool {
+    match source {
+        DataSource::Acs(request) => {
+            request.states.iter().any(|s| fairtrain::data::acs::cached_file(cache, request, s).ok().flatten().is_none())
+        }
+        other => other
+            .info()
+            .is_some_and(|info| info.files.iter().any(|f| cache.status(info.name, f) != FileStatus::Present)),
+    }
+}
+
 /// Before training: downloads (with a progress bar) a fetched data set
 /// that is not in the cache yet, unless offline (then loading reports
 /// what is missing and how to get it).
@@ -451,16 +470,7 @@ pub fn ensure_cached(source: &DataSource, cache_dir: Option<&Path>, offline: boo
         return Ok(());
     }
     let cache = Cache::resolve(cache_dir)?;
-    let missing = match source {
-        DataSource::Acs(request) => request
-            .states
-            .iter()
-            .any(|s| fairtrain::data::acs::cached_file(&cache, request, s).ok().flatten().is_none()),
-        other => other
-            .info()
-            .is_some_and(|info| info.files.iter().any(|f| cache.status(info.name, f) != FileStatus::Present)),
-    };
-    if missing {
+    if missing_from(source, &cache) {
         errln!("fetching {} into {}", source.name(), cache.root().display());
         run_fetch(source, &cache, FetchFrom::Network(None))?;
     }

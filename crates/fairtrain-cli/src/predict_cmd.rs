@@ -172,7 +172,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
             args.predictions.display(),
             args.score_col,
             args.pred_col,
-            preds.names.join(", ")
+            preds.column_list()
         );
     }
     // The positive label.
@@ -224,23 +224,31 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         groups.push(g as u32);
         let score = match score_col {
             Some(c) => {
-                let v = preds.columns[c].get(row).unwrap_or("");
-                let p: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|p: &f64| (0.0..=1.0).contains(p))
-                    .ok_or_else(|| parse_err(&preds, row, format!("score '{v}' is not a probability in [0, 1]")))?;
+                let column = &preds.names[c];
+                let Some(v) = preds.columns[c].get(row) else {
+                    let message = format!("column '{column}': the score is missing (an empty, NA, NaN or ? cell)");
+                    return Err(parse_err(&preds, row, message).into());
+                };
+                let p: f64 = v.trim().parse().ok().filter(|p: &f64| (0.0..=1.0).contains(p)).ok_or_else(|| {
+                    let v = fairtrain::data::excerpt(v);
+                    parse_err(&preds, row, format!("column '{column}': score '{v}' is not a probability in [0, 1]"))
+                })?;
                 Some(p)
             }
             None => None,
         };
         let predicted = match pred_col {
             Some(c) => {
+                let column = &preds.names[c];
                 let v = preds.columns[c].get(row).unwrap_or("");
                 match v.trim().to_ascii_lowercase().as_str() {
                     "1" | "1.0" | "true" => true,
                     "0" | "0.0" | "false" => false,
-                    _ => return Err(parse_err(&preds, row, format!("prediction '{v}' is not 0 or 1")).into()),
+                    _ => {
+                        let v = fairtrain::data::excerpt(v);
+                        let message = format!("column '{column}': prediction '{v}' is not 0 or 1");
+                        return Err(parse_err(&preds, row, message).into());
+                    }
                 }
             }
             None => score.expect("a score column") >= args.threshold,

@@ -206,15 +206,7 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
     if args.config.is_some() {
         bail!("--resume continues the run in {} with its own settings; --config does not apply", out.display());
     }
-    // Only the budget (and how the run executes) may change.
     let given = toml::Table::try_from(&args).context("internal: flags do not serialize")?;
-    if let Some(key) = given.keys().find(|k| *k != "out" && !RESUMABLE_CHANGES.contains(&k.as_str())) {
-        bail!(
-            "--resume continues the run in {} with its own settings; --{key} cannot change (only --iterations, \
-             --time-budget, --epochs, --threads, --checkpoint-every)",
-            out.display()
-        );
-    }
     let checkpoint_path = out.join(CHECKPOINT_FILE);
     if !checkpoint_path.exists() {
         bail!(
@@ -225,6 +217,21 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
     }
     let checkpoint = Checkpoint::read(&checkpoint_path)?;
     let mut config = RunConfig::from_file(&out.join(CONFIG_FILE))?;
+    // Only the budget (and how the run executes) may change; other flags
+    // may be given if they say what the run already has.
+    let settled = config.resolve()?.config().to_toml();
+    for (key, value) in given.iter().filter(|(k, _)| *k != "out" && !RESUMABLE_CHANGES.contains(&k.as_str())) {
+        let mut probe = config.clone();
+        let one = toml::Table::from_iter([(key.clone(), value.clone())]);
+        probe.overlay(RunConfig::from_table(one, Origin::CommandLine)?);
+        if probe.resolve().map(|p| p.config().to_toml()).ok().as_ref() != Some(&settled) {
+            bail!(
+                "--resume continues the run in {} with its own settings; --{key} cannot change (only --iterations, \
+                 --time-budget, --epochs, --threads, --checkpoint-every)",
+                out.display()
+            );
+        }
+    }
     config.overlay(RunConfig::from_table(given, Origin::CommandLine)?);
     let plan = config.resolve()?;
     plan.check_checkpoint(&checkpoint, &checkpoint_path)?;

@@ -167,7 +167,7 @@ fn predict_and_audit_errors() {
     ok(&["audit", "--data", s(&csv), "--predictions", s(&hard), "--target", "y", "--group", "g"]);
     let bad = file("bad.csv", &bad);
     let e = fails(&["audit", "--data", s(&csv), "--predictions", s(&bad), "--target", "y", "--group", "g"]);
-    assert!(e.contains("bad.csv, line 7: score '1.7' is not a probability"), "{e}");
+    assert!(e.contains("bad.csv, line 7: column 'score': score '1.7' is not a probability"), "{e}");
 }
 
 /// Predictions of one class for everyone meet demographic parity trivially:

@@ -90,6 +90,71 @@ proptest! {
         prop_assert!(Checkpoint::read(&path).is_err() || bytes.len() > 8);
     }
 
+    /// The line of a malformed CSV row is the file's own count, with LF or
+    /// CRLF endings, blank-free rows and quoted newlines before it.
+    #[test]
+    fn csv_errors_name_the_files_line(
+        rows in 1usize..60,
+        bad in 0usize..60,
+        crlf in any::<bool>(),
+        quoted in prop::collection::vec(any::<bool>(), 60),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let bad = bad % rows;
+        let mut text = format!("a,b{nl}");
+        let mut line = 2;
+        let mut expected = 0;
+        for r in 0..rows {
+            if r == bad {
+                expected = line;
+                text.push_str(&format!("1,2,3{nl}"));
+                line += 1;
+            } else if quoted[r] {
+                // A field spanning two lines.
+                text.push_str(&format!("\"x{nl}y\",{r}{nl}"));
+                line += 2;
+            } else {
+                text.push_str(&format!("{r},{r}{nl}"));
+                line += 1;
+            }
+        }
+        let err = RawTable::read(text.as_bytes(), "t.csv", &ReadOptions::default()).unwrap_err().to_string();
+        prop_assert_eq!(err, format!("t.csv, line {expected}: expected 2 fields, found 3"));
+    }
+
+    /// The line of a bad key in a configuration file is the file's own
+    /// count: blank lines, comments, sections and [[constraint]] tables
+    /// before it, LF or CRLF.
+    #[test]
+    fn configuration_errors_name_the_files_line(
+        blanks in prop::collection::vec(0usize..3, 4),
+        crlf in any::<bool>(),
+        in_constraint in any::<bool>(),
+    ) {
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let mut lines: Vec<String> = Vec::new();
+        let mut push = |l: &str, blank: usize| {
+            lines.push(l.to_string());
+            for _ in 0..blank {
+                lines.push("# a comment".into());
+            }
+        };
+        push("seed = 1", blanks[0]);
+        push("[training]", blanks[1]);
+        push("iterations = 100", blanks[2]);
+        push("[[constraint]]", 0);
+        push("notion = \"demographic-parity\"", blanks[3]);
+        let bad_key = if in_constraint { "bogus = 1" } else { "[output]\nbogus = 1" };
+        let text_lines: Vec<String> = lines.iter().cloned().chain(bad_key.split('\n').map(String::from)).collect();
+        let expected = text_lines.len();
+        let text = text_lines.join(nl) + nl;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, &text).unwrap();
+        let err = fairtrain::run::RunConfig::from_file(&path).unwrap_err().to_string();
+        prop_assert!(err.contains(&format!("c.toml, line {expected}: unknown key `bogus`")), "{}", err);
+    }
+
     #[test]
     fn run_configuration_text_never_panics(text in "[a-z=\\-\"\\[\\]0-9., \n{}]{0,160}") {
         // Sections, flat keys and values in any order: a configuration or

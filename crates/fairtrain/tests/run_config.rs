@@ -201,7 +201,7 @@ fn unknown_keys_name_the_line_and_the_key_meant() {
         ("[training]\nlr = 0.1\n", 2, "unknown key `lr` in [training] (`lr` belongs in [algorithm])"),
         (
             "[[constraint]]\nnotoin = \"loss-parity\"\n",
-            1,
+            2,
             "unknown key `notoin` in a [[constraint]] table; did you mean `notion`?",
         ),
     ] {

@@ -159,8 +159,8 @@ impl Cache {
         store_atomically(&target, origin, reader, Some(file.size), total, progress, |_, n, found| {
             if n != file.size {
                 return Err(Error::Data(format!(
-                    "{origin}: truncated: {n} of {} bytes of {} arrived",
-                    file.size, file.name
+                    "{origin}: {n} bytes where {} has {}: a different file (or version), or a download cut short",
+                    file.name, file.size
                 )));
             }
             if found != file.sha256 {
@@ -328,7 +328,7 @@ mod tests {
         // A truncated source names the byte counts.
         std::fs::write(src.join("f.csv"), b"a,b\n").unwrap();
         let err = other.import("d", &file, &src).unwrap_err().to_string();
-        assert!(err.contains("truncated: 4 of 8 bytes"), "{err}");
+        assert!(err.contains("4 bytes where f.csv has 8: a different file"), "{err}");
 
         // A cached file edited later is refused on load.
         std::fs::write(cache.path("d", &file), b"a,b\n9,2\n").unwrap();

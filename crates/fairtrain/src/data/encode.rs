@@ -248,6 +248,20 @@ fn as_number(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok()
 }
 
+/// A cell quoted in a message: at most 40 characters of it.
+///
+/// ```
+/// assert_eq!(fairtrain::data::excerpt("short"), "short");
+/// assert!(fairtrain::data::excerpt(&"x".repeat(5000)).ends_with("... (5000 bytes)"));
+/// ```
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((k, _)) => format!("{}... ({} bytes)", &s[..k], s.len()),
+        None => s.to_string(),
+    }
+}
+
 /// True when `value` is the positive class `positive`: equal after trimming,
 /// or numerically equal when both are numbers (`1` matches `1.0`).
 pub fn matches_value(value: &str, positive: &str) -> bool {
@@ -477,6 +491,8 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     let mut warnings = Vec::new();
     let mut numeric_cols = Vec::new();
     let mut categorical_cols = Vec::new();
+    // Columns already warned of (mostly numbers, or an identifier).
+    let mut warned = Vec::new();
     for &c in &features {
         let used_values = used_values(&tables, &kept, c);
         let all_numbers =
@@ -505,6 +521,47 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         } else {
             categorical_cols.push(c);
         }
+        if !numeric && !forced_categorical.contains(&c) {
+            // Mostly numbers: a few bad cells changed the column's meaning.
+            let bad: Vec<usize> = (0..kept.len())
+                .filter(|&i| {
+                    let r = kept[i];
+                    tables[r.table].columns[c].get(r.row).is_some_and(|v| as_number(v).is_none())
+                })
+                .collect();
+            let present = kept.iter().filter(|r| tables[r.table].columns[c].get(r.row).is_some()).count();
+            if !bad.is_empty() && bad.len() * 10 <= present && used_values.len() > 10 {
+                warned.push(c);
+                let first = kept[bad[0]];
+                warnings.push(format!(
+                    "column '{}' holds numbers except in {} of its {present} cells (first '{}' on line {} of {}): \
+                     it is encoded as categorical with one input per distinct value; fix or --drop those cells, or \
+                     declare its type in a --schema",
+                    main.names[c],
+                    bad.len(),
+                    excerpt(tables[first.table].columns[c].get(first.row).unwrap_or("")),
+                    tables[first.table].lines[first.row],
+                    tables[first.table].source
+                ));
+            }
+        }
+        // An identifier used as a feature: named so, or whole numbers all
+        // distinct (a categorical one is caught by its many categories).
+        let name = main.names[c].to_ascii_lowercase();
+        let id_named = name == "id" || name.ends_with("_id") || name.ends_with("-id");
+        let whole_numbers = numeric
+            && used_values.iter().all(|(t, code)| {
+                as_number(&tables[*t].columns[c].values[*code as usize]).is_some_and(|v| v.fract() == 0.0)
+            });
+        if id_named || (whole_numbers && used_values.len() == kept.len() && kept.len() >= 50) {
+            warned.push(c);
+            warnings.push(format!(
+                "column '{}' looks like an identifier ({}): it is used as a feature; --drop it unless it carries \
+                 information",
+                main.names[c],
+                if id_named { "its name".to_string() } else { format!("all {} values distinct", kept.len()) }
+            ));
+        }
     }
 
     // Numeric columns: values per code, then training mean and std.
@@ -523,10 +580,20 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             let code = tables[r.table].columns[c].codes[r.row] as usize;
             let v = per_table[r.table][code];
             if !v.is_finite() {
+                let text = tables[r.table].columns[c].values[code].trim();
+                let looks_infinite = text.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("inf");
                 return Err(Error::Parse {
                     source_name: tables[r.table].source.clone(),
                     line: tables[r.table].lines[r.row],
-                    message: format!("value '{v}' in column '{}' is not a finite number", main.names[c]),
+                    message: if looks_infinite {
+                        format!("value '{}' in column '{}' is not a finite number", excerpt(text), main.names[c])
+                    } else {
+                        format!(
+                            "value '{}' in column '{}' overflows a 64-bit float (its magnitude is above 1.8e308)",
+                            excerpt(text),
+                            main.names[c]
+                        )
+                    },
                 });
             }
         }
@@ -544,6 +611,27 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             var += d * d;
         }
         let std = (var / n).sqrt();
+        if !(mean.is_finite() && std.is_finite()) {
+            // Finite values whose sum or spread overflows.
+            let r = train_rows
+                .iter()
+                .map(|&i| kept[i])
+                .max_by(|a, b| {
+                    let v = |r: &RowRef| per_table[r.table][tables[r.table].columns[c].codes[r.row] as usize].abs();
+                    v(a).total_cmp(&v(b))
+                })
+                .expect("training rows");
+            return Err(Error::Parse {
+                source_name: tables[r.table].source.clone(),
+                line: tables[r.table].lines[r.row],
+                message: format!(
+                    "value '{}' in column '{}' is too large to standardize (the column's mean or spread overflows); \
+                     rescale the column",
+                    excerpt(tables[r.table].columns[c].get(r.row).unwrap_or("")),
+                    main.names[c]
+                ),
+            });
+        }
         if std == 0.0 {
             warnings.push(format!(
                 "column '{}' has the same value in every training row; it carries no information",
@@ -568,7 +656,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             }
         }
         let categories: Vec<String> = seen.keys().map(|s| s.to_string()).collect();
-        if categories.len() > 100 && categories.len() * 2 > train_rows.len() {
+        if categories.len() > 100 && categories.len() * 2 > train_rows.len() && !warned.contains(&c) {
             warnings.push(format!(
                 "column '{}' is categorical with {} distinct values in {} training rows: an identifier, or \
                  numbers with a non-numeric entry? (--drop it, or fix the values)",
@@ -899,7 +987,7 @@ mod tests {
         }
         let e = encode(table(&text), Split::Random { test_fraction: 0.2, seed: 0 }, &spec()).unwrap();
         assert_eq!(e.report.warnings.len(), 2, "{:?}", e.report.warnings);
-        assert!(e.report.warnings[0].starts_with("column 'id' is categorical with 240 distinct values"));
+        assert!(e.report.warnings[0].starts_with("column 'id' looks like an identifier (its name)"));
         assert!(e.report.warnings[1].starts_with("column 'k' has the same value"));
     }
 

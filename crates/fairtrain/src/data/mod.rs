@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-pub use encode::{Encoded, GroupColumn, MissingPolicy, PrepReport, Split, TableSpec};
+pub use encode::{Encoded, GroupColumn, MissingPolicy, PrepReport, Split, TableSpec, excerpt};
 pub use sampler::EpochSampler;
 pub use source::{DataSource, LoadOptions, load};
 

@@ -84,6 +84,24 @@ impl EpochSampler {
         self.indices.len()
     }
 
+    /// Whether `self` (restored from a checkpoint) is a state of `fresh`'s
+    /// sampler: the same rows in some order, a batch and a position within
+    /// them. A restored state is checked before use, so that no index or
+    /// position read from a file is trusted.
+    pub fn is_state_of(&self, fresh: &EpochSampler) -> bool {
+        if self.indices.len() != fresh.indices.len()
+            || self.batch == 0
+            || self.batch > self.indices.len()
+            || self.pos > self.indices.len()
+        {
+            return false;
+        }
+        let (mut a, mut b) = (self.indices.clone(), fresh.indices.clone());
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    }
+
     /// True when the sampler has no indices (never, once constructed).
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()

@@ -120,7 +120,7 @@ impl Schema {
                 return Err(Error::Data(format!(
                     "{source} declares column '{name}', which {} does not have (its columns are: {})",
                     table.source,
-                    table.names.join(", ")
+                    table.column_list()
                 )));
             }
         }

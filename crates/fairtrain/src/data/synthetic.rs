@@ -70,13 +70,16 @@ impl SyntheticSpec {
     /// let s = SyntheticSpec::parse("minority=0.05,shift=-2,train=5000").unwrap();
     /// assert_eq!((s.minority_fraction, s.minority_shift, s.n_train), (0.05, -2.0, 5000));
     /// assert_eq!(SyntheticSpec::parse("minority=0.05;shift=-2;train=5000").unwrap(), s);
+    /// assert!(SyntheticSpec::parse("shift=nan").unwrap_err().to_string().contains("needs a finite number"));
     /// ```
     pub fn parse(text: &str) -> crate::error::Result<Self> {
         let mut spec = SyntheticSpec::default();
         for part in text.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
             let bad = |why: &str| crate::error::Error::config("data", format!("synthetic:{text}: '{part}' {why}"));
             let (key, value) = part.split_once('=').ok_or_else(|| bad("is not key=value"))?;
-            let number = |v: &str| v.trim().parse::<f64>().map_err(|_| bad("needs a number"));
+            let number = |v: &str| {
+                v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| bad("needs a finite number"))
+            };
             match key.trim() {
                 "train" | "test" => {
                     let n = value.trim().parse::<usize>().map_err(|_| bad("needs a row count"))?;

@@ -114,14 +114,23 @@ impl RawTable {
         self.lines.push(line);
     }
 
+    /// The column names for a message: each shortened, at most 30 of them.
+    pub fn column_list(&self) -> String {
+        let mut shown: Vec<String> = self.names.iter().take(30).map(|n| super::excerpt(n)).collect();
+        if self.names.len() > 30 {
+            shown.push(format!("and {} more", self.names.len() - 30));
+        }
+        shown.join(", ")
+    }
+
     /// The index of the column called `name`, or an error listing the columns.
     pub fn column_index(&self, name: &str) -> Result<usize> {
         self.names.iter().position(|n| n == name.trim()).ok_or_else(|| {
             Error::Data(format!(
                 "unknown column '{}' in {} (its columns are: {})",
-                name,
+                super::excerpt(name),
                 self.source,
-                self.names.join(", ")
+                self.column_list()
             ))
         })
     }
@@ -135,12 +144,24 @@ impl RawTable {
             skipped.clear();
             reader.read_line(&mut skipped).map_err(|e| Error::Data(format!("{source}: {e}")))?;
         }
+        // The csv crate counts a record's line when it consumes the `\n`
+        // ending the record before it, which with CRLF line endings happens
+        // after the record's position is taken: every record after the
+        // first would be reported one line early (rust-csv issue 395).
+        // Whether the file ends its lines with CRLF is read off its first line.
+        let crlf = {
+            let head = reader.fill_buf().map_err(|e| Error::Data(format!("{source}: {e}")))?;
+            head.iter().position(|&b| b == b'\n').is_some_and(|k| k > 0 && head[k - 1] == b'\r')
+        };
         let mut csv = csv::ReaderBuilder::new()
             .delimiter(options.delimiter)
             .has_headers(options.names.is_none())
             .flexible(true)
             .from_reader(&mut reader);
         let line_offset = options.skip_lines as u64;
+        // Records after the first (the header, or the first data row of a
+        // file without one) are one line further than counted.
+        let data_offset = line_offset + crlf as u64;
         let names: Vec<String> = match &options.names {
             Some(names) => names.clone(),
             None => {
@@ -159,7 +180,8 @@ impl RawTable {
             match csv.read_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line()) + line_offset;
+                    let at = record.position().map_or(0, |p| p.line());
+                    let line = at + if at > 1 || options.names.is_none() { data_offset } else { line_offset };
                     if record.len() != table.names.len() {
                         // A quote left open runs on over the following lines.
                         let hint = if record.iter().any(|f| f.contains('\n')) {
@@ -175,7 +197,7 @@ impl RawTable {
                     }
                     table.push_row(line, record.iter());
                 }
-                Err(e) => return Err(csv_error(source, line_offset, e)),
+                Err(e) => return Err(csv_error(source, data_offset, e)),
             }
         }
         Ok(table)
@@ -232,6 +254,36 @@ mod tests {
         assert_eq!(t.columns[1].codes, [0, 0]);
         assert_eq!(t.columns[2].codes, [MISSING, MISSING]);
         assert_eq!(t.lines, [2, 3]);
+    }
+
+    /// Lines are counted as the file counts them, whatever its line
+    /// endings, with quoted newlines inside fields.
+    #[test]
+    fn line_numbers_follow_the_file_with_lf_and_crlf() {
+        for nl in ["\n", "\r\n"] {
+            for bad in [2usize, 3, 9, 40] {
+                let mut lines: Vec<String> = vec!["a,b".into()];
+                for i in 2..=50 {
+                    lines.push(if i == bad {
+                        "1,2,3".into()
+                    } else if i == 5 {
+                        format!("\"x{nl}y\",{i}")
+                    } else {
+                        format!("{i},{i}")
+                    });
+                }
+                let text = lines.join(nl) + nl;
+                let e = RawTable::read(text.as_bytes(), "t.csv", &ReadOptions::default()).unwrap_err().to_string();
+                // The quoted field of line 5 spans two lines.
+                let expected = if bad > 5 { bad + 1 } else { bad };
+                assert_eq!(e, format!("t.csv, line {expected}: expected 2 fields, found 3"), "{nl:?}");
+                let ok =
+                    lines.iter().enumerate().filter(|(k, _)| k + 1 != bad).map(|(_, l)| l.clone()).collect::<Vec<_>>();
+                let t = RawTable::read((ok.join(nl) + nl).as_bytes(), "t.csv", &ReadOptions::default()).unwrap();
+                assert_eq!(t.lines[0], 2, "{nl:?}");
+                assert_eq!(*t.lines.last().unwrap(), 50, "{nl:?} bad {bad}");
+            }
+        }
     }
 
     #[test]

@@ -990,10 +990,10 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
             return Err(mismatch("parameter counts"));
         }
         if state.cell_samplers.len() != self.cells.len()
-            || state.cell_samplers.iter().zip(&self.cells).any(|(a, c)| a.len() != c.sampler.len())
-            || state.objective_sampler.len() != self.objective_sampler.len()
+            || state.cell_samplers.iter().zip(&self.cells).any(|(a, c)| !a.is_state_of(&c.sampler))
+            || !state.objective_sampler.is_state_of(&self.objective_sampler)
         {
-            return Err(mismatch("group sizes"));
+            return Err(mismatch("the samplers' rows"));
         }
         self.set_batch_sizes(state.batch)?;
         if state.bounds.iter().zip(self.constraints.constraints()).any(|(a, c)| *a != c.bound) {

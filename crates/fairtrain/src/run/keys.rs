@@ -184,7 +184,8 @@ impl<'a> Reader<'a> {
     pub(crate) fn parse(&self) -> Result<toml::Table> {
         let text = self.text.unwrap_or("");
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            // The line holding the span's start: 1 + the newlines before it.
+            let line = e.span().map(|s| 1 + text.as_bytes()[..s.start].iter().filter(|&&b| b == b'\n').count());
             let what = match self.file {
                 Some(p) => format!("config file {}", p.display()),
                 None => "configuration".to_string(),
@@ -212,7 +213,15 @@ impl<'a> Reader<'a> {
                 }
             } else if TOP_LEVEL.contains(&key.as_str()) {
                 let origin = self.origin(None, &key);
-                check_constraints(&key, &value).map_err(|m| self.error(&origin, &key, m))?;
+                check_constraints(&key, &value).map_err(|(at, m)| {
+                    let line = at.and_then(|(i, k)| self.text.and_then(|t| line_in_array(t, &key, i, &k)));
+                    match (self.file, line) {
+                        (Some(path), Some(line)) => {
+                            self.error(&Origin::File { path: path.to_path_buf(), line }, &key, m)
+                        }
+                        _ => self.error(&origin, &key, m),
+                    }
+                })?;
                 origins.keys.insert(key.clone(), origin);
                 out.insert(key, value);
             } else if let Some((section, k)) = key.split_once('.').filter(|(s, _)| sections().iter().any(|x| x.0 == *s))
@@ -297,25 +306,62 @@ pub(crate) fn check_type(section: &str, key: &str, value: &toml::Value) -> std::
 
 /// Checks the keys of `[[constraint]]` tables, with suggestions, and the
 /// type of the other top-level keys.
-fn check_constraints(key: &str, value: &toml::Value) -> std::result::Result<(), String> {
+/// An error, located at a key of the `i`-th `[[constraint]]` table.
+type Located = (Option<(usize, String)>, String);
+
+fn check_constraints(key: &str, value: &toml::Value) -> std::result::Result<(), Located> {
     if key == "constraint" {
         let items: Vec<&toml::Value> = match value {
             toml::Value::Array(items) => items.iter().collect(),
             one => vec![one],
         };
         let fields = fields_of::<ConstraintSpec>();
-        for item in items {
-            if let toml::Value::Table(t) = item {
-                if let Some(k) = t.keys().find(|k| !fields.contains(&k.as_str())) {
-                    return Err(format!(
-                        "unknown key `{k}` in a [[constraint]] table{}",
-                        suggest(k, fields.iter().copied())
-                    ));
+        for (i, item) in items.into_iter().enumerate() {
+            let toml::Value::Table(t) = item else { continue };
+            for (k, v) in t {
+                if !fields.contains(&k.as_str()) {
+                    let hint = suggest(k, fields.iter().copied());
+                    return Err((Some((i, k.clone())), format!("unknown key `{k}` in a [[constraint]] table{hint}")));
+                }
+                // Every field is optional: each one's type is checked alone.
+                let one = toml::Value::Table(toml::Table::from_iter([(k.clone(), v.clone())]));
+                if let Err(e) = one.try_into::<ConstraintSpec>() {
+                    let message = format!("in a [[constraint]] table: {}", e.message().trim());
+                    return Err((Some((i, k.clone())), message));
                 }
             }
         }
     }
-    check_type("", key, value)
+    check_type("", key, value).map_err(|m| (None, m))
+}
+
+/// The 1-based line of `key` in the `index`-th `[[array]]` table of a TOML
+/// text, else of that table's header.
+fn line_in_array(text: &str, array: &str, index: usize, key: &str) -> Option<usize> {
+    let mut seen: Option<usize> = None;
+    let mut inside = false;
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let is_ours =
+                t.starts_with("[[") && t.trim_start_matches('[').split(']').next().map(str::trim) == Some(array);
+            inside = is_ours;
+            if is_ours {
+                let k = seen.map_or(0, |k| k + 1);
+                seen = Some(k);
+                if k == index {
+                    header = Some(i + 1);
+                }
+            }
+            continue;
+        }
+        let name = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if inside && seen == Some(index) && t.contains('=') && name == key {
+            return Some(i + 1);
+        }
+    }
+    header
 }
 
 /// Resolves the relative paths of a file's `[data]` keys against the file's
@@ -469,5 +515,9 @@ mod tests {
         assert_eq!(line_of(text, Some("algorithm"), "lr"), Some(4));
         assert_eq!(line_of(text, None, "seed"), Some(1));
         assert_eq!(line_of(text, Some("training"), "lr"), Some(6));
+        let text = "seed = 1\n\n[[constraint]]\nnotion = \"demographic-parity\"\n\n[[constraint]]\nnotion = \"loss-parity\"\n\nbound = 2\n";
+        assert_eq!(line_in_array(text, "constraint", 1, "bound"), Some(9));
+        assert_eq!(line_in_array(text, "constraint", 0, "notion"), Some(4));
+        assert_eq!(line_in_array(text, "constraint", 0, "bound"), Some(3));
     }
 }

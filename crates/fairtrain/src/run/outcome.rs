@@ -103,15 +103,15 @@ impl RunOutcome {
         };
         let restarted = self.metrics.warnings.iter().any(|w| w.kind == "restarted");
         let mut lines = vec![format!(
-            "trained {} iterations{} in {:.2} s ({:.0} it/s; stopped by the {} budget); model: {returned}",
+            "trained {} iterations{} in {:.2} s ({:.0} it/s; {}); model: {returned}",
             s.iterations,
             if restarted { " after a restart (see the warning)" } else { "" },
             s.wall_seconds,
             self.metrics.iterations_per_second,
             match s.stop {
-                StopReason::Iterations => "iteration",
-                StopReason::Time => "time",
-                StopReason::Interrupted => "interrupt",
+                StopReason::Iterations => "stopped by the iteration budget",
+                StopReason::Time => "stopped by the time budget",
+                StopReason::Interrupted => "interrupted",
             }
         )];
         lines.extend(self.margin_report.iter().map(|l| format!("generalization margin: {l}")));

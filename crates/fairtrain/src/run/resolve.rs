@@ -32,6 +32,16 @@ pub const DEFAULT_CHECKPOINT_EVERY: &str = "60s";
 /// The default `history.csv` cadence.
 pub const DEFAULT_LOG_EVERY: u64 = 100;
 
+/// Evaluation threads: at least 1, at most 4 per core of this machine
+/// (more only oversubscribe it: a 2-second budget once took 47 s).
+fn threads(n: usize) -> Result<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if n > 4 * cores {
+        return Err(Error::config("threads", format!("{n} (this machine has {cores} cores; at most {})", 4 * cores)));
+    }
+    at_least_one("threads", n)
+}
+
 fn at_least_one<T: PartialOrd + Default + std::fmt::Display + From<u8>>(field: &str, v: T) -> Result<T> {
     if v >= T::from(1) { Ok(v) } else { Err(Error::config(field, format!("{v} (must be at least 1)"))) }
 }
@@ -493,7 +503,7 @@ impl RunConfig {
                     ));
                 }
             },
-            threads: at_least_one("threads", t.threads.unwrap_or(1))?,
+            threads: threads(t.threads.unwrap_or(1))?,
             out: o.out.clone(),
             notes,
         })
