@@ -207,7 +207,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,
 
-    /// After training, choose per-group decision thresholds (randomized where needed) that maximize accuracy within the rate bounds, fitted on training and validation rows for a model trained without constraints, on validation alone for a constrained one; saved with the model, so `predict` then needs the group column(s). Without --algorithm the model trains unconstrained (adam) first [default: off]
+    /// After training, choose per-group decision thresholds (randomized where needed) that maximize accuracy within the rate bounds, fitted on training and validation rows for a model trained without constraints that still errs on its training rows, else on validation alone; saved with the model, so `predict` then needs the group column(s). Without --algorithm the model trains unconstrained (adam) first [default: off]
     #[arg(long, value_parser = postprocess_parser(), value_name = "off|group-thresholds", help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postprocess: Option<Postprocess>,
