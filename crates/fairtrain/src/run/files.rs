@@ -14,60 +14,7 @@ pub const CONFIG_FILE: &str = "config.toml";
 pub const HISTORY_FILE: &str = "history.csv";
 
 /// Files that mark a directory as holding a run.
-const RUN_FILES: [&str; 3] = [METRICS_FILE, HISTORY_FILE, CONFIG_FILE];
-
-/// Every file a run writes into its directory (temporaries aside).
-const PROJECT_FILES: [&str; 9] = [
-    METRICS_FILE,
-    HISTORY_FILE,
-    CONFIG_FILE,
-    super::manifest::MANIFEST_FILE,
-    super::evaluation_log::EVALUATIONS_FILE,
-    super::checkpointer::CHECKPOINT_FILE,
-    "checkpoint.tmp",
-    crate::model::saved::WEIGHTS_FILE,
-    crate::model::saved::CARD_FILE,
-];
-
-/// Removes the files of the run `dir` holds, before a new run (started with
-/// `--overwrite`) writes there: none of them is left to look like the new
-/// run's. Files the project does not write make it refuse, named: they are
-/// the user's, and the directory is not a run's alone. A directory without
-/// a run is left as it is.
-pub(crate) fn clear_previous_run(dir: &Path) -> Result<()> {
-    if !RUN_FILES.iter().any(|f| dir.join(f).exists()) {
-        return Ok(());
-    }
-    let ours = |name: &str| {
-        PROJECT_FILES.contains(&name)
-            || name == super::lock::LOCK_FILE
-            || name == ".fairtrain-write-test"
-            || (name.starts_with('.') && name.ends_with(".tmp"))
-    };
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    let foreign: Vec<&String> = names.iter().filter(|n| !ours(n)).collect();
-    if !foreign.is_empty() {
-        let shown: Vec<&str> = foreign.iter().take(3).map(|s| s.as_str()).collect();
-        return Err(Error::Data(format!(
-            "--overwrite replaces the run in {}, but it also holds files fairtrain did not write ({}{}); move them, \
-             or choose another --out",
-            dir.display(),
-            shown.join(", "),
-            if foreign.len() > 3 { format!(" and {} more", foreign.len() - 3) } else { String::new() }
-        )));
-    }
-    for name in names.iter().filter(|n| n.as_str() != super::lock::LOCK_FILE) {
-        let path = dir.join(name);
-        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-    }
-    Ok(())
-}
+pub(crate) const RUN_FILES: [&str; 3] = [METRICS_FILE, HISTORY_FILE, CONFIG_FILE];
 
 /// The output directory to use: `out`, or `runs/<UTC timestamp>`. Refuses a
 /// directory that already holds a run unless `overwrite`. Creates nothing.

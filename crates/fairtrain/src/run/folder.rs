@@ -4,16 +4,16 @@
 //! the model. Nothing is created before the inputs are validated, and
 //! finished files appear atomically.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use super::checkpointer::{CHECKPOINT_FILE, Checkpointer};
 use super::data::RunData;
-use super::evaluation_log::{EVALUATION_LINES, EvaluationLog};
-use super::files::{CONFIG_FILE, HISTORY_FILE, clear_previous_run, create_dir, open_log, write_atomic};
-use super::lock::DirLock;
-use super::manifest::{Manifest, ManifestWriter};
+use super::evaluation_log::{EVALUATION_LINES, EVALUATIONS_FILE, EvaluationLog};
+use super::files::{CONFIG_FILE, HISTORY_FILE, RUN_FILES, create_dir, open_log, write_atomic};
+use super::lock::{DirLock, LOCK_FILE};
+use super::manifest::{MANIFEST_FILE, Manifest, ManifestWriter};
 use super::metrics::METRICS_FILE;
 use super::outcome::RunOutcome;
 use super::plan::RunPlan;
@@ -122,4 +122,57 @@ impl<'a> RunFolder<'a> {
         write_atomic(&self.dir, METRICS_FILE, &json)?;
         self.manifest.write(&self.dir, &outcome.metrics.status, Some(outcome.metrics.iterations))
     }
+}
+
+/// Every file a run writes into its directory (temporaries aside).
+const PROJECT_FILES: [&str; 9] = [
+    METRICS_FILE,
+    HISTORY_FILE,
+    CONFIG_FILE,
+    MANIFEST_FILE,
+    EVALUATIONS_FILE,
+    CHECKPOINT_FILE,
+    "checkpoint.tmp",
+    crate::model::saved::WEIGHTS_FILE,
+    crate::model::saved::CARD_FILE,
+];
+
+/// Removes the files of the run `dir` holds, before a new run (started with
+/// `--overwrite`) writes there: none of them is left to look like the new
+/// run's. Files the project does not write make it refuse, named: they are
+/// the user's, and the directory is not a run's alone. A directory without
+/// a run is left as it is.
+fn clear_previous_run(dir: &Path) -> Result<()> {
+    if !RUN_FILES.iter().any(|f| dir.join(f).exists()) {
+        return Ok(());
+    }
+    let ours = |name: &str| {
+        PROJECT_FILES.contains(&name)
+            || name == LOCK_FILE
+            || name == ".fairtrain-write-test"
+            || (name.starts_with('.') && name.ends_with(".tmp"))
+    };
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    let foreign: Vec<&String> = names.iter().filter(|n| !ours(n)).collect();
+    if !foreign.is_empty() {
+        let shown: Vec<&str> = foreign.iter().take(3).map(|s| s.as_str()).collect();
+        return Err(Error::Data(format!(
+            "--overwrite replaces the run in {}, but it also holds files fairtrain did not write ({}{}); move them, \
+             or choose another --out",
+            dir.display(),
+            shown.join(", "),
+            if foreign.len() > 3 { format!(" and {} more", foreign.len() - 3) } else { String::new() }
+        )));
+    }
+    for name in names.iter().filter(|n| n.as_str() != LOCK_FILE) {
+        let path = dir.join(name);
+        fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
 }

@@ -232,6 +232,13 @@ impl<'a> Session<'a> {
                 }
                 problem.load_state(&c.problem)?;
                 algorithm.load_state(&c.algorithm_state)?;
+                if algorithm.has_multipliers() && algorithm.multipliers().len() != problem.num_constraints() {
+                    return Err(Error::Data(format!(
+                        "the checkpoint holds {} multipliers for {} constraints",
+                        algorithm.multipliers().len(),
+                        problem.num_constraints()
+                    )));
+                }
                 Some(c.loop_state.clone())
             }
             None => None,
