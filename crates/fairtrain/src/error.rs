@@ -48,6 +48,16 @@ pub enum Error {
         /// The sha256 it has.
         found: String,
     },
+    /// A capability the value asked for does not have (a problem that
+    /// cannot change its bounds, a method that needs per-row access): a
+    /// kind of its own, so that callers can tell it from bad data.
+    #[error("{what} does not support {capability}")]
+    Unsupported {
+        /// What was asked (a problem, a method, a backend).
+        what: String,
+        /// The capability it lacks.
+        capability: String,
+    },
     /// Training produced a non-finite value or otherwise broke down.
     #[error("training diverged at iteration {iteration}: {message}")]
     Diverged {
@@ -62,6 +72,16 @@ impl Error {
     /// Shorthand for a [`Error::Config`].
     pub fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Config { field: field.into(), message: message.into() }
+    }
+
+    /// Shorthand for an [`Error::Unsupported`].
+    ///
+    /// ```
+    /// let e = fairtrain::Error::unsupported("this problem", "changing its bounds");
+    /// assert_eq!(e.to_string(), "this problem does not support changing its bounds");
+    /// ```
+    pub fn unsupported(what: impl Into<String>, capability: impl Into<String>) -> Self {
+        Error::Unsupported { what: what.into(), capability: capability.into() }
     }
 
     /// Shorthand for an [`Error::Io`].

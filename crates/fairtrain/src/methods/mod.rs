@@ -167,7 +167,10 @@ impl MethodConfig {
 /// The native view of `problem`, or the error every method gives without one.
 fn native<'a>(problem: &'a mut dyn Problem, method: &str) -> Result<NativeView<'a>> {
     problem.native().ok_or_else(|| {
-        Error::Data(format!("{method} needs the native MLP backend (per-row access to the model and the data)"))
+        Error::unsupported(
+            "this problem's backend (not the native MLP)",
+            format!("{method}, which needs per-row access to the model and the data"),
+        )
     })
 }
 

@@ -158,7 +158,7 @@ pub trait Problem {
     /// Changes the sizes of the minibatches later estimates draw (for
     /// methods that vary them, such as Stochastic Ghost). Optional.
     fn set_batch_sizes(&mut self, _sizes: BatchSizes) -> Result<()> {
-        Err(Error::Data("this problem does not support changing its minibatch sizes".into()))
+        Err(Error::unsupported("this problem", "changing its minibatch sizes"))
     }
 
     /// Restricts the estimates and gradients to a subset of the current
@@ -166,14 +166,14 @@ pub trait Problem {
     /// Ghost's antithetic halves). The selection holds until changed; a new
     /// estimate keeps it. Optional.
     fn select_rows(&mut self, _selection: RowSelection) -> Result<()> {
-        Err(Error::Data("this problem does not support row selections".into()))
+        Err(Error::unsupported("this problem", "row selections"))
     }
 
     /// Changes the bound of each constraint (one per constraint, not per
     /// scalar row), e.g. to train against a tighter bound than the one
     /// reported. Optional.
     fn set_bounds(&mut self, _bounds: &[f64]) -> Result<()> {
-        Err(Error::Data("this problem does not support changing its bounds".into()))
+        Err(Error::unsupported("this problem", "changing its bounds"))
     }
 
     /// The process group a data-parallel problem spreads its minibatches

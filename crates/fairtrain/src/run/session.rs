@@ -232,10 +232,11 @@ impl<'a> Session<'a> {
                 }
                 problem.load_state(&c.problem)?;
                 algorithm.load_state(&c.algorithm_state)?;
-                if algorithm.has_multipliers() && algorithm.multipliers().len() != problem.num_constraints() {
+                // (Empty before the first step: multipliers start there.)
+                let m = algorithm.multipliers().len();
+                if algorithm.has_multipliers() && m != 0 && m != problem.num_constraints() {
                     return Err(Error::Data(format!(
-                        "the checkpoint holds {} multipliers for {} constraints",
-                        algorithm.multipliers().len(),
+                        "the checkpoint holds {m} multipliers for {} constraints",
                         problem.num_constraints()
                     )));
                 }
