@@ -410,12 +410,9 @@ impl Grid {
     }
 }
 
-/// Runs `fairtrain bench`.
+/// Runs `fairtrain bench` (`--speed` is [`crate::speed::run`]).
 pub fn run(args: BenchArgs) -> Result<()> {
     let grid = args.grid()?;
-    if args.speed {
-        return crate::speed::run(&args, &grid);
-    }
     let runs = grid.runs()?;
     // Every data set loads (and its groups exist) before anything runs.
     let mut checked = std::collections::HashSet::new();

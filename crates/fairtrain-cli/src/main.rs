@@ -52,7 +52,16 @@ enum Command {
     Prune(Box<prune_cmd::PruneArgs>),
     /// Studies over many runs: `study optimizers` compares SGD, momentum, RMSProp and Adam on fairness; `study fairbatch` reruns FairBatch's notebook experiment
     #[command(subcommand)]
-    Study(study_cmd::StudyCommand),
+    Study(StudyCommand),
+}
+
+/// `fairtrain study ...`
+#[derive(Debug, Subcommand)]
+enum StudyCommand {
+    /// Train with SGD, momentum, RMSProp and Adam over seeds and compare their fairness
+    Optimizers(study_cmd::StudyArgs),
+    /// FairBatch's notebook experiment over seeds, beside the uniform sampler and the notebook's numbers
+    Fairbatch(study_fairbatch::FairBatchStudyArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,7 +80,10 @@ fn main() -> ExitCode {
             train_cmd::run(*args, processes.group())
         }
         Command::Datasets(command) => alone("datasets").and_then(|()| datasets_cmd::run(command)),
-        Command::Bench(args) => alone("bench").and_then(|()| bench_cmd::run(*args)),
+        Command::Bench(args) => alone("bench").and_then(|()| match args.speed {
+            true => speed::run(&args),
+            false => bench_cmd::run(*args),
+        }),
         Command::Report(args) => alone("report").and_then(|()| report_cmd::run(args)),
         Command::Frontier(args) => alone("frontier").and_then(|()| frontier_cmd::run(*args)),
         Command::Predict(args) => alone("predict").and_then(|()| predict_cmd::predict(args)),
@@ -80,7 +92,10 @@ fn main() -> ExitCode {
             train_cmd::install_interrupt_handler();
             prune_cmd::run(*args)
         }),
-        Command::Study(command) => alone("study").and_then(|()| study_cmd::run(command)),
+        Command::Study(command) => alone("study").and_then(|()| match command {
+            StudyCommand::Optimizers(args) => study_cmd::run(args),
+            StudyCommand::Fairbatch(args) => study_fairbatch::run(args),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use fairtrain::run::{CONFIG_FILE, Metrics, RunConfig, create_dir, timestamp, write_atomic};
 
-use crate::bench_cmd::{BenchArgs, Grid};
+use crate::bench_cmd::BenchArgs;
 
 /// The algorithms measured when none are given: every constrained method
 /// and the unconstrained baseline.
@@ -19,7 +19,8 @@ const DEFAULT_ALGORITHMS: [&str; 11] =
     ["ssl-alm", "alm", "ialm", "gda", "nupi", "spbm", "penalty", "proxy-lagrangian", "ssw", "ghost", "adam"];
 
 /// Runs the speed benchmark.
-pub fn run(args: &BenchArgs, grid: &Grid) -> Result<()> {
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let grid = &args.grid()?;
     let dataset = grid.datasets.first().cloned().unwrap_or_else(|| "adult".into());
     let algorithms: Vec<String> = match &args.algorithms {
         Some(a) => a.clone(),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, PrimalConfig, PrimalKind};
 use fairtrain::evaluation::stats::{mean_ci, wilcoxon_signed_rank};
 
@@ -18,15 +18,6 @@ use fairtrain::run::{choose_dir, write_atomic};
 
 use crate::args::{RunFlags, TrainArgs};
 use crate::train_cmd::{execute_quietly, load_data};
-
-/// `fairtrain study ...`
-#[derive(Debug, Subcommand)]
-pub enum StudyCommand {
-    /// Train with SGD, momentum, RMSProp and Adam over seeds and compare their fairness
-    Optimizers(StudyArgs),
-    /// FairBatch's notebook experiment over seeds, beside the uniform sampler and the notebook's numbers
-    Fairbatch(crate::study_fairbatch::FairBatchStudyArgs),
-}
 
 /// Flags of `fairtrain study optimizers`.
 #[derive(Debug, Args)]
@@ -90,12 +81,8 @@ pub(crate) fn study_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Runs `fairtrain study ...`.
-pub fn run(command: StudyCommand) -> Result<()> {
-    let args = match command {
-        StudyCommand::Optimizers(args) => args,
-        StudyCommand::Fairbatch(args) => return crate::study_fairbatch::run(args),
-    };
+/// Runs `fairtrain study optimizers`.
+pub fn run(args: StudyArgs) -> Result<()> {
     let started = Instant::now();
     let seeds = args.seeds.unwrap_or(5);
     if seeds == 0 {
