@@ -348,3 +348,37 @@ fn a_damaged_checkpoint_is_refused() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("does not belong to this run's settings"), "{e}");
 }
+
+/// A run folder changed after its checkpoint is not resumed as if it were
+/// whole: a missing manifest, or a history with fewer lines than the
+/// checkpoint counted, is an error naming the file.
+#[test]
+fn a_changed_run_folder_is_not_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["--data", "german", "--iterations", "1000", "--checkpoint-every", "200"];
+    let stopped = |name: &str| {
+        let dir = tmp.path().join(name);
+        let out = Command::new(env!("CARGO_BIN_EXE_fairtrain"))
+            .args(["train", "--quiet", "--out", s(&dir)])
+            .args(args)
+            .env("FAIRTRAIN_TEST_KILL", "record:500")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        dir
+    };
+    let resume = |dir: &Path| {
+        let out = fairtrain(&["train", "--resume", "--out", s(dir), "--quiet"]);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let a = stopped("a");
+    std::fs::remove_file(a.join("manifest.json")).unwrap();
+    let e = resume(&a);
+    assert!(e.contains("manifest.json"), "{e}");
+    let b = stopped("b");
+    let history = std::fs::read(b.join("history.csv")).unwrap();
+    std::fs::write(b.join("history.csv"), &history[..history.len() / 3]).unwrap();
+    let e = resume(&b);
+    assert!(e.contains("history.csv: holds") && e.contains("cannot be resumed exactly"), "{e}");
+}
