@@ -1,5 +1,5 @@
 //! Constrained (and baseline) training algorithms, each one step over the
-//! [`Problem`] interface. An algorithm owns its multipliers and optimizer
+//! [`Problem`](crate::problem::Problem) interface. An algorithm owns its multipliers and optimizer
 //! state; budgets, logging and evaluation belong to the trainer
 //! ([`crate::train`]).
 //!
@@ -9,14 +9,17 @@
 //! subgradient ([`switching`]) and Stochastic Ghost ([`ghost`]) have no
 //! multipliers; [`unconstrained`] are the baselines.
 
+pub(crate) mod algorithm;
 pub mod alm;
 pub mod gda;
 pub mod ghost;
 pub mod ialm;
 pub mod lagrangian;
+pub(crate) mod name;
 pub mod nupi;
 pub mod optim;
 pub mod penalty;
+mod preset;
 pub mod proxy_lagrangian;
 pub mod spbm;
 pub mod switching;
@@ -24,246 +27,24 @@ pub mod switching;
 pub(crate) mod testing;
 pub mod unconstrained;
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::methods::{MethodConfig, Target};
-use crate::problem::{BatchSizes, Problem};
+use crate::problem::BatchSizes;
+pub use algorithm::Algorithm;
 pub use alm::{Alm, AlmConfig, Augmentation};
 pub use gda::{Gda, GdaConfig};
 pub use ghost::{Ghost, GhostConfig};
 pub use ialm::{Ialm, IalmConfig};
 pub use lagrangian::{DualRule, Lagrangian};
+pub use name::AlgorithmName;
 pub use nupi::{Nupi, NupiConfig};
 pub use optim::{PrimalConfig, PrimalKind};
 pub use penalty::{Penalty, PenaltyConfig};
+pub use preset::Preset;
 pub use proxy_lagrangian::{ProxyConfig, ProxyLagrangian, Regret};
 pub use spbm::{Barrier, Spbm, SpbmConfig};
 pub use switching::{SwitchingConfig, SwitchingSubgradient};
 pub use unconstrained::Unconstrained;
-
-/// One training algorithm: `step` does exactly one iteration.
-pub trait Algorithm {
-    /// The command-line name.
-    fn name(&self) -> &'static str;
-
-    /// One iteration: draw estimates from `problem`, update the algorithm's
-    /// own state and the parameters.
-    fn step(&mut self, problem: &mut dyn Problem) -> Result<()>;
-
-    /// True when each step estimates the constraints (so the trainer can
-    /// log them without drawing extra samples).
-    fn uses_constraints(&self) -> bool {
-        false
-    }
-
-    /// True for methods with Lagrange multipliers.
-    fn has_multipliers(&self) -> bool {
-        false
-    }
-
-    /// The Lagrange multipliers, one per scalar constraint (empty for
-    /// methods without multipliers, and before the first step).
-    fn multipliers(&self) -> &[f32] {
-        &[]
-    }
-
-    /// Names of extra per-log values (step sizes, penalties, switching
-    /// rates...), given the problem's constraint names.
-    fn log_columns(&self, _constraint_names: &[String]) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Appends the extra values for the log window just ended, parallel to
-    /// [`Algorithm::log_columns`], and starts a new window.
-    fn log_values(&mut self, _out: &mut Vec<f64>) {}
-
-    /// Projects the returned parameters (the last, averaged or selected
-    /// iterate) onto the structure the algorithm maintains, such as a
-    /// pruning mask. The default changes nothing.
-    fn finalize(&self, _params: &mut [f32]) {}
-
-    /// The algorithm's complete state (multipliers, optimizer moments,
-    /// random generators...) for a checkpoint.
-    fn save_state(&self) -> Result<Vec<u8>> {
-        Err(Error::Data(format!("algorithm {} cannot save its state for a checkpoint", self.name())))
-    }
-
-    /// Restores a state written by [`Algorithm::save_state`].
-    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
-        Err(Error::Data(format!("algorithm {} cannot restore a checkpoint", self.name())))
-    }
-}
-
-/// The algorithms by command-line name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AlgorithmName {
-    /// Smoothed stochastic linearized augmented Lagrangian.
-    SslAlm,
-    /// Stochastic switching subgradient.
-    Ssw,
-    /// Stochastic augmented Lagrangian (no smoothing).
-    Alm,
-    /// Inexact augmented Lagrangian with adaptive dual steps.
-    Ialm,
-    /// Stochastic penalty-barrier multiplier method.
-    Spbm,
-    /// PI-controlled multipliers.
-    Nupi,
-    /// Stochastic Ghost (SQP with multilevel Monte Carlo).
-    Ghost,
-    /// Proxy-Lagrangian (true rates for the multipliers).
-    ProxyLagrangian,
-    /// Plain Lagrangian gradient descent-ascent.
-    Gda,
-    /// Quadratic penalty.
-    Penalty,
-    /// Unconstrained SGD.
-    Sgd,
-    /// Unconstrained Adam.
-    Adam,
-    /// FairBatch's adaptive batch sampler (a method, see [`crate::methods`]).
-    #[serde(rename = "fairbatch")]
-    FairBatch,
-    /// FORML's meta-learned sample weights (a method).
-    Forml,
-    /// FERMI's exponential Renyi mutual information regularizer (a method).
-    Fermi,
-}
-
-impl AlgorithmName {
-    /// Every algorithm.
-    pub const ALL: [AlgorithmName; 12] = [
-        AlgorithmName::SslAlm,
-        AlgorithmName::Ssw,
-        AlgorithmName::Alm,
-        AlgorithmName::Ialm,
-        AlgorithmName::Spbm,
-        AlgorithmName::Nupi,
-        AlgorithmName::Ghost,
-        AlgorithmName::ProxyLagrangian,
-        AlgorithmName::Gda,
-        AlgorithmName::Penalty,
-        AlgorithmName::Sgd,
-        AlgorithmName::Adam,
-    ];
-
-    /// Every command-line name, in the order of [`AlgorithmName::ALL`].
-    pub const NAMES: [&'static str; 12] =
-        ["ssl-alm", "ssw", "alm", "ialm", "spbm", "nupi", "ghost", "proxy-lagrangian", "gda", "penalty", "sgd", "adam"];
-
-    /// The fairness methods of [`crate::methods`] (`--method`), which take
-    /// the place of an algorithm.
-    pub const METHODS: [AlgorithmName; 3] = [AlgorithmName::FairBatch, AlgorithmName::Forml, AlgorithmName::Fermi];
-
-    /// The methods' command-line names, in the order of [`AlgorithmName::METHODS`].
-    pub const METHOD_NAMES: [&'static str; 3] = ["fairbatch", "forml", "fermi"];
-
-    /// The command-line name.
-    pub fn as_str(self) -> &'static str {
-        match Self::METHODS.iter().position(|&a| a == self) {
-            Some(i) => Self::METHOD_NAMES[i],
-            None => Self::NAMES[Self::ALL.iter().position(|&a| a == self).unwrap_or(0)],
-        }
-    }
-
-    /// True for the fairness methods (`--method`).
-    pub fn is_method(self) -> bool {
-        Self::METHODS.contains(&self)
-    }
-
-    /// Parses a method name (`fairbatch`, `forml`, `fermi`).
-    pub fn parse_method(s: &str) -> Result<Self> {
-        Self::METHOD_NAMES
-            .iter()
-            .position(|&n| n == s)
-            .map(|i| Self::METHODS[i])
-            .ok_or_else(|| Error::config("method", format!("'{s}' (known: {})", Self::METHOD_NAMES.join(", "))))
-    }
-
-    /// True for the methods that enforce the constraints (through
-    /// multipliers, switching or a fairness method).
-    pub fn is_constrained(self) -> bool {
-        !matches!(self, AlgorithmName::Sgd | AlgorithmName::Adam)
-    }
-
-    /// True for the algorithms that train toward the bounds (the constrained
-    /// ones; not the unconstrained baselines, nor the fairness methods,
-    /// which have no bound): the ones a validation margin, a feasibility
-    /// selection and infeasibility warnings are for.
-    pub fn pursues_bounds(self) -> bool {
-        self.is_constrained() && !self.is_method()
-    }
-
-    /// True for the methods whose gradient weights come from a dual rule
-    /// (they accept any primal optimizer).
-    pub fn is_lagrangian(self) -> bool {
-        self.is_constrained() && !self.is_method() && !matches!(self, AlgorithmName::Ssw | AlgorithmName::Ghost)
-    }
-}
-
-impl fmt::Display for AlgorithmName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Parses an algorithm's or a method's name.
-impl FromStr for AlgorithmName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::NAMES
-            .iter()
-            .position(|&n| n == s)
-            .map(|i| Self::ALL[i])
-            .or_else(|| Self::parse_method(s).ok())
-            .ok_or_else(|| {
-                Error::config(
-                    "algorithm",
-                    format!("'{s}' (known: {}; methods: {})", Self::NAMES.join(", "), Self::METHOD_NAMES.join(", ")),
-                )
-            })
-    }
-}
-
-/// A named set of hyperparameters and batch sizes for every algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    /// The humancompatible.train paper's settings where it has them, else
-    /// the reference packages' (see [`AlgorithmConfig::paper`]).
-    Paper,
-    /// fairtrain's defaults (see [`AlgorithmConfig::preset`]).
-    Default,
-}
-
-impl Preset {
-    /// Every preset's name.
-    pub const NAMES: [&'static str; 2] = ["paper", "default"];
-
-    /// The name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Preset::Paper => "paper",
-            Preset::Default => "default",
-        }
-    }
-}
-
-impl FromStr for Preset {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "paper" => Ok(Preset::Paper),
-            "default" => Ok(Preset::Default),
-            _ => Err(Error::config("preset", format!("'{s}' (known: paper, default)"))),
-        }
-    }
-}
 
 /// The dual rule of a Lagrangian method, with its settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -344,19 +125,9 @@ impl AlgorithmConfig {
         }
     }
 
-    /// The paper's minibatch sizes: 8 / 8 for SSL-ALM and ALM, 16 / 16
-    /// otherwise.
+    /// The paper's minibatch sizes (see [`AlgorithmName::paper_batch_sizes`]).
     pub fn paper_batch_sizes(name: AlgorithmName) -> BatchSizes {
-        match name {
-            AlgorithmName::SslAlm | AlgorithmName::Alm | AlgorithmName::Ialm => {
-                BatchSizes { objective: 8, per_group: 8 }
-            }
-            // The methods' reference batches: FairBatch's notebook 100,
-            // FERMI's 64; FORML as FERMI.
-            AlgorithmName::FairBatch => BatchSizes { objective: 100, per_group: 16 },
-            AlgorithmName::Forml | AlgorithmName::Fermi => BatchSizes { objective: 64, per_group: 16 },
-            _ => BatchSizes { objective: 16, per_group: 16 },
-        }
+        name.paper_batch_sizes()
     }
 
     /// The settings of `preset` for algorithm `name`. The `default` preset

@@ -30,7 +30,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{MethodConfig, RowBatch, Target, native};
-use crate::algorithms::Algorithm;
+use crate::algorithms::algorithm::Algorithm;
 use crate::algorithms::optim::{Primal, PrimalConfig};
 use crate::buffer::AlignedVec;
 use crate::data::{Dataset, EpochSampler};

@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{MethodConfig, RowBatch, Target, cell_rows, native};
-use crate::algorithms::Algorithm;
+use crate::algorithms::algorithm::Algorithm;
 use crate::algorithms::optim::{Primal, PrimalConfig};
 use crate::buffer::AlignedVec;
 use crate::data::{Dataset, EpochSampler};

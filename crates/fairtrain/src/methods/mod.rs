@@ -27,7 +27,9 @@ pub use fairbatch::{FairBatch, FairBatchConfig};
 pub use fermi::{Fermi, FermiConfig};
 pub use forml::{Forml, FormlConfig, MetaObjective};
 
-use crate::algorithms::{Algorithm, AlgorithmName, PrimalConfig};
+use crate::algorithms::algorithm::Algorithm;
+use crate::algorithms::name::AlgorithmName;
+use crate::algorithms::optim::PrimalConfig;
 use crate::constraints::Notion;
 use crate::error::{Error, Result};
 use crate::problem::{NativeView, Problem};
@@ -112,7 +114,7 @@ impl MethodConfig {
             name,
             target,
             primal: PrimalConfig::adam(1e-3),
-            batch: crate::algorithms::AlgorithmConfig::paper_batch_sizes(name).objective,
+            batch: name.paper_batch_sizes().objective,
             seed: 0,
             alpha: 0.005,
             lambda: 10.0,

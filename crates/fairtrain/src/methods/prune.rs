@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::algorithms::Algorithm;
+use crate::algorithms::algorithm::Algorithm;
 use crate::algorithms::optim::{Adam, PrimalOptimizer};
 use crate::error::{Error, Result};
 use crate::model::Mlp;

@@ -36,7 +36,7 @@ pub struct RunFolder<'a> {
 }
 
 impl<'a> RunFolder<'a> {
-    /// Creates `dir` (validated by [`choose_dir`]) for the run of `session`
+    /// Creates `dir` (validated by [`choose_dir`](super::choose_dir)) for the run of `session`
     /// and writes its `config.toml` and `manifest.json`; `command` is the
     /// command line recorded in the manifest.
     pub fn create(
