@@ -95,7 +95,7 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
     /// Each row's loss and its derivative in the logit, from the logits
     /// and labels of a batch. The default is binary cross-entropy on the
     /// logits ([`loss::bce_with_logits`]); a model trained under a loss of
-    /// its own (the burn backend's [`RowLoss`](burn::RowLoss)) overrides
+    /// its own (the burn backend's `RowLoss`, feature `burn`) overrides
     /// it.
     fn losses(&self, logits: &[f32], labels: &[f32], losses: &mut [f32], dlosses: &mut [f32]) {
         loss::row_losses(logits, labels, losses, dlosses, loss::bce_with_logits);

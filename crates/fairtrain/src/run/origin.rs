@@ -17,7 +17,7 @@ pub enum Origin {
     },
     /// A command-line flag.
     CommandLine,
-    /// Set in code ([`RunConfig::set`], a struct literal, a Python keyword).
+    /// Set in code ([`RunConfig::set`](super::RunConfig::set), a struct literal, a Python keyword).
     Api,
 }
 
