@@ -10,6 +10,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::table::excerpt;
 use super::table::{MISSING, RawTable};
 use super::{CategoricalFeature, Dataset, FeatureLayout, NO_INPUT};
 use crate::error::{Error, Result};
@@ -246,20 +247,6 @@ struct RowRef {
 /// Parses a number the way features and targets are compared.
 fn as_number(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok()
-}
-
-/// A cell quoted in a message: at most 40 characters of it.
-///
-/// ```
-/// assert_eq!(fairtrain::data::excerpt("short"), "short");
-/// assert!(fairtrain::data::excerpt(&"x".repeat(5000)).ends_with("... (5000 bytes)"));
-/// ```
-pub fn excerpt(s: &str) -> String {
-    const MAX: usize = 40;
-    match s.char_indices().nth(MAX) {
-        Some((k, _)) => format!("{}... ({} bytes)", &s[..k], s.len()),
-        None => s.to_string(),
-    }
 }
 
 /// True when `value` is the positive class `positive`: equal after trimming,

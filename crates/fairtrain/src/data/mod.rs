@@ -26,9 +26,10 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-pub use encode::{Encoded, GroupColumn, MissingPolicy, PrepReport, Split, TableSpec, excerpt};
+pub use encode::{Encoded, GroupColumn, MissingPolicy, PrepReport, Split, TableSpec};
 pub use sampler::EpochSampler;
 pub use source::{DataSource, LoadOptions, load};
+pub use table::excerpt;
 
 /// Marks a categorical cell with no one-hot input (a category not seen in
 /// the training data); such a cell contributes nothing to the input.

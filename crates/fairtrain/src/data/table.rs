@@ -116,7 +116,7 @@ impl RawTable {
 
     /// The column names for a message: each shortened, at most 30 of them.
     pub fn column_list(&self) -> String {
-        let mut shown: Vec<String> = self.names.iter().take(30).map(|n| super::excerpt(n)).collect();
+        let mut shown: Vec<String> = self.names.iter().take(30).map(|n| excerpt(n)).collect();
         if self.names.len() > 30 {
             shown.push(format!("and {} more", self.names.len() - 30));
         }
@@ -128,7 +128,7 @@ impl RawTable {
         self.names.iter().position(|n| n == name.trim()).ok_or_else(|| {
             Error::Data(format!(
                 "unknown column '{}' in {} (its columns are: {})",
-                super::excerpt(name),
+                excerpt(name),
                 self.source,
                 self.column_list()
             ))
@@ -235,6 +235,20 @@ fn csv_error(source: &str, line_offset: u64, e: csv::Error) -> Error {
         _ => e.to_string(),
     };
     Error::Parse { source_name: source.to_string(), line, message }
+}
+
+/// A cell quoted in a message: at most 40 characters of it.
+///
+/// ```
+/// assert_eq!(fairtrain::data::excerpt("short"), "short");
+/// assert!(fairtrain::data::excerpt(&"x".repeat(5000)).ends_with("... (5000 bytes)"));
+/// ```
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((k, _)) => format!("{}... ({} bytes)", &s[..k], s.len()),
+        None => s.to_string(),
+    }
 }
 
 #[cfg(test)]
