@@ -72,14 +72,15 @@ pub mod data;
 pub mod distributed;
 pub mod error;
 pub mod evaluation;
-pub mod methods;
 pub mod model;
 pub mod postprocess;
 pub mod problem;
 pub mod run;
 pub mod simd;
+pub mod state;
 pub mod train;
 
+pub use algorithms::methods;
 pub use error::{Error, Result};
 
 /// The library version.

@@ -501,7 +501,7 @@ impl Ghost {
 }
 
 impl Algorithm for Ghost {
-    crate::train::checkpoint::checkpoint_self!();
+    crate::state::checkpoint_self!();
 
     fn name(&self) -> &'static str {
         "ghost"

@@ -78,16 +78,7 @@ impl<D: DualRule> Lagrangian<D> {
 }
 
 impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for Lagrangian<D> {
-    fn save_state(&self) -> Result<Vec<u8>> {
-        crate::train::checkpoint::encode(self)
-    }
-
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        let name = self.name;
-        *self = crate::train::checkpoint::decode(state)?;
-        self.name = name;
-        Ok(())
-    }
+    crate::state::checkpoint_self!(name);
 
     fn name(&self) -> &'static str {
         self.name
@@ -132,7 +123,7 @@ pub(crate) fn positive(field: &str, v: f32) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(crate::Error::config(field, format!("{v} (must be a positive number)")))
+        Err(crate::error::Error::config(field, format!("{v} (must be a positive number)")))
     }
 }
 
@@ -141,13 +132,17 @@ pub(crate) fn non_negative(field: &str, v: f32) -> Result<()> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(crate::Error::config(field, format!("{v} (must be a non-negative number)")))
+        Err(crate::error::Error::config(field, format!("{v} (must be a non-negative number)")))
     }
 }
 
 /// Checks an averaging weight lies in `(0, 1]` (1: no averaging).
 pub(crate) fn averaging_weight(field: &str, v: f32) -> Result<()> {
-    if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(crate::Error::config(field, format!("{v} (must be in (0, 1])"))) }
+    if v > 0.0 && v <= 1.0 {
+        Ok(())
+    } else {
+        Err(crate::error::Error::config(field, format!("{v} (must be in (0, 1])")))
+    }
 }
 
 /// Exponential running averages of the constraint estimates, starting at
@@ -188,7 +183,11 @@ impl ConstraintAverage {
 
 /// Checks a hyperparameter lies in `[0, 1)`.
 pub(crate) fn fraction(field: &str, v: f32) -> Result<()> {
-    if (0.0..1.0).contains(&v) { Ok(()) } else { Err(crate::Error::config(field, format!("{v} (must be in [0, 1))"))) }
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(crate::error::Error::config(field, format!("{v} (must be in [0, 1))")))
+    }
 }
 
 #[cfg(test)]

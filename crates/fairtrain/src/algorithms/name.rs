@@ -37,7 +37,7 @@ pub enum AlgorithmName {
     Sgd,
     /// Unconstrained Adam.
     Adam,
-    /// FairBatch's adaptive batch sampler (a method, see [`crate::methods`]).
+    /// FairBatch's adaptive batch sampler (a method, see [`crate::algorithms::methods`]).
     #[serde(rename = "fairbatch")]
     FairBatch,
     /// FORML's meta-learned sample weights (a method).
@@ -82,7 +82,7 @@ impl AlgorithmName {
     pub const NAMES: [&'static str; 12] =
         ["ssl-alm", "ssw", "alm", "ialm", "spbm", "nupi", "ghost", "proxy-lagrangian", "gda", "penalty", "sgd", "adam"];
 
-    /// The fairness methods of [`crate::methods`] (`--method`), which take
+    /// The fairness methods of [`crate::algorithms::methods`] (`--method`), which take
     /// the place of an algorithm.
     pub const METHODS: [AlgorithmName; 3] = [AlgorithmName::FairBatch, AlgorithmName::Forml, AlgorithmName::Fermi];
 

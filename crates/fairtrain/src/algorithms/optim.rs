@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::buffer::AlignedVec;
+use crate::model::{PrimalRule, PrimalStep, PrimalUpdate};
 use crate::simd::{dispatched, fmadd, isa};
 
 #[inline(always)]
@@ -134,13 +135,13 @@ impl PrimalKind {
 }
 
 impl std::str::FromStr for PrimalKind {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<Self> {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Self> {
         match s {
             "sgd" => Ok(PrimalKind::Sgd),
             "adam" => Ok(PrimalKind::Adam),
             "rmsprop" => Ok(PrimalKind::RmsProp),
-            _ => Err(crate::Error::config("primal", format!("'{s}' (known: sgd, adam, rmsprop)"))),
+            _ => Err(crate::error::Error::config("primal", format!("'{s}' (known: sgd, adam, rmsprop)"))),
         }
     }
 }
@@ -348,7 +349,7 @@ impl PrimalConfig {
     }
 
     /// Checks the values.
-    pub fn validate(&self) -> crate::Result<()> {
+    pub fn validate(&self) -> crate::error::Result<()> {
         use crate::error::Error;
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::config("lr", format!("{} (must be a positive number)", self.lr)));
@@ -385,7 +386,7 @@ pub struct Primal {
 
 impl Primal {
     /// The primal step of `config`.
-    pub fn new(config: PrimalConfig) -> crate::Result<Self> {
+    pub fn new(config: PrimalConfig) -> crate::error::Result<Self> {
         config.validate()?;
         let optimizer = match config.kind {
             PrimalKind::Sgd => Optimizer::Sgd(Sgd::new(config.lr, config.momentum)),
@@ -433,67 +434,13 @@ impl Primal {
     }
 }
 
-/// One step of a [`Primal`] as a device applies it, element by element, to
-/// the parameters `x` it holds, the gradient `g` it computed and its own
-/// optimizer state (moments start at zero).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PrimalStep {
-    /// The optimizer's update.
-    pub update: PrimalUpdate,
-    /// The Moreau envelope's `(mu, beta)`, applied first: with the anchor
-    /// `z` (which starts at `x`), `d = x - z`, `g += mu d`, `z += beta d`.
-    pub smoothing: Option<(f32, f32)>,
-}
+impl PrimalRule for Primal {
+    fn step(&mut self, params: &mut [f32], grad: &mut [f32]) {
+        Primal::step(self, params, grad)
+    }
 
-/// The optimizer's part of a [`PrimalStep`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PrimalUpdate {
-    /// `x -= lr g`.
-    Sgd {
-        /// Step size.
-        lr: f32,
-    },
-    /// `v = momentum v + g`, `x -= lr v`.
-    Momentum {
-        /// Step size.
-        lr: f32,
-        /// Momentum.
-        momentum: f32,
-    },
-    /// `m = beta1 m + (1 - beta1) g`, `v = beta2 v + (1 - beta2) g^2`,
-    /// `x -= step m / (sqrt(v) / c2_sqrt + eps)` (the bias corrections
-    /// are folded into `step` and `c2_sqrt`).
-    Adam {
-        /// First-moment decay.
-        beta1: f32,
-        /// Second-moment decay.
-        beta2: f32,
-        /// Step size over the first moment's bias correction.
-        step: f32,
-        /// Square root of the second moment's bias correction.
-        c2_sqrt: f32,
-        /// Denominator offset.
-        eps: f32,
-    },
-    /// `v = alpha v + (1 - alpha) g^2`, `x -= lr g / (sqrt(v) + eps)`.
-    RmsProp {
-        /// Step size.
-        lr: f32,
-        /// Second-moment decay.
-        alpha: f32,
-        /// Denominator offset.
-        eps: f32,
-    },
-}
-
-impl PrimalUpdate {
-    /// How many state vectors (moments) the device keeps for it.
-    pub fn state_len(&self) -> usize {
-        match self {
-            PrimalUpdate::Sgd { .. } => 0,
-            PrimalUpdate::Momentum { .. } | PrimalUpdate::RmsProp { .. } => 1,
-            PrimalUpdate::Adam { .. } => 2,
-        }
+    fn device_step(&mut self) -> PrimalStep {
+        Primal::device_step(self)
     }
 }
 

@@ -85,7 +85,7 @@ impl SwitchingSubgradient {
 }
 
 impl Algorithm for SwitchingSubgradient {
-    crate::train::checkpoint::checkpoint_self!();
+    crate::state::checkpoint_self!();
 
     fn name(&self) -> &'static str {
         "ssw"

@@ -26,16 +26,7 @@ impl Unconstrained {
 }
 
 impl Algorithm for Unconstrained {
-    fn save_state(&self) -> Result<Vec<u8>> {
-        crate::train::checkpoint::encode(self)
-    }
-
-    fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        let name = self.name;
-        *self = crate::train::checkpoint::decode(state)?;
-        self.name = name;
-        Ok(())
-    }
+    crate::state::checkpoint_self!(name);
 
     fn name(&self) -> &'static str {
         self.name

@@ -23,8 +23,7 @@ mod statistic;
 use serde::{Deserialize, Serialize};
 
 pub use statistic::{
-    BASIS_DERIVATIVES, BASIS_LEN, DEFAULT_TEMPERATURE, DLOSS, LabelFilter, POSITIVE_RATE_TEMPERATURE, SmoothTerms,
-    Statistic, default_temperature,
+    DEFAULT_TEMPERATURE, LabelFilter, POSITIVE_RATE_TEMPERATURE, SmoothTerms, Statistic, default_temperature,
 };
 
 use crate::data::Dataset;

@@ -23,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::loss::sigmoid;
+use crate::model::{BASIS_DERIVATIVES, BASIS_LEN};
 
 /// The default temperature of the rate surrogates.
 pub const DEFAULT_TEMPERATURE: f32 = 0.25;
@@ -208,15 +209,6 @@ impl Statistic {
     }
 }
 
-/// Number of per-row basis functions, see [`Statistic::from_basis_sums`].
-pub const BASIS_LEN: usize = 8;
-
-/// Number of per-row basis derivatives, see [`Statistic::derivative_coefficients`].
-pub const BASIS_DERIVATIVES: usize = 4;
-
-/// Index of `d loss / dz` among the basis derivatives.
-pub const DLOSS: usize = 2;
-
 /// A statistic's numerator and denominator as coefficients of the basis
 /// `[1, y, s, y s, loss, sigmoid(z)]` (`s` the smooth prediction or, for
 /// the exact terms, the hard one).
@@ -280,10 +272,10 @@ impl Statistic {
 }
 
 impl std::str::FromStr for Statistic {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> crate::Result<Self> {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Self> {
         Statistic::ALL.into_iter().find(|st| st.name() == s).ok_or_else(|| {
-            crate::Error::config(
+            crate::error::Error::config(
                 "statistic",
                 format!("'{s}' (known: {})", Statistic::ALL.map(Statistic::name).join(", ")),
             )

@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::constraints::{FairnessConstraint, GroupStatistics, Sense, Statistic};
 use crate::data::Dataset;
-use crate::model::Mlp;
+use crate::model::{Mlp, TabularModel};
 
 /// Sums over the rows of one group (or of all rows).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -170,6 +170,44 @@ impl GroupFrame {
     /// Counts of `data` scored with `logits` (weighted when it has sample weights).
     pub fn from_logits(data: &Dataset, logits: &[f32]) -> Self {
         Self::from_weighted_parts(data.group_names(), logits, data.labels(), data.groups(), data.weights())
+    }
+
+    /// Counts of `data` scored with `logits`, with each group's mean loss
+    /// under `model`'s own loss ([`TabularModel::losses`]; a model with a
+    /// loss of its own, such as the burn backend's `RowLoss`, reports that
+    /// one, where [`GroupFrame::from_logits`] counts cross-entropy).
+    ///
+    /// ```
+    /// use fairtrain::data::{DataSource, LoadOptions, load};
+    /// use fairtrain::evaluation::GroupFrame;
+    /// use fairtrain::model::Mlp;
+    /// let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.test;
+    /// let mlp = Mlp::new(data.n_inputs(), &[4]).unwrap();
+    /// let logits = mlp.logits(&mlp.init_params(0), &data, 1);
+    /// let frame = GroupFrame::from_model_losses(&mlp, &data, &logits);
+    /// let plain = GroupFrame::from_logits(&data, &logits);
+    /// assert!((frame.group(0).loss().unwrap() - plain.group(0).loss().unwrap()).abs() < 1e-6);
+    /// ```
+    pub fn from_model_losses<M: TabularModel>(model: &M, data: &Dataset, logits: &[f32]) -> Self {
+        let (mut losses, mut derivatives) = (vec![0.0; logits.len()], vec![0.0; logits.len()]);
+        for ((z, y), (l, d)) in logits
+            .chunks(1_024)
+            .zip(data.labels().chunks(1_024))
+            .zip(losses.chunks_mut(1_024).zip(derivatives.chunks_mut(1_024)))
+        {
+            model.losses(z, y, l, d);
+        }
+        let outcomes: Vec<certificate::RowOutcome> = logits
+            .iter()
+            .zip(data.labels())
+            .zip(&losses)
+            .enumerate()
+            .map(|(i, ((&z, &y), &loss))| certificate::RowOutcome {
+                loss: loss as f64,
+                ..certificate::RowOutcome::from_logit(z, y, data.weight(i) as f64)
+            })
+            .collect();
+        Self::from_outcomes(data.group_names(), &outcomes, data.groups())
     }
 
     /// Group names.

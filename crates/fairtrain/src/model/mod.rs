@@ -8,16 +8,17 @@ pub mod decision;
 mod kernels;
 pub mod loss;
 pub mod saved;
+mod step;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::algorithms::optim::PrimalStep;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 pub use crate::simd::Isa;
 use kernels::Net;
 pub use kernels::Workspace;
+pub use step::{PrimalRule, PrimalStep, PrimalUpdate};
 
 /// Buffers of [`Mlp::jvp`], reused across calls.
 #[derive(Debug, Clone, Default)]
@@ -117,6 +118,19 @@ pub trait TabularModel: Clone + std::fmt::Debug + Send {
     }
 }
 
+/// Number of per-row basis functions a device sums (see
+/// [`DeviceStatistics::part_sums`] and
+/// [`Statistic::from_basis_sums`](crate::constraints::Statistic::from_basis_sums)).
+pub const BASIS_LEN: usize = 8;
+
+/// Number of per-row basis derivatives (see
+/// [`DeviceStatistics::add_part_gradient`] and
+/// [`Statistic::derivative_coefficients`](crate::constraints::Statistic::derivative_coefficients)).
+pub const BASIS_DERIVATIVES: usize = 4;
+
+/// Index of `d loss / dz` among the basis derivatives.
+pub const DLOSS: usize = 2;
+
 /// A step's statistics computed where the model runs (a GPU), so that per
 /// row nothing crosses to the host.
 ///
@@ -154,14 +168,14 @@ pub trait DeviceStatistics<W> {
 
     /// Per part of the last forward, the sample-weighted sums over its rows
     /// of the basis `[1, y, s, y s, loss, sigmoid(z), p, y p]`: `out[part *
-    /// BASIS_LEN + j]` ([`BASIS_LEN`](crate::constraints::BASIS_LEN)).
+    /// BASIS_LEN + j]` ([`BASIS_LEN`]).
     fn part_sums(&self, ws: &mut W, out: &mut [f32]);
 
     /// Adds to `grad` the gradient of `sum_i z_i dz_i` over the last
     /// forward's rows, `dz_i = w_i sum_j coefficients[part(i) *
     /// BASIS_DERIVATIVES + j] * d_j(i)` with `w_i` the sample weight and
     /// `d(i) = [ds/dz, y ds/dz, d loss/dz, d sigmoid(z)/dz]`
-    /// ([`BASIS_DERIVATIVES`](crate::constraints::BASIS_DERIVATIVES)),
+    /// ([`BASIS_DERIVATIVES`]),
     /// at `params`, the last forward's (the problem forwards again when
     /// they change).
     fn add_part_gradient(&self, params: Option<&[f32]>, coefficients: &[f32], ws: &mut W, grad: &mut [f32]);

@@ -165,7 +165,7 @@ pub fn save(dir: &Path, mlp: &Mlp, params: &[f32], info: &ModelInfo) -> Result<(
     let layout = info.layout;
     let card = ModelCard {
         format: FORMAT,
-        fairtrain_version: crate::VERSION.to_string(),
+        fairtrain_version: env!("CARGO_PKG_VERSION").to_string(),
         inputs: mlp.n_inputs(),
         hidden: mlp.hidden().to_vec(),
         weights: "layers.K.weight: [inputs, outputs] (input-major), layers.K.bias: [outputs]; ReLU between \

@@ -15,10 +15,9 @@ mod tabular;
 
 pub use tabular::{BatchSizes, TabularProblem, TabularRun};
 
-use crate::algorithms::optim::Primal;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::{Mlp, PrimalRule};
 
 /// Which minibatches [`Problem::estimate`] draws and evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +125,7 @@ pub trait Problem {
     /// leaves `grad` zeroed.
     ///
     /// A problem that keeps its parameters on a device overrides it to take
-    /// the whole step there ([`Primal::device_step`]): the gradient, the
+    /// the whole step there ([`PrimalRule::device_step`]): the gradient, the
     /// optimizer's state and the parameters stay on the device, `grad` is
     /// not touched, and [`Problem::params`] is current again only after
     /// [`Problem::sync_params`] (or [`Problem::params_mut`]).
@@ -134,7 +133,7 @@ pub trait Problem {
         &mut self,
         objective_weight: f32,
         constraint_weights: &[f32],
-        primal: &mut Primal,
+        primal: &mut dyn PrimalRule,
         grad: &mut [f32],
     ) -> Result<()> {
         host_primal_step(self, objective_weight, constraint_weights, primal, grad)
@@ -207,7 +206,7 @@ pub(crate) fn host_primal_step<P: Problem + ?Sized>(
     problem: &mut P,
     objective_weight: f32,
     constraint_weights: &[f32],
-    primal: &mut Primal,
+    primal: &mut dyn PrimalRule,
     grad: &mut [f32],
 ) -> Result<()> {
     problem.add_gradient(objective_weight, constraint_weights, grad)?;

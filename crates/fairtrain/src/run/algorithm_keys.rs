@@ -4,12 +4,12 @@
 //! ([`applicable`]), so no list of them is kept by hand.
 
 use super::config::AlgorithmKeys;
+use crate::algorithms::methods::MethodConfig;
 use crate::algorithms::{
     AlgorithmConfig, AlgorithmName, AlmConfig, DualConfig, GdaConfig, GhostConfig, IalmConfig, NupiConfig,
     PenaltyConfig, Preset, PrimalConfig, PrimalKind, ProxyConfig, SpbmConfig, SwitchingConfig,
 };
 use crate::error::Error;
-use crate::methods::MethodConfig;
 
 /// The `[algorithm]` keys of `config`: its name and every hyperparameter it
 /// takes, set.

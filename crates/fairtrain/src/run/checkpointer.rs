@@ -44,7 +44,7 @@ impl Observer for Checkpointer {
         let t = Instant::now();
         let checkpoint = Checkpoint {
             format: crate::train::checkpoint::FORMAT,
-            version: crate::VERSION.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             settings: self.settings.clone(),
             algorithm: self.algorithm.clone(),
             loop_state: state.clone(),

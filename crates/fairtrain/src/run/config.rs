@@ -28,12 +28,12 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::origin::KeyOrigins;
+use crate::algorithms::methods::MetaObjective;
 use crate::algorithms::{AlgorithmName, Augmentation, Barrier, PrimalKind, Regret};
 use crate::constraints::{Comparison, Notion, Statistic};
 use crate::data::MissingPolicy;
 use crate::data::acs::AcsMissing;
 use crate::error::{Error, Result};
-use crate::methods::MetaObjective;
 
 /// A named set of hyperparameters and batch sizes (re-exported from
 /// [`crate::algorithms`]).

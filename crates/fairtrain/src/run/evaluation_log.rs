@@ -88,7 +88,7 @@ impl Observer for EvaluationLog<'_> {
     }
 
     fn save_state(&self, states: &mut ObserverStates) -> Result<()> {
-        states.insert(EVALUATION_LINES.into(), crate::train::checkpoint::encode(&self.lines)?);
+        states.insert(EVALUATION_LINES.into(), crate::state::encode(&self.lines)?);
         Ok(())
     }
 

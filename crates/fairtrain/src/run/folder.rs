@@ -62,7 +62,7 @@ impl<'a> RunFolder<'a> {
         // counted (rows written after it are dropped).
         let lines = |key: &str| -> Result<Option<u64>> {
             match session.resume_state().and_then(|s| s.observers.get(key)) {
-                Some(bytes) => Ok(Some(crate::train::checkpoint::decode(bytes)?)),
+                Some(bytes) => Ok(Some(crate::state::decode(bytes)?)),
                 None => Ok(None),
             }
         };

@@ -81,7 +81,7 @@ impl<'a> Generalization<'a> {
     /// it, and on small groups a noise-sized margin cost up to 3.8 points
     /// of accuracy, Adult equal opportunity at 0.02, for held-out values
     /// no closer to the bound.)
-    fn measure_margin(&mut self, params: &[f32]) -> crate::Result<()> {
+    fn measure_margin(&mut self, params: &[f32]) -> crate::error::Result<()> {
         let v = self.validation;
         let logits = self.mlp.logits(params, v, self.threads);
         let certs = certify_dataset(
@@ -122,18 +122,18 @@ impl<'a> Generalization<'a> {
 }
 
 impl Observer for Generalization<'_> {
-    fn save_state(&self, states: &mut ObserverStates) -> crate::Result<()> {
-        states.insert(STATE_KEY.into(), crate::train::checkpoint::encode(&self.state)?);
+    fn save_state(&self, states: &mut ObserverStates) -> crate::error::Result<()> {
+        states.insert(STATE_KEY.into(), crate::state::encode(&self.state)?);
         Ok(())
     }
 
-    fn restore_state(&mut self, states: &ObserverStates) -> crate::Result<()> {
+    fn restore_state(&mut self, states: &ObserverStates) -> crate::error::Result<()> {
         let Some(bytes) = states.get(STATE_KEY) else {
-            return Err(crate::Error::Data("the checkpoint lacks the model selection's state".into()));
+            return Err(crate::error::Error::Data("the checkpoint lacks the model selection's state".into()));
         };
-        let state: GeneralizationState = crate::train::checkpoint::decode(bytes)?;
+        let state: GeneralizationState = crate::state::decode(bytes)?;
         if state.train_bounds.len() != self.state.train_bounds.len() {
-            return Err(crate::Error::Data("the checkpoint's model selection is of other constraints".into()));
+            return Err(crate::error::Error::Data("the checkpoint's model selection is of other constraints".into()));
         }
         self.state = state;
         Ok(())
@@ -144,7 +144,7 @@ impl Observer for Generalization<'_> {
         iteration: u64,
         seconds: f64,
         problem: &mut dyn crate::problem::Problem,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let progress = if self.time_budget { seconds } else { iteration as f64 };
         if let Some(at) = self.state.auto_at.filter(|&at| progress >= at) {
             let _ = at;
@@ -156,7 +156,7 @@ impl Observer for Generalization<'_> {
         Ok(())
     }
 
-    fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> crate::Result<()> {
+    fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> crate::error::Result<()> {
         let progress = if self.time_budget { seconds } else { iteration as f64 };
         if !self.select || progress < self.select_from {
             return Ok(());

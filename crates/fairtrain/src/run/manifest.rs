@@ -125,7 +125,7 @@ impl Manifest {
                 m
             }
             None => Manifest {
-                fairtrain_version: crate::VERSION.to_string(),
+                fairtrain_version: env!("CARGO_PKG_VERSION").to_string(),
                 seed: plan.seed,
                 split_seed: plan.load.split_seed,
                 data: DataRecord {

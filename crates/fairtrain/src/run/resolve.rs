@@ -9,13 +9,13 @@ use super::config::{ConstraintSpec, Margin, Preset, RunConfig, Select};
 use super::constraint_spec::resolve_constraint;
 use super::origin::Origin;
 use super::plan::{BudgetSetting, RunPlan};
+use crate::algorithms::methods::Target;
 use crate::algorithms::{AlgorithmConfig, AlgorithmName};
 use crate::constraints::{DEFAULT_TEMPERATURE, Notion, default_temperature};
 use crate::data::acs::Horizon;
 use crate::data::schema::Schema;
 use crate::data::{DataSource, LoadOptions, source::DEFAULT_TEST_FRACTION};
 use crate::error::{Error, Result};
-use crate::methods::Target;
 use crate::postprocess::Postprocess;
 use crate::train::{Budget, DEFAULT_AVERAGE};
 

@@ -15,6 +15,7 @@ use super::generalization::{Generalization, GeneralizationState};
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
+use crate::algorithms::methods::prune::PruneMethod;
 use crate::algorithms::{Algorithm, AlgorithmConfig};
 use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
@@ -22,7 +23,6 @@ use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
 use crate::evaluation::degenerate::{NearConstant, feasible_threshold};
 use crate::evaluation::{GroupFrame, SplitReport};
-use crate::methods::prune::PruneMethod;
 use crate::model::Mlp;
 use crate::postprocess::Postprocess;
 use crate::problem::{TabularProblem, TabularRun};
@@ -93,7 +93,7 @@ const ATTEMPT_KEY: &str = "attempt";
 
 impl Observer for AttemptState {
     fn save_state(&self, states: &mut crate::train::ObserverStates) -> Result<()> {
-        states.insert(ATTEMPT_KEY.into(), crate::train::checkpoint::encode(self)?);
+        states.insert(ATTEMPT_KEY.into(), crate::state::encode(self)?);
         Ok(())
     }
 }
@@ -201,7 +201,7 @@ impl<'a> Session<'a> {
         let mut algorithm = plan.algorithm.for_run(train.n_rows(), plan.batch.objective, plan.seed).build()?;
         let budget = plan.budget.budget(train.n_rows(), plan.batch.objective);
         if let Some(p) = &options.prune {
-            use crate::methods::prune::{MaskSearch, Pruning};
+            use crate::algorithms::methods::prune::{MaskSearch, Pruning};
             // BiFP's mask is fixed before the window the returned model comes
             // from (the selection's, from a quarter of the budget on).
             let search = match budget {
@@ -214,7 +214,7 @@ impl<'a> Session<'a> {
         let resume = match &options.resume {
             Some(c) => {
                 if let Some(bytes) = c.loop_state.observers.get(ATTEMPT_KEY) {
-                    attempt = crate::train::checkpoint::decode(bytes)?;
+                    attempt = crate::state::decode(bytes)?;
                 }
                 let mut name = plan.algorithm.name().to_string();
                 if attempt.escalated {
@@ -322,7 +322,7 @@ impl<'a> Session<'a> {
         let mut lines = vec![
             format!(
                 "fairtrain {}: {} (preset {}) on {}, groups by {} ({groups} training rows)",
-                crate::VERSION,
+                env!("CARGO_PKG_VERSION"),
                 plan.algorithm.name(),
                 plan.preset.name(),
                 data.name,
@@ -650,7 +650,7 @@ impl<'a> Session<'a> {
         let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
         let mut metrics = Metrics {
             schema_version: 1,
-            fairtrain_version: crate::VERSION.to_string(),
+            fairtrain_version: env!("CARGO_PKG_VERSION").to_string(),
             status: if summary.stop == StopReason::Interrupted { "interrupted" } else { "completed" }.to_string(),
             resumed_from: summary.resumed_from,
             checkpoints: 0,
@@ -697,7 +697,7 @@ impl<'a> Session<'a> {
                 rules: decisions.clone().expect("post-processed"),
                 before,
             }),
-            sparsity: self.options.prune.as_ref().map(|_| crate::methods::prune::sparsity(mlp, &params)),
+            sparsity: self.options.prune.as_ref().map(|_| crate::algorithms::methods::prune::sparsity(mlp, &params)),
         };
         metrics.total_seconds = self.started.elapsed().as_secs_f64();
         metrics.peak_rss_mb = peak_rss_mb();

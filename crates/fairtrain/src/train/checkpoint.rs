@@ -16,7 +16,6 @@
 
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::average::Averager;
@@ -30,33 +29,6 @@ pub const FORMAT: u32 = 2;
 const MAGIC: &[u8; 8] = b"FTCKPT\0\n";
 /// Magic, format (u32), payload length (u64), SHA-256 of the payload.
 const HEADER: usize = 8 + 4 + 8 + 32;
-
-/// Encodes a state.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(value).map_err(|e| Error::Data(format!("cannot encode a checkpoint: {e}")))
-}
-
-/// Decodes a state.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Data(format!("corrupt or incompatible checkpoint state: {e}")))
-}
-
-/// `save_state` and `load_state` of an [`Algorithm`](crate::algorithms::Algorithm)
-/// whose whole state is the value itself (serde): put `checkpoint_self!();`
-/// in its `impl Algorithm` block.
-macro_rules! checkpoint_self {
-    () => {
-        fn save_state(&self) -> $crate::Result<Vec<u8>> {
-            $crate::train::checkpoint::encode(self)
-        }
-
-        fn load_state(&mut self, state: &[u8]) -> $crate::Result<()> {
-            *self = $crate::train::checkpoint::decode(state)?;
-            Ok(())
-        }
-    };
-}
-pub(crate) use checkpoint_self;
 
 /// The training loop's own state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -124,7 +96,7 @@ impl Checkpoint {
     /// The checkpoint as file bytes: header, then payload.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         use sha2::Digest;
-        let payload = encode(self)?;
+        let payload = crate::state::encode(self)?;
         let mut bytes = Vec::with_capacity(HEADER + payload.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT.to_le_bytes());

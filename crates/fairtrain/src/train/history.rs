@@ -110,7 +110,7 @@ impl<W: Write> Observer for HistoryWriter<W> {
     }
 
     fn save_state(&self, states: &mut super::ObserverStates) -> Result<()> {
-        states.insert(HISTORY_LINES.into(), super::checkpoint::encode(&self.lines)?);
+        states.insert(HISTORY_LINES.into(), crate::state::encode(&self.lines)?);
         Ok(())
     }
 }

@@ -313,11 +313,11 @@ impl Algorithm for Pruning {
     fn save_state(&self) -> Result<Vec<u8>> {
         let mut state = self.state.clone();
         state.inner = self.inner.save_state()?;
-        crate::train::checkpoint::encode(&state)
+        crate::state::encode(&state)
     }
 
     fn load_state(&mut self, state: &[u8]) -> Result<()> {
-        let state: PruneState = crate::train::checkpoint::decode(state)?;
+        let state: PruneState = crate::state::decode(state)?;
         self.inner.load_state(&state.inner)?;
         self.state = state;
         Ok(())

@@ -321,7 +321,7 @@ impl Algorithm for Forml {
         Ok(())
     }
 
-    crate::train::checkpoint::checkpoint_self!();
+    crate::state::checkpoint_self!();
 }
 
 #[cfg(test)]

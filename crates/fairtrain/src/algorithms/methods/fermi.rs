@@ -274,7 +274,7 @@ impl Algorithm for Fermi {
         Ok(())
     }
 
-    crate::train::checkpoint::checkpoint_self!();
+    crate::state::checkpoint_self!();
 }
 
 #[cfg(test)]

@@ -373,7 +373,7 @@ impl Algorithm for FairBatch {
         Ok(())
     }
 
-    crate::train::checkpoint::checkpoint_self!();
+    crate::state::checkpoint_self!();
 }
 
 #[cfg(test)]

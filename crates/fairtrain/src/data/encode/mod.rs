@@ -1,0 +1,242 @@
+//! From raw tables to model-ready data sets, in the order [`encode`] runs
+//! the steps: the columns' roles (`columns`), rows with missing values
+//! (`missing`), the binary target (`target`), groups (`groups`), the
+//! train/test split (`split`), and feature encoding fitted on the training
+//! rows only (`features`: standardized numeric columns, one-hot
+//! categoricals), with sample weights (`weights`).
+
+mod columns;
+mod features;
+mod groups;
+mod missing;
+mod split;
+mod target;
+#[cfg(test)]
+mod tests;
+mod weights;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use self::columns::Columns;
+use self::features::{FeatureTypes, one_hot, standardize};
+pub use self::groups::{GroupColumn, allowed_groups};
+use self::missing::CompleteRows;
+pub use self::target::{is_truthy, matches_value};
+use super::table::{MISSING, RawTable};
+use super::{Dataset, FeatureLayout};
+use crate::error::{Error, Result};
+
+/// What to do with a row that has a missing value in a used column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingPolicy {
+    /// Drop the row and report how many rows were dropped, per column.
+    #[default]
+    Drop,
+    /// Stop at the first missing value, naming file, line and column.
+    Error,
+}
+
+/// How to turn a table into a binary classification data set with groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// Target column.
+    pub target: String,
+    /// The target value that is the positive class; optional when the target
+    /// has two values and one of them is `1`, `true` or `yes`.
+    pub positive: Option<String>,
+    /// Sensitive columns; several columns give intersectional groups
+    /// (named by joining the values with ` & `).
+    pub groups: Vec<GroupColumn>,
+    /// Columns that are not used at all.
+    pub drop: Vec<String>,
+    /// Columns to treat as categorical even when every value is a number.
+    pub categorical: Vec<String>,
+    /// Columns that must be numeric (a non-number is an error, not a category).
+    pub numeric: Vec<String>,
+    /// A sample-weight column (non-negative numbers): weights every row's
+    /// term in the objective, the constraints and the metrics. Not a feature.
+    pub weight: Option<String>,
+    /// Missing-value policy.
+    pub missing: MissingPolicy,
+    /// Keep the sensitive columns among the features.
+    pub keep_group_feature: bool,
+}
+
+impl TableSpec {
+    /// A spec with a fixed target and positive class (built-in data sets):
+    /// no forced column types, no drops, no weight.
+    pub fn fixed(target: &str, positive: &str, groups: Vec<GroupColumn>, missing: MissingPolicy, keep: bool) -> Self {
+        TableSpec {
+            target: target.into(),
+            positive: Some(positive.into()),
+            groups,
+            drop: vec![],
+            categorical: vec![],
+            numeric: vec![],
+            missing,
+            keep_group_feature: keep,
+            weight: None,
+        }
+    }
+}
+
+/// Where the test rows come from.
+#[derive(Debug, Clone)]
+pub enum Split {
+    /// A separate table (e.g. Adult's official test file).
+    Table(RawTable),
+    /// A seeded split of the one table, stratified by group and label.
+    Random {
+        /// Fraction of rows that go to the test split, in (0, 1).
+        test_fraction: f64,
+        /// Seed of the split.
+        seed: u64,
+    },
+}
+
+/// What preprocessing did, for the run report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PrepReport {
+    /// Rows read (all tables).
+    pub rows_read: usize,
+    /// Rows dropped for missing values.
+    pub rows_dropped: usize,
+    /// Missing cells per column among the dropped rows, in column order.
+    pub missing_by_column: Vec<(String, usize)>,
+    /// The target column.
+    pub target: String,
+    /// The positive target value.
+    pub positive: String,
+    /// Numeric feature columns.
+    pub numeric: Vec<String>,
+    /// Categorical feature columns.
+    pub categorical: Vec<String>,
+    /// Columns that look like mistakes (an identifier, a constant).
+    pub warnings: Vec<String>,
+    /// The sensitive columns, as the groups were formed from them.
+    pub groups: Vec<GroupColumn>,
+}
+
+/// The result of encoding: train and test data sets sharing one layout.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Training rows.
+    pub train: Dataset,
+    /// Test rows.
+    pub test: Dataset,
+    /// What preprocessing did.
+    pub report: PrepReport,
+}
+
+/// A row of one of the tables.
+#[derive(Clone, Copy)]
+struct RowRef {
+    table: usize,
+    row: usize,
+}
+
+/// Parses a number the way features and targets are compared.
+fn as_number(s: &str) -> Option<f64> {
+    s.trim().parse::<f64>().ok()
+}
+
+/// Encodes `table` (and the test table or split) according to `spec`.
+pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded> {
+    let (tables, random_split) = match split {
+        Split::Table(test) => {
+            if test.names != table.names {
+                return Err(Error::Data(format!("{} and {} have different columns", table.source, test.source)));
+            }
+            (vec![table, test], None)
+        }
+        Split::Random { test_fraction, seed } => {
+            if !(test_fraction > 0.0 && test_fraction < 1.0) {
+                return Err(Error::config(
+                    "test-fraction",
+                    format!("{test_fraction} (must be between 0 and 1, exclusive)"),
+                ));
+            }
+            (vec![table], Some((test_fraction, seed)))
+        }
+    };
+    let main = &tables[0];
+    let columns = Columns::resolve(main, spec)?;
+    let CompleteRows { kept, missing_counts, rows_dropped, rows_read } =
+        CompleteRows::find(&tables, &columns.used, spec.missing)?;
+    let positive = target::resolve_positive(&tables, &kept, columns.target, spec)?;
+    let row_labels = target::labels(&tables, &kept, columns.target, &positive);
+    let (group_names, group_of) = groups::assign_groups(&tables, &kept, &spec.groups, &columns.groups)?;
+    let (train_rows, test_rows) = split::split_rows(&kept, &group_of, &row_labels, &group_names, random_split)?;
+
+    let types = FeatureTypes::infer(&tables, &kept, &columns)?;
+    let mut layout = FeatureLayout::default();
+    let mut warnings = types.warnings.clone();
+    let numeric_values = standardize(&tables, &kept, &train_rows, &types.numeric, &mut layout, &mut warnings)?;
+    let category_inputs = one_hot(&tables, &train_rows, &kept, &types, &mut layout, &mut warnings);
+    let weights = weights::sample_weights(&tables, &kept, columns.weight)?;
+    let (numeric_cols, categorical_cols) = (&types.numeric, &types.categorical);
+
+    let layout = Arc::new(layout);
+    let group_names = Arc::new(group_names);
+    let build = |rows: &[usize]| -> Result<Dataset> {
+        let mut dense = Vec::with_capacity(rows.len() * numeric_cols.len());
+        let mut cats = Vec::with_capacity(rows.len() * categorical_cols.len());
+        let mut labels = Vec::with_capacity(rows.len());
+        let mut groups = Vec::with_capacity(rows.len());
+        for &i in rows {
+            let r = kept[i];
+            let table = &tables[r.table];
+            for (k, &c) in numeric_cols.iter().enumerate() {
+                let v = numeric_values[k][r.table][table.columns[c].codes[r.row] as usize];
+                dense.push(((v - layout.means[k]) / layout.stds[k]) as f32);
+            }
+            for (k, &c) in categorical_cols.iter().enumerate() {
+                cats.push(category_inputs[k][r.table][table.columns[c].codes[r.row] as usize]);
+            }
+            labels.push(row_labels[i]);
+            groups.push(group_of[i]);
+        }
+        let data = Dataset::new(layout.clone(), group_names.clone(), dense, cats, labels, groups)?;
+        match &weights {
+            Some(w) => data.with_weights(rows.iter().map(|&i| w[i]).collect()),
+            None => Ok(data),
+        }
+    };
+    let train = build(&train_rows)?;
+    let test = build(&test_rows)?;
+
+    let report = PrepReport {
+        rows_read,
+        rows_dropped,
+        missing_by_column: missing_counts
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(c, &n)| (main.names[c].clone(), n))
+            .collect(),
+        target: spec.target.clone(),
+        positive,
+        numeric: numeric_cols.iter().map(|&c| main.names[c].clone()).collect(),
+        categorical: categorical_cols.iter().map(|&c| main.names[c].clone()).collect(),
+        warnings,
+        groups: spec.groups.clone(),
+    };
+    Ok(Encoded { train, test, report })
+}
+
+/// The distinct `(table, code)` pairs that kept rows use in column `c`.
+fn used_values(tables: &[RawTable], kept: &[RowRef], c: usize) -> Vec<(usize, u32)> {
+    let mut seen: Vec<Vec<bool>> = tables.iter().map(|t| vec![false; t.columns[c].values.len()]).collect();
+    let mut out = Vec::new();
+    for r in kept {
+        let code = tables[r.table].columns[c].codes[r.row];
+        if code != MISSING && !seen[r.table][code as usize] {
+            seen[r.table][code as usize] = true;
+            out.push((r.table, code));
+        }
+    }
+    out
+}
