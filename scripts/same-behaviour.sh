@@ -20,13 +20,14 @@ run() {
   fi
   local model metrics
   model="$(sha256sum "$work/$name/model.safetensors" | cut -c1-16)"
-  # Timing fields differ run to run; everything else must not.
+  # Timing fields differ run to run, and the checkpoint's size is the file
+  # format's (it grows when a format version adds state); nothing else may.
   metrics="$(python3 - "$work/$name/metrics.json" <<'PY'
 import hashlib, json, sys
 def strip(v):
     if isinstance(v, dict):
         return {k: strip(x) for k, x in v.items()
-                if not any(t in k for t in ("seconds", "per_second", "rss", "elapsed", "timestamp", "started"))}
+                if not any(t in k for t in ("seconds", "per_second", "rss", "elapsed", "timestamp", "started", "checkpoint_bytes"))}
     if isinstance(v, list):
         return [strip(x) for x in v]
     return v

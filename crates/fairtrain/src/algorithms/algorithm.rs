@@ -36,9 +36,24 @@ pub trait Algorithm {
         Vec::new()
     }
 
-    /// Appends the extra values for the log window just ended, parallel to
-    /// [`Algorithm::log_columns`], and starts a new window.
+    /// Appends the extra values at the end of a log window, parallel to
+    /// [`Algorithm::log_columns`]: the algorithm's state then (step sizes,
+    /// penalties). Per-step quantities are [`Algorithm::step_values`].
     fn log_values(&mut self, _out: &mut Vec<f64>) {}
+
+    /// Names of values each step reports ([`Algorithm::step_values`]),
+    /// which the trainer averages over each log window and logs after
+    /// [`Algorithm::log_columns`]' (the share of constraint steps, a mean
+    /// level). The window's sums are the trainer's, so they are in its
+    /// checkpoint and the algorithm keeps no counters.
+    fn step_value_columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The last step's values, parallel to [`Algorithm::step_value_columns`].
+    fn step_values(&self) -> &[f64] {
+        &[]
+    }
 
     /// Projects the returned parameters (the last, averaged or selected
     /// iterate) onto the structure the algorithm maintains, such as a

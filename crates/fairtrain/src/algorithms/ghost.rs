@@ -427,8 +427,8 @@ pub struct Ghost {
     scratch: QpScratch,
     /// Dual point of the last relaxation bound (a warm start).
     relaxation_dual: Vec<f64>,
-    window_levels: u64,
-    window_steps: u64,
+    /// The last step's level.
+    last_level: [f64; 1],
 }
 
 impl Ghost {
@@ -448,8 +448,7 @@ impl Ghost {
             directions: Default::default(),
             scratch: QpScratch::default(),
             relaxation_dual: Vec::new(),
-            window_levels: 0,
-            window_steps: 0,
+            last_level: [0.0],
         })
     }
 
@@ -558,8 +557,7 @@ impl Algorithm for Ghost {
             *x += gamma * (s + weight * (f - 0.5 * (e + o)));
         }
         self.gamma = gamma * (1.0 - self.config.step_decay * gamma);
-        self.window_levels += level as u64;
-        self.window_steps += 1;
+        self.last_level = [level as f64];
         Ok(())
     }
 
@@ -568,14 +566,19 @@ impl Algorithm for Ghost {
     }
 
     fn log_columns(&self, _constraint_names: &[String]) -> Vec<String> {
-        vec!["step_size".into(), "mean_level".into()]
+        vec!["step_size".into()]
     }
 
     fn log_values(&mut self, out: &mut Vec<f64>) {
         out.push(self.gamma as f64);
-        out.push(self.window_levels as f64 / self.window_steps.max(1) as f64);
-        self.window_levels = 0;
-        self.window_steps = 0;
+    }
+
+    fn step_value_columns(&self) -> Vec<String> {
+        vec!["mean_level".into()]
+    }
+
+    fn step_values(&self) -> &[f64] {
+        &self.last_level
     }
 }
 

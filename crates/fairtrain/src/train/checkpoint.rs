@@ -23,7 +23,7 @@ use super::diagnostics::Diagnostics;
 use crate::error::{Error, Result};
 
 /// The checkpoint format; a reader refuses other versions.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// The first bytes of a checkpoint file.
 const MAGIC: &[u8; 8] = b"FTCKPT\0\n";
@@ -71,6 +71,10 @@ pub struct WindowSums {
     pub constraints: Vec<f64>,
     /// Their count.
     pub n_constraints: u64,
+    /// Sums of the algorithm's per-step values
+    /// ([`Algorithm::step_values`](crate::algorithms::Algorithm::step_values))
+    /// over the window's steps (`n_objective` of them).
+    pub step_values: Vec<f64>,
 }
 
 /// A complete checkpoint.

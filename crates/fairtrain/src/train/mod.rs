@@ -364,7 +364,7 @@ pub fn train_from(
         Budget::Iterations(n) => n as f64,
         Budget::Seconds(s) => s,
     };
-    let mut window = Window::new(m);
+    let mut window = Window::new(m, algorithm.step_value_columns().len());
     let mut diagnostics = Diagnostics::new(problem.constraint_names(), budget_size);
     if let Some(r) = &resume {
         if r.window.constraints.len() != m {
@@ -400,7 +400,7 @@ pub fn train_from(
     let has_multipliers = algorithm.has_multipliers();
     let columns = LogColumns {
         multipliers: if has_multipliers { constraint_names.clone() } else { Vec::new() },
-        extras: algorithm.log_columns(&constraint_names),
+        extras: [algorithm.log_columns(&constraint_names), algorithm.step_value_columns()].concat(),
         constraints: constraint_names,
     };
     observer.start(&columns)?;
@@ -487,6 +487,9 @@ pub fn train_from(
         }
         window.sums.objective += estimate.objective as f64;
         window.sums.n_objective += 1;
+        for (sum, v) in window.sums.step_values.iter_mut().zip(algorithm.step_values()) {
+            *sum += v;
+        }
         if algorithm.uses_constraints() {
             window.add_constraints(&estimate.constraints, iteration, problem.constraint_names())?;
         }
@@ -598,8 +601,10 @@ struct Window {
 }
 
 impl Window {
-    fn new(m: usize) -> Self {
-        Window { sums: WindowSums { constraints: vec![0.0; m], ..WindowSums::default() }, means: vec![0.0; m] }
+    /// A window over `m` scalar constraints and `k` per-step values.
+    fn new(m: usize, k: usize) -> Self {
+        let sums = WindowSums { constraints: vec![0.0; m], step_values: vec![0.0; k], ..WindowSums::default() };
+        Window { sums, means: vec![0.0; m] }
     }
 
     fn add_constraints(&mut self, c: &[f32], iteration: u64, names: &[String]) -> Result<()> {
@@ -660,6 +665,8 @@ impl Logger {
         }
         extras.clear();
         algorithm.log_values(extras);
+        let steps = window.sums.n_objective.max(1) as f64;
+        extras.extend(window.sums.step_values.iter().map(|sum| sum / steps));
         let multipliers: &[f32] = if has_multipliers { algorithm.multipliers() } else { &[] };
         // KKT residuals on the current minibatches. Stationarity takes one
         // extra gradient (no new samples are drawn), so it is measured every
@@ -695,6 +702,7 @@ impl Logger {
         window.sums.n_objective = 0;
         window.sums.constraints.iter_mut().for_each(|s| *s = 0.0);
         window.sums.n_constraints = 0;
+        window.sums.step_values.iter_mut().for_each(|s| *s = 0.0);
         Ok(())
     }
 }

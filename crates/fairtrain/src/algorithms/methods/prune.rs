@@ -302,6 +302,14 @@ impl Algorithm for Pruning {
         self.inner.log_values(out)
     }
 
+    fn step_value_columns(&self) -> Vec<String> {
+        self.inner.step_value_columns()
+    }
+
+    fn step_values(&self) -> &[f64] {
+        self.inner.step_values()
+    }
+
     fn finalize(&self, params: &mut [f32]) {
         // An average reaching back into the mask search mixes masks:
         // project onto the final one.
