@@ -305,13 +305,13 @@ fn info(args: &InfoArgs) -> Result<()> {
             outln!("  origin:    {}", info.origin);
             outln!("  licence:   {}", info.licence);
             outln!("  citation:  {}", info.citation);
-            outln!("  split:     {}", info.split);
+            outln!("  split:     {}", crate::console::with_flags(info.split));
             for f in info.files {
                 outln!("  file:      {} ({} bytes, sha256 {})\n             from {}", f.name, f.size, f.sha256, f.url);
             }
             outln!("  status:    {}", cache_state(&cache, info));
             for p in info.preprocessing {
-                outln!("  prep:      {p}");
+                outln!("  prep:      {}", crate::console::with_flags(p));
             }
         }
         None => {
@@ -385,7 +385,7 @@ fn info(args: &InfoArgs) -> Result<()> {
             }
             outln!("  overall base rate {:.3}", all_p as f64 / all_n as f64);
             for w in &e.report.warnings {
-                outln!("  warning:   {w}");
+                outln!("  warning:   {}", crate::console::with_flags(w));
             }
         }
         // `info` reads the cache only (it never downloads): say so in its

@@ -65,6 +65,7 @@ enum StudyCommand {
 }
 
 fn main() -> ExitCode {
+    console::know_flags(&<Cli as clap::CommandFactory>::command());
     let cli = Cli::parse();
     let processes = match parallel::Processes::start() {
         Ok(p) => p,

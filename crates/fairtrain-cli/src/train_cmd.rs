@@ -298,7 +298,7 @@ pub fn execute(
     kill.at(KillPoint::Finish);
     if console.print {
         for line in outcome.training_lines() {
-            outln!("{line}");
+            outln!("{}", crate::console::with_flags(&line));
         }
     }
     if console.warnings {

@@ -159,7 +159,7 @@ fn grid_files_and_bad_grids() {
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, "algorithms = [\"ssl-alm\"]\n[hyperparameters.ssl-alm]\nlrr = 0.01\n").unwrap();
     let err = fails(&["bench", "--config", s(&bad), "--iterations", "5", "--out", s(&tmp.path().join("x"))]);
-    assert!(err.contains("[hyperparameters.ssl-alm]: unknown key `lrr`; did you mean `lr`?"), "{err}");
+    assert!(err.contains("[hyperparameters.ssl-alm]: unknown key 'lrr'; did you mean 'lr'?"), "{err}");
     let err = fails(&["bench", "--algorithms", "ssl-alm,nope", "--out", s(&tmp.path().join("y"))]);
     assert!(err.contains("'nope'"), "{err}");
     let err = fails(&[

@@ -77,7 +77,7 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
         (
             "unknown config key",
             vec!["--config".into(), bad_toml],
-            "line 1: unknown key `algoritm`; did you mean `algorithm`?",
+            "line 1: unknown key 'algoritm'; did you mean 'algorithm'?",
         ),
         ("bad config value", vec!["--config".into(), bad_value_toml], "line 1: expected a number, found 'tight'"),
         ("negative bound", with("synthetic", &["--bound=-0.5"]), "invalid value for bound: -0.5"),

@@ -115,7 +115,7 @@ fn offline_without_cache_says_how_to_fetch() {
     let options = LoadOptions { cache: Some(dir.path().into()), offline: true, ..LoadOptions::default() };
     let err = load(&DataSource::Compas, &options).unwrap_err().to_string();
     assert!(err.starts_with("compas is not in the cache ("), "{err}");
-    assert!(err.contains("--offline forbids downloading it; run `fairtrain datasets fetch compas`"), "{err}");
+    assert!(err.contains("`offline` forbids downloading it; run `fairtrain datasets fetch compas`"), "{err}");
 }
 
 #[test]

@@ -152,7 +152,7 @@ proptest! {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, &text).unwrap();
         let err = fairtrain::run::RunConfig::from_file(&path).unwrap_err().to_string();
-        prop_assert!(err.contains(&format!("c.toml, line {expected}: unknown key `bogus`")), "{}", err);
+        prop_assert!(err.contains(&format!("c.toml, line {expected}: unknown key 'bogus'")), "{}", err);
     }
 
     #[test]

@@ -192,17 +192,17 @@ fn bad_values_name_their_field() {
 fn unknown_keys_name_the_line_and_the_key_meant() {
     let tmp = tempfile::tempdir().unwrap();
     for (text, line, expected) in [
-        ("algoritm = \"ssl-alm\"", 1, "unknown key `algoritm`; did you mean `algorithm`?"),
+        ("algoritm = \"ssl-alm\"", 1, "unknown key 'algoritm'; did you mean 'algorithm'?"),
         (
             "seed = 1\n\n[algorithm]\nname = \"alm\"\ndual-lrr = 0.1\n",
             5,
-            "unknown key `dual-lrr` in [algorithm]; did you mean `dual-lr`?",
+            "unknown key 'dual-lrr' in [algorithm]; did you mean 'dual-lr'?",
         ),
-        ("[training]\nlr = 0.1\n", 2, "unknown key `lr` in [training] (`lr` belongs in [algorithm])"),
+        ("[training]\nlr = 0.1\n", 2, "unknown key 'lr' in [training] ('lr' belongs in [algorithm])"),
         (
             "[[constraint]]\nnotoin = \"loss-parity\"\n",
             2,
-            "unknown key `notoin` in a [[constraint]] table; did you mean `notion`?",
+            "unknown key 'notoin' in a [[constraint]] table; did you mean 'notion'?",
         ),
     ] {
         let path = file(tmp.path(), "bad.toml", text);
@@ -212,7 +212,7 @@ fn unknown_keys_name_the_line_and_the_key_meant() {
     // Flat keys (flags, keywords) get the same help.
     let mut c = RunConfig::default();
     let err = c.set("dual-lrr", 0.1).unwrap_err().to_string();
-    assert_eq!(err, "invalid value for dual-lrr: unknown key `dual-lrr`; did you mean `dual-lr`?");
+    assert_eq!(err, "invalid value for dual-lrr: unknown key 'dual-lrr'; did you mean 'dual-lr'?");
 }
 
 #[test]
@@ -239,7 +239,7 @@ fn the_flat_form_loads_as_the_sections_do() {
     // A key set twice in one file (a method and an algorithm) is refused.
     let twice = file(tmp.path(), "twice.toml", "algorithm = \"adam\"\nmethod = \"fermi\"\n");
     let err = RunConfig::from_file(&twice).unwrap_err().to_string();
-    assert!(err.contains("twice.toml, line 2: `method` sets [algorithm] name, which `algorithm` already set"), "{err}");
+    assert!(err.contains("twice.toml, line 2: 'method' sets [algorithm] name, which 'algorithm' already set"), "{err}");
 }
 
 #[test]

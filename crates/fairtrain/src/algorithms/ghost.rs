@@ -34,7 +34,7 @@ use super::Algorithm;
 use super::lagrangian::{fraction, positive};
 use crate::buffer::AlignedVec;
 use crate::error::{Error, Result};
-use crate::problem::{BatchSizes, Problem, Request, RowSelection};
+use crate::problem::{BatchSizes, MinibatchControl, Problem, Request, RowSelection, require_minibatch_control};
 use crate::simd::{dispatched, fmadd, isa};
 
 /// Settings of Stochastic Ghost. The default is the paper's plotted run
@@ -431,6 +431,11 @@ pub struct Ghost {
     last_level: [f64; 1],
 }
 
+/// The minibatch control Stochastic Ghost needs of `problem`.
+fn minibatches(problem: &mut dyn Problem) -> Result<&mut dyn MinibatchControl> {
+    require_minibatch_control(problem, "stochastic ghost")
+}
+
 impl Ghost {
     /// A new run.
     pub fn new(config: GhostConfig) -> Result<Self> {
@@ -459,11 +464,12 @@ impl Ghost {
     /// The largest level whose fine batch the problem can draw.
     fn find_max_level(&self, problem: &mut dyn Problem) -> Result<u32> {
         let m0 = self.config.base_batch;
-        problem
+        let control = require_minibatch_control(problem, "stochastic ghost")?;
+        control
             .set_batch_sizes(self.sizes(m0))
             .map_err(|e| Error::Data(format!("stochastic ghost needs minibatches of {m0} rows per cell: {e}")))?;
         for level in (0..=self.config.max_level).rev() {
-            if problem.set_batch_sizes(self.sizes(m0 << (level + 1))).is_ok() {
+            if control.set_batch_sizes(self.sizes(m0 << (level + 1))).is_ok() {
                 return Ok(level);
             }
         }
@@ -536,19 +542,19 @@ impl Algorithm for Ghost {
         let p_level = alpha * (1.0 - alpha).powi(level as i32) / mass;
         let m0 = self.config.base_batch;
 
-        problem.select_rows(RowSelection::All)?;
-        problem.set_batch_sizes(self.sizes(m0))?;
+        minibatches(problem)?.select_rows(RowSelection::All)?;
+        minibatches(problem)?.set_batch_sizes(self.sizes(m0))?;
         problem.estimate(Request::Both)?;
         self.solve(problem, 0)?;
-        problem.set_batch_sizes(self.sizes(m0 << (level + 1)))?;
+        minibatches(problem)?.set_batch_sizes(self.sizes(m0 << (level + 1)))?;
         problem.estimate(Request::Both)?;
         self.solve(problem, 1)?;
-        problem.select_rows(RowSelection::Even)?;
+        minibatches(problem)?.select_rows(RowSelection::Even)?;
         self.solve(problem, 2)?;
-        problem.select_rows(RowSelection::Odd)?;
+        minibatches(problem)?.select_rows(RowSelection::Odd)?;
         self.solve(problem, 3)?;
         // Leave the fine batch's estimates for the logs.
-        problem.select_rows(RowSelection::All)?;
+        minibatches(problem)?.select_rows(RowSelection::All)?;
 
         let weight = (1.0 / p_level) as f32;
         let gamma = self.gamma;

@@ -206,7 +206,7 @@ impl AlgorithmConfig {
     pub fn escalation(&self) -> &'static str {
         match self {
             AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(_), .. } => {
-                "penalty terms on averaged constraint estimates (--average-penalty)"
+                "penalty terms on averaged constraint estimates (`average-penalty`)"
             }
             _ => "no change",
         }

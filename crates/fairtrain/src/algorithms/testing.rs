@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
 use crate::error::Result;
-use crate::problem::{BatchSizes, Estimate, Problem, Request, RowSelection};
+use crate::problem::{BatchSizes, Estimate, MinibatchControl, Problem, Request, RowSelection};
 
 /// `min E[(x - a)^2 + xi x]  s.t.  E[x - b + zeta] <= 0` in one dimension,
 /// with Gaussian noise `xi`, `zeta` of standard deviation `noise`. For
@@ -72,6 +72,12 @@ impl Problem for QuadraticProblem {
         grad[0] += w0 * (2.0 * (self.x[0] - self.a) + self.xi) + w[0];
         Ok(())
     }
+    fn minibatch_control(&mut self) -> Option<&mut dyn MinibatchControl> {
+        Some(self)
+    }
+}
+
+impl MinibatchControl for QuadraticProblem {
     /// One noisy sample whatever the batch size.
     fn set_batch_sizes(&mut self, _sizes: BatchSizes) -> Result<()> {
         Ok(())

@@ -262,10 +262,7 @@ impl FairnessConstraint {
     /// one).
     pub fn with_default_bound(notion: Notion) -> Result<Self> {
         let bound = notion.default_bound().ok_or_else(|| {
-            Error::config(
-                "bound",
-                format!("{} has no default bound; give one (--bound, or bound = in the config)", notion.name()),
-            )
+            Error::config("bound", format!("{} has no default bound; give one (`bound`)", notion.name()))
         })?;
         Self::new(notion, bound)
     }

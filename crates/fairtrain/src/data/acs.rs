@@ -628,7 +628,7 @@ pub fn read_pums(reader: impl Read, source: &str, request: &AcsRequest, table: &
             } else if find("RELSHIPP").is_some() {
                 return Err(Error::Data(format!(
                     "{source}: {} needs RELP, which the Census renamed RELSHIPP from 2019 on (folktables fails \
-                     here too); pass --acs-relshipp to use RELSHIPP in its place",
+                     here too); pass `acs-relshipp` to use RELSHIPP in its place",
                     def.folktables
                 )));
             }

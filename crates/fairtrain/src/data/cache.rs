@@ -78,7 +78,7 @@ impl Cache {
             return Ok(Cache::new(PathBuf::from(dir)));
         }
         dirs::cache_dir().map(|d| Cache::new(d.join("fairtrain"))).ok_or_else(|| {
-            Error::config("cache", format!("no platform cache directory; give --cache DIR or set {CACHE_ENV}"))
+            Error::config("cache", format!("no platform cache directory; give `cache DIR` or set {CACHE_ENV}"))
         })
     }
 

@@ -50,8 +50,8 @@ pub const ADULT: DatasetInfo = DatasetInfo {
     split: "the official files: adult.data (train), adult.test (test)",
     preprocessing: &[
         "rows with a missing value ('?') dropped: 30,162 train and 15,060 test rows remain",
-        "fnlwgt dropped (a sampling weight, usable with --weight fnlwgt); education dropped (duplicates education-num)",
-        "the group column leaves the features (unless --keep-group-feature)",
+        "fnlwgt dropped (a sampling weight, usable with `weight fnlwgt`); education dropped (duplicates education-num)",
+        "the group column leaves the features (unless `keep-group-feature`)",
         "numeric columns standardized, categorical ones one-hot encoded, with training statistics",
     ],
 };
@@ -71,7 +71,7 @@ pub const GERMAN: DatasetInfo = DatasetInfo {
     citation: "Hofmann, H. (1994). Statlog (German Credit Data). UCI Machine Learning Repository.",
     shipped: true,
     files: &[],
-    split: "seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)",
+    split: "seeded 80/20 split stratified by group and label (`split-seed`, `test-fraction`)",
     preprocessing: &[
         "attribute 9 (personal status and sex) mixes sex with marital status: replaced by a binary sex column",
         "with age groups the numeric age leaves the features too (it reveals the group)",
@@ -91,7 +91,7 @@ pub const COMPAS: DatasetInfo = DatasetInfo {
     citation: "Angwin, J., Larson, J., Mattu, S. & Kirchner, L. (2016). Machine Bias. ProPublica.",
     shipped: false,
     files: &[compas::FILE],
-    split: "seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)",
+    split: "seeded 80/20 split stratified by group and label (`split-seed`, `test-fraction`)",
     preprocessing: &[
         "ProPublica's filter: |days_b_screening_arrest| <= 30, is_recid != -1, c_charge_degree != O, \
          score_text != N/A (6,172 rows)",
@@ -115,7 +115,7 @@ pub const LAW: DatasetInfo = DatasetInfo {
                A survey on datasets for fairness-aware machine learning. WIREs DMKD.",
     shipped: false,
     files: &[law::FILE],
-    split: "seeded 80/20 split stratified by group and label (--split-seed, --test-fraction)",
+    split: "seeded 80/20 split stratified by group and label (`split-seed`, `test-fraction`)",
     preprocessing: &[
         "all 20,798 rows kept (the cleaned file has no missing values)",
         "the other 10 columns are standardized numeric features",

@@ -366,7 +366,7 @@ impl Dataset {
             if !out.iter().any(|&i| self.groups[i] as usize == g) {
                 return Err(Error::Data(format!(
                     "group '{name}' has no rows in the validation split (too few training rows; a larger \
-                     --validation-fraction, or 0 to disable it)"
+                     `validation-fraction`, or 0 to disable it)"
                 )));
             }
         }

@@ -193,7 +193,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
         (None, Some(g), _) => g,
         (None, None, Some(g)) => g.clone(),
         (None, None, None) => {
-            return Err(Error::config("group", "CSV/ARFF data needs --group COLUMN (the sensitive attribute)"));
+            return Err(Error::config("group", "CSV/ARFF data needs `group COLUMN` (the sensitive attribute)"));
         }
     };
     if groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()) {
@@ -311,7 +311,7 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
                 .target
                 .clone()
                 .or(schema.target.clone())
-                .ok_or_else(|| Error::config("target", "CSV/ARFF data needs --target COLUMN (the label column)"))?;
+                .ok_or_else(|| Error::config("target", "CSV/ARFF data needs `target COLUMN` (the label column)"))?;
             let mut drop = options.drop.clone();
             drop.extend(schema.columns_of(ColumnType::Drop).into_iter().chain(schema.drop.iter().cloned()));
             drop.sort();
@@ -356,7 +356,7 @@ pub fn read_table_file(path: &Path) -> Result<RawTable> {
 
 fn offline_acs(cache: &Cache, request: &AcsRequest, state: &str) -> Error {
     Error::Data(format!(
-        "{} for {state} is not in the cache ({}) and --offline forbids downloading it; run `fairtrain datasets \
+        "{} for {state} is not in the cache ({}) and `offline` forbids downloading it; run `fairtrain datasets \
          fetch {} --state {state} --year {} --horizon {}` where the Census site is reachable, or add --from DIR \
          with a copy of {} or {}",
         request.task.definition().name,
@@ -376,7 +376,7 @@ fn cached_or_fetched(dataset: &str, file: &FileSpec, options: &LoadOptions) -> R
     if cache.status(dataset, file) != super::cache::FileStatus::Present {
         if options.offline {
             return Err(Error::Data(format!(
-                "{dataset} is not in the cache ({} is missing or incomplete) and --offline forbids downloading \
+                "{dataset} is not in the cache ({} is missing or incomplete) and `offline` forbids downloading \
                  it; run `fairtrain datasets fetch {dataset}` where the network is reachable, or `fairtrain \
                  datasets fetch {dataset} --from DIR` with a local copy of {}",
                 cache.path(dataset, file).display(),

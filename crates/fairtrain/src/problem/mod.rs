@@ -10,13 +10,26 @@
 //! are computed from the constraint values alone. Model details (layers,
 //! tensors, devices) stay behind this trait, so a GPU backend can implement
 //! it too.
+//!
+//! The trait's core is those estimates and gradients (plus the primal step
+//! a device may take whole); what only some algorithms or runs need is an
+//! optional capability with a trait of its own, which a problem offers
+//! through a query: [`MinibatchControl`] (Stochastic Ghost),
+//! [`BoundControl`] (a tightened training bound), [`ProblemState`]
+//! (checkpoints), a process group ([`Problem::collective`]) and the native
+//! backend's rows ([`Problem::native`], the fairness methods).
 
+mod capabilities;
 mod tabular;
 
+pub use capabilities::{
+    BoundControl, MinibatchControl, ProblemState, require_bound_control, require_minibatch_control, require_state,
+    require_state_mut,
+};
 pub use tabular::{BatchSizes, TabularProblem, TabularRun};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Mlp, PrimalRule};
 
 /// Which minibatches [`Problem::estimate`] draws and evaluates.
@@ -154,25 +167,17 @@ pub trait Problem {
         self.add_gradient(0.0, &w, grad)
     }
 
-    /// Changes the sizes of the minibatches later estimates draw (for
-    /// methods that vary them, such as Stochastic Ghost). Optional.
-    fn set_batch_sizes(&mut self, _sizes: BatchSizes) -> Result<()> {
-        Err(Error::unsupported("this problem", "changing its minibatch sizes"))
+    /// The problem's minibatch control ([`MinibatchControl`]: varying
+    /// sizes, half selections), where it has one. Optional: the default is
+    /// `None` (Stochastic Ghost then stops with an error saying so).
+    fn minibatch_control(&mut self) -> Option<&mut dyn MinibatchControl> {
+        None
     }
 
-    /// Restricts the estimates and gradients to a subset of the current
-    /// minibatches' rows, re-evaluating the estimates on it (Stochastic
-    /// Ghost's antithetic halves). The selection holds until changed; a new
-    /// estimate keeps it. Optional.
-    fn select_rows(&mut self, _selection: RowSelection) -> Result<()> {
-        Err(Error::unsupported("this problem", "row selections"))
-    }
-
-    /// Changes the bound of each constraint (one per constraint, not per
-    /// scalar row), e.g. to train against a tighter bound than the one
-    /// reported. Optional.
-    fn set_bounds(&mut self, _bounds: &[f64]) -> Result<()> {
-        Err(Error::unsupported("this problem", "changing its bounds"))
+    /// The problem's bound control ([`BoundControl`]), where its bounds can
+    /// change during training. Optional: the default is `None`.
+    fn bound_control(&mut self) -> Option<&mut dyn BoundControl> {
+        None
     }
 
     /// The process group a data-parallel problem spreads its minibatches
@@ -188,15 +193,16 @@ pub trait Problem {
         None
     }
 
-    /// The problem's complete state (parameters, samplers and their random
-    /// generators, current minibatches) for a checkpoint. Optional.
-    fn save_state(&self) -> Result<Vec<u8>> {
-        Err(Error::Data("this problem cannot save its state for a checkpoint".into()))
+    /// The problem's checkpoint state ([`ProblemState`]), where it has
+    /// one. Optional: the default is `None` (a checkpointed run then stops
+    /// with an error saying so).
+    fn state(&self) -> Option<&dyn ProblemState> {
+        None
     }
 
-    /// Restores a state written by [`Problem::save_state`]. Optional.
-    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
-        Err(Error::Data("this problem cannot restore a checkpoint".into()))
+    /// [`Problem::state`], for restoring.
+    fn state_mut(&mut self) -> Option<&mut dyn ProblemState> {
+        None
     }
 }
 

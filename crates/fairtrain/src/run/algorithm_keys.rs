@@ -245,8 +245,8 @@ pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> (
 /// The error for a key algorithm `name` does not use.
 pub fn foreign_key_error(name: AlgorithmName, key: &str) -> Error {
     let condition = match key {
-        "momentum" => Some("the sgd optimizer (--primal sgd)"),
-        "beta" => Some("Moreau smoothing (--mu above 0)"),
+        "momentum" => Some("the sgd optimizer (`primal sgd`)"),
+        "beta" => Some("Moreau smoothing (`mu` above 0)"),
         _ => None,
     };
     if let Some(condition) = condition.filter(|_| applicable(name).iter().any(|k| k == key)) {

@@ -48,7 +48,7 @@ impl Observer for Checkpointer {
             settings: self.settings.clone(),
             algorithm: self.algorithm.clone(),
             loop_state: state.clone(),
-            problem: problem.save_state()?,
+            problem: crate::problem::require_state(problem)?.save_state()?,
             algorithm_state: algorithm.save_state()?,
         };
         self.bytes = checkpoint.write(&self.path)?;

@@ -38,7 +38,7 @@ pub fn choose_dir(out: Option<&Path>, overwrite: bool) -> Result<PathBuf> {
     if !overwrite {
         if let Some(f) = RUN_FILES.iter().find(|f| dir.join(f).exists()) {
             return Err(Error::Data(format!(
-                "output directory {} already holds a run ({f}); choose another --out or pass --overwrite",
+                "output directory {} already holds a run ({f}); choose another `out` or pass `overwrite`",
                 dir.display()
             )));
         }

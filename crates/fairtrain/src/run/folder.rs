@@ -163,8 +163,8 @@ fn clear_previous_run(dir: &Path) -> Result<()> {
     if !foreign.is_empty() {
         let shown: Vec<&str> = foreign.iter().take(3).map(|s| s.as_str()).collect();
         return Err(Error::Data(format!(
-            "--overwrite replaces the run in {}, but it also holds files fairtrain did not write ({}{}); move them, \
-             or choose another --out",
+            "`overwrite` replaces the run in {}, but it also holds files fairtrain did not write ({}{}); move them, \
+             or choose another `out`",
             dir.display(),
             shown.join(", "),
             if foreign.len() > 3 { format!(" and {} more", foreign.len() - 3) } else { String::new() }

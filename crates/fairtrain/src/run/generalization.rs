@@ -151,7 +151,8 @@ impl Observer for Generalization<'_> {
             self.state.auto_at = None;
             let params = problem.params().to_vec();
             self.measure_margin(&params)?;
-            problem.set_bounds(&self.state.train_bounds)?;
+            crate::problem::require_bound_control(problem, "the generalization margin")?
+                .set_bounds(&self.state.train_bounds)?;
         }
         Ok(())
     }

@@ -112,7 +112,7 @@ pub fn suggest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> S
         }
     }
     match best {
-        Some((_, k)) => format!("; did you mean `{k}`?"),
+        Some((_, k)) => format!("; did you mean '{k}'?"),
         None => String::new(),
     }
 }
@@ -233,7 +233,7 @@ impl<'a> Reader<'a> {
                 let Some(path) = route(&key) else {
                     let known = flat_keys();
                     let hint = suggest(&key, known.iter().map(|(k, _)| k.as_str()));
-                    return Err(self.error(&origin, &key, format!("unknown key `{key}`{hint}")));
+                    return Err(self.error(&origin, &key, format!("unknown key '{key}'{hint}")));
                 };
                 self.flat_form = true;
                 let (section, k) = path.split_once('.').expect("a routed key has a section");
@@ -265,9 +265,9 @@ impl<'a> Reader<'a> {
             let hint = suggest(key, fields.iter().copied());
             let elsewhere = route(key)
                 .filter(|p| !p.starts_with(&format!("{section}.")))
-                .map(|p| format!(" (`{key}` belongs in [{}])", p.split('.').next().unwrap_or("")))
+                .map(|p| format!(" ('{key}' belongs in [{}])", p.split('.').next().unwrap_or("")))
                 .unwrap_or_default();
-            return Err(self.error(&origin, key, format!("unknown key `{key}` in [{section}]{hint}{elsewhere}")));
+            return Err(self.error(&origin, key, format!("unknown key '{key}' in [{section}]{hint}{elsewhere}")));
         }
         check_type(section, key, &value).map_err(|m| self.error(&origin, key, m))?;
         let path = format!("{section}.{key}");
@@ -275,7 +275,7 @@ impl<'a> Reader<'a> {
             return Err(self.error(
                 &origin,
                 written,
-                format!("`{written}` sets [{section}] {key}, which `{first}` already set; give one of them"),
+                format!("'{written}' sets [{section}] {key}, which '{first}' already set; give one of them"),
             ));
         }
         let slot = out.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -321,7 +321,7 @@ fn check_constraints(key: &str, value: &toml::Value) -> std::result::Result<(), 
             for (k, v) in t {
                 if !fields.contains(&k.as_str()) {
                     let hint = suggest(k, fields.iter().copied());
-                    return Err((Some((i, k.clone())), format!("unknown key `{k}` in a [[constraint]] table{hint}")));
+                    return Err((Some((i, k.clone())), format!("unknown key '{k}' in a [[constraint]] table{hint}")));
                 }
                 // Every field is optional: each one's type is checked alone.
                 let one = toml::Value::Table(toml::Table::from_iter([(k.clone(), v.clone())]));
@@ -505,7 +505,7 @@ mod tests {
 
     #[test]
     fn suggestions_find_near_keys() {
-        assert_eq!(suggest("algoritm", ["algorithm", "data"]), "; did you mean `algorithm`?");
+        assert_eq!(suggest("algoritm", ["algorithm", "data"]), "; did you mean 'algorithm'?");
         assert_eq!(suggest("zzz", ["algorithm", "data"]), "");
     }
 

@@ -198,7 +198,7 @@ impl RunConfig {
                 Error::config(
                     "constraint",
                     format!(
-                        "method {name} targets one notion: give one --constraint of equal-opportunity, \
+                        "method {name} targets one notion: give one `constraint` of equal-opportunity, \
                          equalized-odds or demographic-parity"
                     ),
                 )
@@ -210,7 +210,7 @@ impl RunConfig {
             return Err(Error::config(
                 "bound",
                 format!(
-                    "{} bounds given for {} constraint(s); give one --bound per --constraint",
+                    "{} bounds given for {} constraint(s); give one `bound` per `constraint`",
                     bounds.len(),
                     specs.len()
                 ),
@@ -289,7 +289,7 @@ impl RunConfig {
                 return Err(Error::config(
                     "budget",
                     format!(
-                        "more than one budget ({}); give only one of --iterations, --time-budget, --epochs",
+                        "more than one budget ({}); give only one of `iterations`, `time-budget`, `epochs`",
                         given.join(", ")
                     ),
                 ));
@@ -299,7 +299,7 @@ impl RunConfig {
         let burn_device = match (m.backend.as_deref(), m.device.as_deref()) {
             (None | Some("native"), None) => None,
             (Some("native"), Some(d)) => {
-                return Err(Error::config("device", format!("{d}: --device selects a device of --backend burn")));
+                return Err(Error::config("device", format!("{d}: `device` selects a device of `backend burn`")));
             }
             (Some(b), _) if b != "burn" => {
                 return Err(Error::config("backend", format!("'{b}' (known: native, burn)")));
@@ -343,7 +343,7 @@ impl RunConfig {
                     return Err(Error::config(
                         field,
                         format!(
-                            "the test rows come from --test-data {}; a random split does not apply",
+                            "the test rows come from `test-data {}`; a random split does not apply",
                             path.display()
                         ),
                     ));
@@ -467,7 +467,7 @@ impl RunConfig {
         if validation_fraction == 0.0 && (margin == Margin::Auto || select == Select::BestFeasible) {
             return Err(Error::config(
                 "validation-fraction",
-                "0: --margin auto and --select best-feasible need a validation split (e.g. --validation-fraction 0.2)",
+                "0: `margin auto` and `select best-feasible` need a validation split (e.g. `validation-fraction 0.2`)",
             ));
         }
         let o = &self.output;

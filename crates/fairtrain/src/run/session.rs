@@ -624,7 +624,7 @@ impl<'a> Session<'a> {
                 kind: "infeasible".into(),
                 message: format!(
                     "the returned model violates the constraints on the training data by {v:.4}; the bound may be \
-                     tighter than the data allow (a looser bound, more iterations, or a larger --penalty)"
+                     tighter than the data allow (a looser bound, more iterations, or a larger `penalty`)"
                 ),
             });
         }

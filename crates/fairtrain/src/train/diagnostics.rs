@@ -93,9 +93,9 @@ impl Kind {
 
     fn advice(self) -> &'static str {
         match self {
-            Kind::NeverSatisfied => "try a looser bound, a larger --penalty or --dual-lr, or more iterations",
-            Kind::MultiplierGrowth => "the bound may be infeasible: try a looser bound or a larger --penalty",
-            Kind::Oscillation => "try a smaller --dual-lr, or a larger --group-batch-size",
+            Kind::NeverSatisfied => "try a looser bound, a larger `penalty` or `dual-lr`, or more iterations",
+            Kind::MultiplierGrowth => "the bound may be infeasible: try a looser bound or a larger `penalty`",
+            Kind::Oscillation => "try a smaller `dual-lr`, or a larger `group-batch-size`",
         }
     }
 }
@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(
             w[0].message,
             "2 of the 3 dp constraints, first dp(A - B): violated in every log window since the warm-up (mean \
-             estimate +0.0100); try a looser bound, a larger --penalty or --dual-lr, or more iterations"
+             estimate +0.0100); try a looser bound, a larger `penalty` or `dual-lr`, or more iterations"
         );
         assert!(w[1].message.starts_with("eo:tpr(A - B): violated"), "{}", w[1].message);
         assert_eq!(family_of("equalized-odds:tpr(A - B)"), "equalized-odds");

@@ -480,7 +480,7 @@ pub fn train_from(
             return Err(Error::Diverged {
                 iteration,
                 message: format!(
-                    "the objective estimate is {} (the step size is probably too large; try a smaller --lr)",
+                    "the objective estimate is {} (the step size is probably too large; try a smaller `lr`)",
                     estimate.objective
                 ),
             });
@@ -497,7 +497,7 @@ pub fn train_from(
             return Err(Error::Diverged {
                 iteration,
                 message: format!(
-                    "the multiplier of {} is {v} (try a smaller --dual-lr or a looser bound)",
+                    "the multiplier of {} is {v} (try a smaller `dual-lr` or a looser bound)",
                     problem.constraint_names()[i]
                 ),
             });
@@ -612,7 +612,7 @@ impl Window {
             if !v.is_finite() {
                 return Err(Error::Diverged {
                     iteration,
-                    message: format!("the estimate of {name} is {v} (try a smaller --lr)"),
+                    message: format!("the estimate of {name} is {v} (try a smaller `lr`)"),
                 });
             }
             *sum += v as f64;

@@ -71,8 +71,8 @@ impl FeatureTypes {
                     let first = kept[bad[0]];
                     warnings.push(format!(
                         "column '{}' holds numbers except in {} of its {present} cells (first '{}' on line {} of {}): \
-                         it is encoded as categorical with one input per distinct value; fix or --drop those cells, or \
-                         declare its type in a --schema",
+                         it is encoded as categorical with one input per distinct value; fix or `drop` those cells, or \
+                         declare its type in a `schema`",
                         main.names[c],
                         bad.len(),
                         excerpt(tables[first.table].columns[c].get(first.row).unwrap_or("")),
@@ -92,7 +92,7 @@ impl FeatureTypes {
             if id_named || (whole_numbers && used_values.len() == kept.len() && kept.len() >= 50) {
                 warned.push(c);
                 warnings.push(format!(
-                    "column '{}' looks like an identifier ({}): it is used as a feature; --drop it unless it carries \
+                    "column '{}' looks like an identifier ({}): it is used as a feature; `drop` it unless it carries \
                      information",
                     main.names[c],
                     if id_named { "its name".to_string() } else { format!("all {} values distinct", kept.len()) }
@@ -225,7 +225,7 @@ pub(super) fn one_hot(
         if categories.len() > 100 && categories.len() * 2 > train_rows.len() && !warned.contains(&c) {
             warnings.push(format!(
                 "column '{}' is categorical with {} distinct values in {} training rows: an identifier, or \
-                 numbers with a non-numeric entry? (--drop it, or fix the values)",
+                 numbers with a non-numeric entry? (`drop` it, or fix the values)",
                 main.names[c],
                 categories.len(),
                 train_rows.len()

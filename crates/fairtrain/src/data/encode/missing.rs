@@ -34,7 +34,7 @@ impl CompleteRows {
                                 source_name: table.source.clone(),
                                 line: table.lines[row],
                                 message: format!(
-                                    "missing value in column '{}' (use --missing drop to drop such rows)",
+                                    "missing value in column '{}' (use `missing drop` to drop such rows)",
                                     table.names[c]
                                 ),
                             });

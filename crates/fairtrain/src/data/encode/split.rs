@@ -30,7 +30,7 @@ pub(super) fn split_rows(
             if !rows.iter().any(|&i| group_of[i] as usize == g) {
                 return Err(Error::Data(format!(
                     "group '{name}' has no rows in the {split_name} split; \
-                     it needs rows in both splits (more data, or another --test-fraction)"
+                     it needs rows in both splits (more data, or another `test-fraction`)"
                 )));
             }
         }

@@ -70,7 +70,7 @@ pub(super) fn resolve_positive(
                 Ok(truthy[0].clone())
             } else {
                 Err(Error::Data(format!(
-                    "target column '{}' has {} distinct values ({}); pass --positive VALUE to say \
+                    "target column '{}' has {} distinct values ({}); pass `positive VALUE` to say \
                      which one is the positive class",
                     spec.target,
                     distinct.len(),

@@ -59,7 +59,7 @@ fn missing_error_names_line_and_column() {
     let mut s = spec();
     s.missing = MissingPolicy::Error;
     let err = encode(table(text), Split::Random { test_fraction: 0.5, seed: 0 }, &s).unwrap_err();
-    assert_eq!(err.to_string(), "t.csv, line 3: missing value in column 'b' (use --missing drop to drop such rows)");
+    assert_eq!(err.to_string(), "t.csv, line 3: missing value in column 'b' (use `missing drop` to drop such rows)");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::constraints::{ConstraintSet, FairnessConstraint, Notion};
 use crate::data::{DataSource, LoadOptions, load};
 use crate::model::Mlp;
 use crate::model::loss::bce_with_logits;
-use crate::problem::{BatchSizes, Problem, Request, TabularProblem};
+use crate::problem::{BatchSizes, MinibatchControl, Problem, ProblemState, Request, TabularProblem};
 use crate::train::{Budget, TrainerConfig, train};
 
 fn synthetic() -> Dataset {

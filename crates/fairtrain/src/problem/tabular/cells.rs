@@ -66,7 +66,7 @@ pub(super) fn build_cells(
                 if rows.len() < batch.per_group {
                     return Err(Error::Data(format!(
                         "group '{name}' has {} {}training rows, fewer than the group batch size {} \
-                         (lower --group-batch-size)",
+                         (lower `group-batch-size`)",
                         rows.len(),
                         label_name(filter),
                         batch.per_group

@@ -8,7 +8,9 @@ use crate::constraints::ConstraintSet;
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::model::{PrimalRule, TabularModel};
-use crate::problem::{BatchSizes, Estimate, NativeView, Problem, Request, RowSelection};
+use crate::problem::{
+    BatchSizes, BoundControl, Estimate, MinibatchControl, NativeView, Problem, ProblemState, Request, RowSelection,
+};
 
 impl<M: TabularModel> Problem for TabularProblem<M> {
     fn num_params(&self) -> usize {
@@ -125,6 +127,34 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         result
     }
 
+    fn minibatch_control(&mut self) -> Option<&mut dyn MinibatchControl> {
+        Some(self)
+    }
+
+    fn bound_control(&mut self) -> Option<&mut dyn BoundControl> {
+        Some(self)
+    }
+
+    fn state(&self) -> Option<&dyn ProblemState> {
+        Some(self)
+    }
+
+    fn state_mut(&mut self) -> Option<&mut dyn ProblemState> {
+        Some(self)
+    }
+}
+
+impl<M: TabularModel> MinibatchControl for TabularProblem<M> {
+    fn set_batch_sizes(&mut self, sizes: BatchSizes) -> Result<()> {
+        self.resize_batches(sizes)
+    }
+
+    fn select_rows(&mut self, selection: RowSelection) -> Result<()> {
+        self.choose_rows(selection)
+    }
+}
+
+impl<M: TabularModel> BoundControl for TabularProblem<M> {
     fn set_bounds(&mut self, bounds: &[f64]) -> Result<()> {
         let current = self.constraints.constraints();
         if bounds.len() != current.len() {
@@ -143,20 +173,14 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         self.evaluate(false, self.has_constraints);
         Ok(())
     }
+}
 
+impl<M: TabularModel> ProblemState for TabularProblem<M> {
     fn save_state(&self) -> Result<Vec<u8>> {
         self.state_bytes()
     }
 
     fn load_state(&mut self, state: &[u8]) -> Result<()> {
         self.restore_state_bytes(state)
-    }
-
-    fn set_batch_sizes(&mut self, sizes: BatchSizes) -> Result<()> {
-        self.resize_batches(sizes)
-    }
-
-    fn select_rows(&mut self, selection: RowSelection) -> Result<()> {
-        self.choose_rows(selection)
     }
 }

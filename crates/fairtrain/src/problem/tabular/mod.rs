@@ -33,7 +33,7 @@ use self::device::DeviceParts;
 use self::estimate::StatisticSums;
 use self::host::HostBuffers;
 use self::parallel::Parallel;
-use super::{Estimate, Problem, RowSelection};
+use super::{BoundControl, Estimate, Problem, ProblemState, RowSelection};
 use crate::buffer::AlignedVec;
 use crate::constraints::{ConstraintSet, default_temperature};
 use crate::data::{Dataset, EpochSampler};
@@ -302,7 +302,7 @@ impl<M: TabularModel> TabularProblem<M> {
 
 /// A [`TabularProblem`] whatever its model, for code that picks the
 /// backend at run time (`Box<dyn TabularRun>`).
-pub trait TabularRun: Problem {
+pub trait TabularRun: Problem + BoundControl + ProblemState {
     /// The constraints.
     fn constraints(&self) -> &ConstraintSet;
     /// Passes over the training rows started by the objective sampler.

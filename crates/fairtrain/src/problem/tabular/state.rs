@@ -7,7 +7,7 @@ use super::TabularProblem;
 use crate::data::EpochSampler;
 use crate::error::{Error, Result};
 use crate::model::TabularModel;
-use crate::problem::{BatchSizes, Estimate, Problem, RowSelection};
+use crate::problem::{BatchSizes, BoundControl, Estimate, RowSelection};
 
 /// What a checkpoint keeps of a [`TabularProblem`]; the data, model and
 /// buffers are rebuilt from the settings.

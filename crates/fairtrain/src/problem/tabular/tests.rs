@@ -3,7 +3,7 @@ use crate::constraints::LabelFilter;
 use crate::constraints::{FairnessConstraint, Notion, Statistic};
 use crate::data::{DataSource, LoadOptions, load};
 use crate::model::loss::bce_with_logits;
-use crate::problem::{Request, RowSelection};
+use crate::problem::{MinibatchControl, Request, RowSelection};
 
 fn problem_with(hidden: &[usize], constraints: Vec<FairnessConstraint>) -> TabularProblem {
     let data = load(&DataSource::Synthetic, &LoadOptions::default()).unwrap().encoded.train;
@@ -248,7 +248,7 @@ fn cells_too_small_are_named() {
         err.to_string(),
         format!(
             "group 'A' has {positives_a} positive training rows, fewer than the group batch size {} (lower \
-             --group-batch-size)",
+             `group-batch-size`)",
             positives_a + 1
         )
     );
