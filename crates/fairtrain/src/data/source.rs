@@ -187,6 +187,23 @@ pub struct Loaded {
 /// assert_eq!(loaded.encoded.train.group_names(), ["A", "B"]);
 /// ```
 pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
+    let p = prepare(source, options)?;
+    Ok(Loaded { name: p.name, sha256: p.sha256, group_columns: p.groups, encoded: encode(p.table, p.split, &p.spec)? })
+}
+
+/// A source's tables and how they become a data set, before encoding.
+struct Prepared {
+    name: String,
+    sha256: Vec<String>,
+    groups: Vec<String>,
+    table: RawTable,
+    split: Split,
+    spec: TableSpec,
+}
+
+/// Reads (fetching what the cache lacks) the tables of `source` and the
+/// spec that encodes them.
+fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
     let schema = options.schema.clone().unwrap_or_default();
     let groups = match (&options.group, source.default_groups(), &schema.group) {
         (Some(g), _, _) => g.clone(),
@@ -306,40 +323,153 @@ pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
                 }
                 None => random,
             };
-            schema.check(&table, "the schema")?;
-            let target = options
-                .target
-                .clone()
-                .or(schema.target.clone())
-                .ok_or_else(|| Error::config("target", "CSV/ARFF data needs `target COLUMN` (the label column)"))?;
-            let mut drop = options.drop.clone();
-            drop.extend(schema.columns_of(ColumnType::Drop).into_iter().chain(schema.drop.iter().cloned()));
-            drop.sort();
-            drop.dedup();
-            let mut categorical = options.categorical.clone();
-            categorical.extend(schema.columns_of(ColumnType::Categorical));
-            categorical.extend(nominal.into_iter().filter(|n| !drop.contains(n)));
-            categorical.sort();
-            categorical.dedup();
-            let mut numeric_cols = schema.columns_of(ColumnType::Numeric);
-            numeric_cols.extend(numeric.into_iter().filter(|n| !drop.contains(n) && !categorical.contains(n)));
-            numeric_cols.sort();
-            numeric_cols.dedup();
-            let spec = TableSpec {
-                target,
-                positive: options.positive.clone().or(schema.positive.clone()),
-                groups: groups.iter().map(|g| GroupColumn::parse(g)).collect::<Result<_>>()?,
-                drop,
-                categorical,
-                numeric: numeric_cols,
-                missing: schema.missing.unwrap_or(options.missing),
-                keep_group_feature: options.keep_group_feature,
-                weight: options.weight.clone().or(schema.weight.clone()),
-            };
+            let spec = file_spec(&table, options, &schema, &groups, nominal, numeric)?;
             (name, sha, table, split, spec)
         }
     };
-    Ok(Loaded { name, sha256, group_columns: groups, encoded: encode(table, split, &spec)? })
+    Ok(Prepared { name, sha256, groups, table, split, spec })
+}
+
+/// A data set's rows as the CLI trains on them, before encoding: the
+/// feature columns' cells (in the CLI's column order), the 0/1 labels and
+/// each row's group, for the training or the test split, in the CLI's row
+/// order after its missing-value rule. Language bindings build their data
+/// frames from it.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The feature columns' names.
+    pub names: Vec<String>,
+    /// Per feature column, a cell per row (`None` where missing, for a
+    /// column that allows it).
+    pub columns: Vec<Vec<Option<String>>>,
+    /// Per row, 1 for the positive class.
+    pub labels: Vec<f32>,
+    /// Per row, its group's name.
+    pub groups: Vec<String>,
+    /// The positive class's value, and the target column's name.
+    pub positive: String,
+    /// The target column.
+    pub target: String,
+}
+
+/// The training (`test` false) or test split of `source` as a [`Frame`].
+///
+/// ```
+/// use fairtrain::data::{DataSource, LoadOptions, source::load_frame};
+/// let frame = load_frame(&DataSource::Adult, &LoadOptions::default(), false).unwrap();
+/// assert_eq!(frame.labels.len(), 30_162);
+/// assert!(!frame.names.iter().any(|n| n == "fnlwgt" || n == "education" || n == "race"));
+/// assert_eq!(frame.groups[0], "White");
+/// ```
+pub fn load_frame(source: &DataSource, options: &LoadOptions, test: bool) -> Result<Frame> {
+    let p = prepare(source, options)?;
+    let tables: Vec<RawTable> = match &p.split {
+        Split::Table(t) => vec![p.table.clone(), t.clone()],
+        Split::Random { .. } => vec![p.table.clone()],
+    };
+    let encoded = encode(p.table, p.split, &p.spec)?;
+    let (data, origin) =
+        if test { (&encoded.test, &encoded.test_origin) } else { (&encoded.train, &encoded.train_origin) };
+    let main = &tables[0];
+    let columns = encoded
+        .features
+        .iter()
+        .map(|name| {
+            let c = main.column_index(name)?;
+            Ok(origin.iter().map(|&(t, r)| tables[t as usize].columns[c].get(r as usize).map(str::to_string)).collect())
+        })
+        .collect::<Result<Vec<Vec<Option<String>>>>>()?;
+    let names = data.group_names();
+    Ok(Frame {
+        names: encoded.features.clone(),
+        columns,
+        labels: data.labels().to_vec(),
+        groups: data.groups().iter().map(|&g| names[g as usize].clone()).collect(),
+        positive: encoded.report.positive.clone(),
+        target: encoded.report.target.clone(),
+    })
+}
+
+/// How a table read from a file (or given in memory) becomes a data set:
+/// the target, groups and column types from `options` and `schema`, with an
+/// ARFF file's declared `nominal` and `numeric` attributes.
+fn file_spec(
+    table: &RawTable,
+    options: &LoadOptions,
+    schema: &Schema,
+    groups: &[String],
+    nominal: Vec<String>,
+    numeric: Vec<String>,
+) -> Result<TableSpec> {
+    schema.check(table, "the schema")?;
+    let target = options
+        .target
+        .clone()
+        .or(schema.target.clone())
+        .ok_or_else(|| Error::config("target", "CSV/ARFF data needs `target COLUMN` (the label column)"))?;
+    let mut drop = options.drop.clone();
+    drop.extend(schema.columns_of(ColumnType::Drop).into_iter().chain(schema.drop.iter().cloned()));
+    drop.sort();
+    drop.dedup();
+    let mut categorical = options.categorical.clone();
+    categorical.extend(schema.columns_of(ColumnType::Categorical));
+    categorical.extend(nominal.into_iter().filter(|n| !drop.contains(n)));
+    categorical.sort();
+    categorical.dedup();
+    let mut numeric_cols = schema.columns_of(ColumnType::Numeric);
+    numeric_cols.extend(numeric.into_iter().filter(|n| !drop.contains(n) && !categorical.contains(n)));
+    numeric_cols.sort();
+    numeric_cols.dedup();
+    Ok(TableSpec {
+        target,
+        positive: options.positive.clone().or(schema.positive.clone()),
+        groups: groups.iter().map(|g| GroupColumn::parse(g)).collect::<Result<_>>()?,
+        drop,
+        categorical,
+        numeric: numeric_cols,
+        missing: schema.missing.unwrap_or(options.missing),
+        keep_group_feature: options.keep_group_feature,
+        weight: options.weight.clone().or(schema.weight.clone()),
+    })
+}
+
+/// Loads and encodes an in-memory table (e.g. a data frame's columns, see
+/// [`RawTable::from_columns`]) as a CSV file's contents: `options` name the
+/// target and groups and may set the column types, drops and the test
+/// split (a seeded stratified `test_fraction`, 0.2 by default).
+///
+/// ```
+/// use fairtrain::data::table::RawTable;
+/// use fairtrain::data::{LoadOptions, source::load_table};
+/// let cell = |v: &str| Some(v.to_string());
+/// let x = (0..40).map(|i| cell(&(i % 7).to_string())).collect();
+/// let y = (0..40).map(|i| cell(if i % 3 == 0 { "yes" } else { "no" })).collect();
+/// let g = (0..40).map(|i| cell(if i % 2 == 0 { "a" } else { "b" })).collect();
+/// let table = RawTable::from_columns("frame", vec!["x".into(), "y".into(), "g".into()], vec![x, y, g]).unwrap();
+/// let options = LoadOptions { target: Some("y".into()), group: Some(vec!["g".into()]), ..LoadOptions::default() };
+/// let loaded = load_table(table, &options).unwrap();
+/// assert_eq!(loaded.encoded.train.n_rows() + loaded.encoded.test.n_rows(), 40);
+/// assert_eq!(loaded.encoded.report.positive, "yes");
+/// ```
+pub fn load_table(table: RawTable, options: &LoadOptions) -> Result<Loaded> {
+    let schema = options.schema.clone().unwrap_or_default();
+    let groups = match (&options.group, &schema.group) {
+        (Some(g), _) => g.clone(),
+        (None, Some(g)) => g.clone(),
+        (None, None) => {
+            return Err(Error::config("group", "in-memory data needs `group COLUMN` (the sensitive attribute)"));
+        }
+    };
+    if options.test_file.is_some() {
+        return Err(Error::config("test-data", "does not apply to in-memory data (its test rows are a random split)"));
+    }
+    let split = Split::Random {
+        test_fraction: options.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+        seed: options.split_seed,
+    };
+    let spec = file_spec(&table, options, &schema, &groups, Vec::new(), Vec::new())?;
+    let name = table.source.clone();
+    Ok(Loaded { name, sha256: Vec::new(), group_columns: groups, encoded: encode(table, split, &spec)? })
 }
 
 /// Reads a CSV (with a header line) or, by its `.arff` extension, an ARFF

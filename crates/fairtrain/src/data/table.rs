@@ -101,6 +101,48 @@ impl RawTable {
         RawTable { source: source.into(), names, columns, lines: Vec::new() }
     }
 
+    /// A table of in-memory columns (e.g. a data frame's), each a cell per
+    /// row (`None` for a missing one), as if read from a file named
+    /// `source`: row `i` is reported as line `i + 2` (after a header line),
+    /// numbers are parsed from their text as a file's are. Columns of
+    /// different lengths are an error naming the first that differs.
+    ///
+    /// ```
+    /// use fairtrain::data::table::RawTable;
+    /// let t = RawTable::from_columns(
+    ///     "frame",
+    ///     vec!["x".into(), "g".into()],
+    ///     vec![vec![Some("1.5".into()), None], vec![Some("a".into()), Some("b".into())]],
+    /// )
+    /// .unwrap();
+    /// assert_eq!((t.n_rows(), t.columns[0].get(0), t.columns[0].get(1)), (2, Some("1.5"), None));
+    /// assert_eq!(t.lines, [2, 3]);
+    /// ```
+    pub fn from_columns(source: &str, names: Vec<String>, columns: Vec<Vec<Option<String>>>) -> Result<RawTable> {
+        if names.len() != columns.len() {
+            return Err(Error::Data(format!("{source}: {} column names for {} columns", names.len(), columns.len())));
+        }
+        if let Some((i, name)) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+            return Err(Error::Data(format!(
+                "{source}: column '{name}' is named twice (columns {} and {})",
+                names.iter().position(|m| m == name).unwrap_or(0) + 1,
+                i + 1
+            )));
+        }
+        let n = columns.first().map_or(0, Vec::len);
+        if let Some((name, c)) = names.iter().zip(&columns).find(|(_, c)| c.len() != n) {
+            return Err(Error::Data(format!("{source}: column '{name}' has {} rows, the first column {n}", c.len())));
+        }
+        let mut table = RawTable::with_names(source, names);
+        for (column, cells) in table.columns.iter_mut().zip(&columns) {
+            for cell in cells {
+                column.push(cell.as_deref().unwrap_or(""));
+            }
+        }
+        table.lines = (0..n as u64).map(|i| i + 2).collect();
+        Ok(table)
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.lines.len()

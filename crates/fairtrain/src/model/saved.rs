@@ -214,41 +214,41 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 pub fn load(dir: &Path) -> Result<SavedModel> {
     let card_path = dir.join(CARD_FILE);
     let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
-    let card: ModelCard = serde_json::from_str(&text)
-        .map_err(|e| Error::Data(format!("{}: not a fairtrain model description ({e})", card_path.display())))?;
-    if !(1..=FORMAT).contains(&card.format) {
-        return Err(Error::Data(format!(
-            "{}: format {} (this fairtrain reads 1 to {FORMAT})",
-            card_path.display(),
-            card.format
-        )));
-    }
     let weights_path = dir.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+    from_bytes(&text, &bytes, &card_path.display().to_string(), &weights_path.display().to_string())
+}
+
+/// A model from the contents of its two files (`model.json`'s text and
+/// `model.safetensors`' bytes), e.g. kept in memory by a pickled estimator;
+/// `card_name` and `weights_name` name them in messages. Checked as
+/// [`load`] checks the files.
+pub fn from_bytes(text: &str, bytes: &[u8], card_name: &str, weights_name: &str) -> Result<SavedModel> {
+    let card: ModelCard = serde_json::from_str(text)
+        .map_err(|e| Error::Data(format!("{card_name}: not a fairtrain model description ({e})")))?;
+    if !(1..=FORMAT).contains(&card.format) {
+        return Err(Error::Data(format!("{card_name}: format {} (this fairtrain reads 1 to {FORMAT})", card.format)));
+    }
     // Format 1 predates the checksum.
-    if card.format >= 2 && card.checksum != card.checksum_of(&bytes)? {
+    if card.format >= 2 && card.checksum != card.checksum_of(bytes)? {
         return Err(Error::Data(format!(
-            "{} and {}: the checksum in {CARD_FILE} does not match (a file is damaged, or they are of different runs)",
-            card_path.display(),
-            weights_path.display()
+            "{card_name} and {weights_name}: the checksum in {CARD_FILE} does not match (a file is damaged, or they \
+             are of different runs)"
         )));
     }
     let mlp = Mlp::new(card.inputs, &card.hidden)?;
-    let tensors = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::Data(format!("{}: not a safetensors file ({e})", weights_path.display())))?;
+    let tensors = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Data(format!("{weights_name}: not a safetensors file ({e})")))?;
     let mut params = vec![0.0f32; mlp.n_params()];
     for (k, layer) in mlp.layers().iter().enumerate() {
         for (name, offset, shape) in [
             (format!("layers.{k}.weight"), layer.w, vec![layer.n_in, layer.n_out]),
             (format!("layers.{k}.bias"), layer.b, vec![layer.n_out]),
         ] {
-            let t = tensors
-                .tensor(&name)
-                .map_err(|e| Error::Data(format!("{}: tensor {name}: {e}", weights_path.display())))?;
+            let t = tensors.tensor(&name).map_err(|e| Error::Data(format!("{weights_name}: tensor {name}: {e}")))?;
             if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
                 return Err(Error::Data(format!(
-                    "{}: tensor {name} is {:?} {:?}, the architecture in {CARD_FILE} needs F32 {shape:?}",
-                    weights_path.display(),
+                    "{weights_name}: tensor {name} is {:?} {:?}, the architecture in {CARD_FILE} needs F32 {shape:?}",
                     t.dtype(),
                     t.shape()
                 )));
@@ -259,7 +259,7 @@ pub fn load(dir: &Path) -> Result<SavedModel> {
         }
     }
     if let Some(p) = params.iter().find(|p| !p.is_finite()) {
-        return Err(Error::Data(format!("{}: a weight is {p}", weights_path.display())));
+        return Err(Error::Data(format!("{weights_name}: a weight is {p}")));
     }
     Ok(SavedModel { card, mlp, params })
 }

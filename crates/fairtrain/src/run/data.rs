@@ -36,7 +36,20 @@ impl RunData {
         let mut options = plan.load.clone();
         options.cache = cache.map(Path::to_path_buf);
         options.offline = offline;
-        let loaded = load(&plan.source, &options)?;
+        Self::from_loaded(plan, load(&plan.source, &options)?)
+    }
+
+    /// An in-memory table (a data frame's columns, see
+    /// [`RawTable::from_columns`](crate::data::table::RawTable::from_columns))
+    /// read as a CSV file's contents under `plan`'s data keys (target,
+    /// groups, column types, the test split), with the validation split
+    /// held out as [`RunData::load`] does.
+    pub fn from_table(plan: &RunPlan, table: crate::data::table::RawTable) -> Result<RunData> {
+        Self::from_loaded(plan, crate::data::source::load_table(table, &plan.load)?)
+    }
+
+    /// Loaded data with `plan`'s validation split held out.
+    fn from_loaded(plan: &RunPlan, loaded: crate::data::source::Loaded) -> Result<RunData> {
         let mut data = RunData::from_splits(
             loaded.name,
             loaded.encoded.train,

@@ -129,6 +129,13 @@ pub struct Encoded {
     pub test: Dataset,
     /// What preprocessing did.
     pub report: PrepReport,
+    /// Where each training row came from: (table, row) of the tables
+    /// encoded (0 the training table, 1 a separate test table).
+    pub train_origin: Vec<(u32, u32)>,
+    /// Where each test row came from.
+    pub test_origin: Vec<(u32, u32)>,
+    /// The feature columns, in table order.
+    pub features: Vec<String>,
 }
 
 /// A row of one of the tables.
@@ -224,7 +231,10 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         warnings,
         groups: spec.groups.clone(),
     };
-    Ok(Encoded { train, test, report })
+    let origin = |rows: &[usize]| rows.iter().map(|&i| (kept[i].table as u32, kept[i].row as u32)).collect();
+    let (train_origin, test_origin) = (origin(&train_rows), origin(&test_rows));
+    let features = columns.features.iter().map(|&c| main.names[c].clone()).collect();
+    Ok(Encoded { train, test, report, train_origin, test_origin, features })
 }
 
 /// The distinct `(table, code)` pairs that kept rows use in column `c`.

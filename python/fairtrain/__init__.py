@@ -1,0 +1,35 @@
+"""fairtrain: train neural networks under fairness constraints.
+
+``FairClassifier`` is a scikit-learn estimator; ``datasets`` loads the
+built-in data sets as pandas objects; ``train`` runs a whole configuration as
+``fairtrain train`` does. The work happens in the Rust library (the same runs
+as the command line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict
+
+from . import datasets
+from ._fairtrain import version as _version
+from .errors import FairtrainError, InputError, MissingFileError
+from .estimator import FairClassifier
+from . import _fairtrain
+
+__version__ = _version()
+
+__all__ = ["FairClassifier", "FairtrainError", "InputError", "MissingFileError", "datasets", "train"]
+
+
+def train(config: Dict[str, Any], out: str, overwrite: bool = False) -> Dict[str, Any]:
+    """Runs ``config`` (the TOML file's keys, e.g. ``{"data": "adult",
+    "constraint": "demographic-parity", "bound": 0.05}``) as ``fairtrain
+    train --out OUT`` does, writing the same run folder, and returns its
+    metrics (``metrics.json``)."""
+    completed = _fairtrain.run(json.dumps(config), out, None, overwrite)
+    if not completed:
+        raise KeyboardInterrupt(f"training interrupted; resume it with `fairtrain train --resume --out {out}`")
+    with open(os.path.join(out, "metrics.json")) as f:
+        return json.load(f)
