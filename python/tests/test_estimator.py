@@ -231,3 +231,17 @@ def test_an_interrupt_stops_training_and_raises(synthetic, tmp_path):
         signal.signal(signal.SIGINT, previous)
     assert time.time() - start < 30
     assert (tmp_path / "run" / "checkpoint.bin").exists()
+
+
+def test_a_pipeline_routes_sensitive_features_to_fit(synthetic):
+    from sklearn import config_context
+    from sklearn.pipeline import Pipeline
+
+    X, y, A = synthetic
+    with config_context(enable_metadata_routing=True):
+        model = fairtrain.FairClassifier(constraint="demographic-parity", bound=0.1, seed=3, config=FAST)
+        pipe = Pipeline([("model", model.set_fit_request(sensitive_features=True))])
+        pipe.fit(X, y, sensitive_features=A)
+        direct = fairtrain.FairClassifier(constraint="demographic-parity", bound=0.1, seed=3, config=FAST)
+        direct.fit(X, y, sensitive_features=A)
+        assert np.array_equal(pipe.predict(X), direct.predict(X))
