@@ -90,7 +90,7 @@ pub struct Checkpoint {
     pub algorithm: String,
     /// The loop's state.
     pub loop_state: LoopState,
-    /// The problem's state ([`crate::problem::Problem::save_state`]).
+    /// The problem's state ([`crate::problem::ProblemState::save_state`]).
     pub problem: Vec<u8>,
     /// The algorithm's state ([`crate::algorithms::Algorithm::save_state`]).
     pub algorithm_state: Vec<u8>,

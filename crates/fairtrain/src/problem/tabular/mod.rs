@@ -237,7 +237,7 @@ impl<M: TabularModel> TabularProblem<M> {
     /// the model would keep them on its device
     /// ([`DeviceStatistics::keeps_params`](crate::model::DeviceStatistics::keeps_params)):
     /// each step then downloads the gradient and uploads the parameters.
-    /// Checkpoints need this ([`Problem::save_state`] saves the optimizer
+    /// Checkpoints need this ([`ProblemState::save_state`] saves the optimizer
     /// state the algorithm holds, on the host).
     pub fn keep_params_on_host(mut self) -> Self {
         self.device.keeps_params = false;

@@ -27,7 +27,7 @@ struct TabularState {
 }
 
 impl<M: TabularModel> TabularProblem<M> {
-    /// The checkpoint bytes of this problem ([`Problem::save_state`]).
+    /// The checkpoint bytes of this problem ([`ProblemState::save_state`](crate::problem::ProblemState::save_state)).
     pub(super) fn state_bytes(&self) -> Result<Vec<u8>> {
         if self.device.keeps_params {
             return Err(Error::Data(
@@ -51,7 +51,7 @@ impl<M: TabularModel> TabularProblem<M> {
     }
 
     /// Restores a state saved by [`Self::state_bytes`], checked against this
-    /// problem's data and samplers ([`Problem::load_state`]).
+    /// problem's data and samplers ([`ProblemState::load_state`](crate::problem::ProblemState::load_state)).
     pub(super) fn restore_state_bytes(&mut self, state: &[u8]) -> Result<()> {
         let state: TabularState = crate::state::decode(state)?;
         let mismatch = |what: &str| {
