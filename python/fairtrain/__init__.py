@@ -23,12 +23,12 @@ __version__ = _version()
 __all__ = ["FairClassifier", "FairtrainError", "InputError", "MissingFileError", "datasets", "train"]
 
 
-def train(config: Dict[str, Any], out: str, overwrite: bool = False) -> Dict[str, Any]:
+def train(config: Dict[str, Any], out: str, overwrite: bool = False, verbose: bool = False) -> Dict[str, Any]:
     """Runs ``config`` (the TOML file's keys, e.g. ``{"data": "adult",
     "constraint": "demographic-parity", "bound": 0.05}``) as ``fairtrain
     train --out OUT`` does, writing the same run folder, and returns its
-    metrics (``metrics.json``)."""
-    completed = _fairtrain.run(json.dumps(config), out, None, overwrite)
+    metrics (``metrics.json``); ``verbose`` shows the progress on stderr."""
+    completed = _fairtrain.run(json.dumps(config), out, None, overwrite, verbose)
     if not completed:
         raise KeyboardInterrupt(f"training interrupted; resume it with `fairtrain train --resume --out {out}`")
     with open(os.path.join(out, "metrics.json")) as f:

@@ -4,7 +4,9 @@ from typing import List, Optional, Sequence, Tuple
 
 Columns = Tuple[List[str], List[List[Optional[str]]]]
 
-def run(keys: str, out: str, table: Optional[Columns] = None, overwrite: bool = False) -> bool: ...
+def run(
+    keys: str, out: str, table: Optional[Columns] = None, overwrite: bool = False, verbose: bool = False
+) -> bool: ...
 def predict(
     card: str, weights: bytes, names: Sequence[str], columns: Sequence[Sequence[Optional[str]]]
 ) -> Tuple[List[float], List[bool], List[Tuple[str, int]]]: ...

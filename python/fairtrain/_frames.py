@@ -73,11 +73,22 @@ def to_columns(X: Any, what: str = "X") -> Columns:
         if len(set(names)) != len(names):
             raise ValueError(f"{what} has repeated column names: {names}")
         return names, [_series_column(X[c]) for c in X.columns]
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+        raise TypeError(f"{what}: sparse input is not supported; pass a dense array or a DataFrame")
     array = np.asarray(X)
     if array.ndim != 2:
         raise ValueError(f"{what} must be 2-dimensional (rows by features), got shape {array.shape}")
+    if array.dtype.kind == "c":
+        raise ValueError("Complex data not supported")
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{what} as an array must be numeric; pass a pandas DataFrame for categorical columns")
+    if array.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape={array.shape}) while a minimum of 1 is required.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(
+            f"{what} contains NaN or infinity; as an array it must be finite (pass a DataFrame to have rows with "
+            "missing values dropped, as the command line does)"
+        )
     return [f"x{j}" for j in range(array.shape[1])], [_column(array[:, j].tolist()) for j in range(array.shape[1])]
 
 

@@ -64,6 +64,8 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         The positive class (default: the larger of the two labels).
     config : dict, optional
         Any other configuration key, with the TOML file's names.
+    verbose : bool
+        Show the training's progress on stderr.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         postprocess: Optional[str] = None,
         pos_label: Any = None,
         config: Optional[Dict[str, Any]] = None,
+        verbose: bool = False,
     ):
         self.constraint = constraint
         self.bound = bound
@@ -91,6 +94,7 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         self.postprocess = postprocess
         self.pos_label = pos_label
         self.config = config
+        self.verbose = verbose
 
     # -- configuration -------------------------------------------------
 
@@ -129,15 +133,8 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
             )
         names, columns = to_columns(X)
         n = len(columns[0]) if columns else 0
-        y = np.asarray(y)
-        if y.ndim != 1 or len(y) != n:
-            raise ValueError(f"y must be 1-dimensional with one label per row of X ({n}), got shape {y.shape}")
-        if pd.isna(pd.Series(y)).any():
-            raise ValueError("y has missing values")
+        y = _labels(y, n)
         classes = np.unique(y)
-        if len(classes) != 2:
-            raise ValueError(f"y must have exactly two classes (binary classification), found {len(classes)}: "
-                             f"{classes[:10].tolist()}")
         positive = classes[1] if self.pos_label is None else self.pos_label
         if positive not in classes:
             raise ValueError(f"pos_label {positive!r} is not one of the classes {classes.tolist()}")
@@ -166,7 +163,9 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
             keys["weight"] = WEIGHT_COLUMN
         folder = out if out is not None else tempfile.mkdtemp(prefix="fairtrain-")
         try:
-            completed = _fairtrain.run(json.dumps(keys), folder, (table_names, table_columns), out is None)
+            completed = _fairtrain.run(
+                json.dumps(keys), folder, (table_names, table_columns), out is None, bool(self.verbose)
+            )
             self._read_run(folder)
         finally:
             if out is None:
@@ -299,6 +298,29 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _labels(y: Any, n: int) -> np.ndarray:
+    """``y`` checked as scikit-learn checks a binary classifier's target."""
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn("y is a column vector; it is read as a 1-d array of labels", stacklevel=3)
+        y = y.ravel()
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y must be 1-dimensional with one label per row of X ({n}), got shape {y.shape}")
+    if pd.isna(pd.Series(y)).any():
+        raise ValueError("y has missing values")
+    check_classification_targets(y)
+    kind = type_of_target(y)
+    if kind != "binary":
+        count = len(np.unique(y))
+        raise ValueError(
+            f"Only binary classification is supported. The type of the target is {kind}: y must have exactly two "
+            f"classes, found {count}"
+        )
+    return y
 
 
 def _plain(value: Any) -> Any:

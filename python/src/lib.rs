@@ -12,7 +12,7 @@ use fairtrain::data::table::RawTable;
 use fairtrain::data::{DataSource, LoadOptions};
 use fairtrain::model::saved;
 use fairtrain::run::{Origin, RunConfig, RunData, RunFolder, RunOptions, Session, choose_dir};
-use fairtrain::train::{Observers, StopReason};
+use fairtrain::train::{Budget, Observer, Observers, StopReason};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -72,15 +72,57 @@ fn config_of(keys: &str) -> fairtrain::Result<RunConfig> {
     RunConfig::from_table(table, Origin::Api)
 }
 
+/// A progress line on stderr (`verbose=True`): the share of the budget
+/// done, at most every half second, then a newline at the end.
+struct ProgressLine {
+    budget: Budget,
+    shown: std::time::Instant,
+    any: bool,
+}
+
+impl Observer for ProgressLine {
+    fn progress(&mut self, iteration: u64, seconds: f64) {
+        if self.shown.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.shown = std::time::Instant::now();
+        self.any = true;
+        let done = match self.budget {
+            Budget::Iterations(n) => {
+                format!("{iteration}/{n} iterations ({:.0}%)", 100.0 * iteration as f64 / n.max(1) as f64)
+            }
+            Budget::Seconds(s) => format!("{seconds:.1}/{s:.1} s ({iteration} iterations)"),
+        };
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), "\rfairtrain: {done}   ");
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        if self.any {
+            eprintln!();
+        }
+    }
+}
+
 /// Runs the configuration `keys` (a JSON object of configuration keys) on
 /// its data source, or on `table` (column names and string cells, read as
 /// a CSV file's contents), writing the run folder `out`. Returns whether
-/// the run completed (false: interrupted, resumable from its checkpoint).
+/// the run completed (false: interrupted, resumable from its checkpoint);
+/// `verbose` shows the progress on stderr.
 /// The training runs on its own thread without the GIL; this thread checks
 /// for Python signals meanwhile.
 #[pyfunction]
-#[pyo3(signature = (keys, out, table=None, overwrite=false))]
-fn run(py: Python<'_>, keys: &str, out: &str, table: Option<Columns>, overwrite: bool) -> PyResult<bool> {
+#[pyo3(signature = (keys, out, table=None, overwrite=false, verbose=false))]
+fn run(
+    py: Python<'_>,
+    keys: &str,
+    out: &str,
+    table: Option<Columns>,
+    overwrite: bool,
+    verbose: bool,
+) -> PyResult<bool> {
     INTERRUPTED.store(false, Ordering::SeqCst);
     let work = move || -> fairtrain::Result<bool> {
         let plan = config_of(keys)?.resolve()?;
@@ -92,10 +134,15 @@ fn run(py: Python<'_>, keys: &str, out: &str, table: Option<Columns>, overwrite:
         let options = RunOptions { interrupt: Some(&INTERRUPTED), ..RunOptions::default() };
         let session = Session::new(&plan, &data, options)?;
         let mut folder = RunFolder::create(&dir, &plan, &data, &session, vec!["python".into()])?;
+        let mut progress = ProgressLine { budget: session.budget(), shown: std::time::Instant::now(), any: false };
         let mut outcome = {
             let mut observers = folder.observers();
+            if verbose {
+                observers.push(&mut progress);
+            }
             session.train(&mut Observers(&mut observers))?
         };
+        drop(progress);
         let completed = outcome.summary.stop != StopReason::Interrupted;
         folder.finish(&mut outcome)?;
         Ok(completed)

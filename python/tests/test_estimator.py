@@ -186,6 +186,16 @@ def test_bad_input_raises_clear_exceptions(synthetic):
         model.fit(X, y[:10], sensitive_features=A)
     with pytest.raises(ValueError, match="rows"):
         model.fit(X, y, sensitive_features=A[:10])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        model.fit(X, np.linspace(0, 1, len(X)), sensitive_features=A)
+    numbers = X.select_dtypes("number").to_numpy()
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.fit(np.where(np.arange(len(X))[:, None] == 3, np.nan, numbers), y, sensitive_features=A)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        model.fit(numbers.astype(complex), y, sensitive_features=A)
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="sparse input is not supported"):
+        model.fit(scipy_sparse.csr_matrix(numbers), y, sensitive_features=A)
     with pytest.raises(fairtrain.InputError, match="bound"):
         fairtrain.FairClassifier(bound=-1.0, config=FAST).fit(X, y, sensitive_features=A)
     with pytest.raises(fairtrain.FairtrainError):
@@ -245,3 +255,11 @@ def test_a_pipeline_routes_sensitive_features_to_fit(synthetic):
         direct = fairtrain.FairClassifier(constraint="demographic-parity", bound=0.1, seed=3, config=FAST)
         direct.fit(X, y, sensitive_features=A)
         assert np.array_equal(pipe.predict(X), direct.predict(X))
+
+
+def test_verbose_shows_progress_and_quiet_does_not(synthetic, capfd):
+    X, y, A = synthetic
+    fairtrain.FairClassifier(iterations=200_000, verbose=True).fit(X, y, sensitive_features=A)
+    assert "iterations (" in capfd.readouterr().err
+    fairtrain.FairClassifier(config=FAST).fit(X, y, sensitive_features=A)
+    assert capfd.readouterr().err == ""
