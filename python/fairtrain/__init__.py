@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from . import datasets
 from ._fairtrain import version as _version
@@ -23,13 +23,19 @@ __version__ = _version()
 __all__ = ["FairClassifier", "FairtrainError", "InputError", "MissingFileError", "datasets", "train"]
 
 
-def train(config: Dict[str, Any], out: str, overwrite: bool = False, verbose: bool = False) -> Dict[str, Any]:
+def train(
+    config: Dict[str, Any], out: Optional[str] = None, overwrite: bool = False, verbose: bool = False
+) -> Dict[str, Any]:
     """Runs ``config`` (the TOML file's keys, e.g. ``{"data": "adult",
     "constraint": "demographic-parity", "bound": 0.05}``) as ``fairtrain
-    train --out OUT`` does, writing the same run folder, and returns its
-    metrics (``metrics.json``); ``verbose`` shows the progress on stderr."""
-    completed = _fairtrain.run(json.dumps(config), out, None, overwrite, verbose)
+    train`` does, writing the same run folder (``out``, else the
+    configuration's ``out``, else ``runs/<UTC timestamp>``), and returns its
+    metrics (``metrics.json``, with the folder under ``"run_folder"``);
+    ``verbose`` shows the progress on stderr."""
+    folder, completed = _fairtrain.run(json.dumps(config), out, None, overwrite, verbose)
     if not completed:
-        raise KeyboardInterrupt(f"training interrupted; resume it with `fairtrain train --resume --out {out}`")
-    with open(os.path.join(out, "metrics.json")) as f:
-        return json.load(f)
+        raise KeyboardInterrupt(f"training interrupted; resume it with `fairtrain train --resume --out {folder}`")
+    with open(os.path.join(folder, "metrics.json")) as f:
+        metrics = json.load(f)
+    metrics["run_folder"] = folder
+    return metrics

@@ -5,8 +5,8 @@ from typing import List, Optional, Sequence, Tuple
 Columns = Tuple[List[str], List[List[Optional[str]]]]
 
 def run(
-    keys: str, out: str, table: Optional[Columns] = None, overwrite: bool = False, verbose: bool = False
-) -> bool: ...
+    keys: str, out: Optional[str], table: Optional[Columns] = None, overwrite: bool = False, verbose: bool = False
+) -> Tuple[str, bool]: ...
 def predict(
     card: str, weights: bytes, names: Sequence[str], columns: Sequence[Sequence[Optional[str]]]
 ) -> Tuple[List[float], List[bool], List[Tuple[str, int]]]: ...

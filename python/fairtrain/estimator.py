@@ -163,7 +163,7 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
             keys["weight"] = WEIGHT_COLUMN
         folder = out if out is not None else tempfile.mkdtemp(prefix="fairtrain-")
         try:
-            completed = _fairtrain.run(
+            _, completed = _fairtrain.run(
                 json.dumps(keys), folder, (table_names, table_columns), out is None, bool(self.verbose)
             )
             self._read_run(folder)

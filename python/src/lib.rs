@@ -108,8 +108,9 @@ impl Drop for ProgressLine {
 
 /// Runs the configuration `keys` (a JSON object of configuration keys) on
 /// its data source, or on `table` (column names and string cells, read as
-/// a CSV file's contents), writing the run folder `out`. Returns whether
-/// the run completed (false: interrupted, resumable from its checkpoint);
+/// a CSV file's contents), writing the run folder `out` (else the
+/// configuration's `out`, else `runs/<UTC timestamp>`). Returns the folder
+/// and whether the run completed (false: interrupted, resumable from its checkpoint);
 /// `verbose` shows the progress on stderr.
 /// The training runs on its own thread without the GIL; this thread checks
 /// for Python signals meanwhile.
@@ -118,15 +119,15 @@ impl Drop for ProgressLine {
 fn run(
     py: Python<'_>,
     keys: &str,
-    out: &str,
+    out: Option<String>,
     table: Option<Columns>,
     overwrite: bool,
     verbose: bool,
-) -> PyResult<bool> {
+) -> PyResult<(String, bool)> {
     INTERRUPTED.store(false, Ordering::SeqCst);
-    let work = move || -> fairtrain::Result<bool> {
+    let work = move || -> fairtrain::Result<(String, bool)> {
         let plan = config_of(keys)?.resolve()?;
-        let dir = choose_dir(Some(Path::new(out)), overwrite)?;
+        let dir = choose_dir(out.map(std::path::PathBuf::from).or(plan.out.clone()).as_deref(), overwrite)?;
         let data = match table {
             Some((names, columns)) => RunData::from_table(&plan, RawTable::from_columns("frame", names, columns)?)?,
             None => RunData::load(&plan, None, false)?,
@@ -145,7 +146,7 @@ fn run(
         drop(progress);
         let completed = outcome.summary.stop != StopReason::Interrupted;
         folder.finish(&mut outcome)?;
-        Ok(completed)
+        Ok((dir.display().to_string(), completed))
     };
     let result = std::thread::scope(|scope| {
         let handle = scope.spawn(work);

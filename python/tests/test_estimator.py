@@ -221,6 +221,10 @@ def test_train_writes_the_run_folder(tmp_path):
     assert metrics["test"]["accuracy"] > 0.5
     assert (tmp_path / "run" / "model.safetensors").exists()
     shutil.rmtree(tmp_path / "run")
+    # The configuration's own output folder, as config.toml's [output] gives it.
+    metrics = fairtrain.train({"data": "synthetic", "iterations": 300, "out": str(tmp_path / "from-config")})
+    assert metrics["run_folder"] == str(tmp_path / "from-config")
+    assert (tmp_path / "from-config" / "metrics.json").exists()
 
 
 def test_an_interrupt_stops_training_and_raises(synthetic, tmp_path):
@@ -263,3 +267,22 @@ def test_verbose_shows_progress_and_quiet_does_not(synthetic, capfd):
     assert "iterations (" in capfd.readouterr().err
     fairtrain.FairClassifier(config=FAST).fit(X, y, sensitive_features=A)
     assert capfd.readouterr().err == ""
+
+
+def test_fairlearn_metric_frame_reads_its_predictions(fitted, synthetic):
+    metrics = pytest.importorskip("fairlearn.metrics")
+    from sklearn.metrics import accuracy_score
+
+    X, y, A = synthetic
+    frame = metrics.MetricFrame(
+        metrics={"accuracy": accuracy_score, "selection_rate": metrics.selection_rate},
+        y_true=y,
+        y_pred=fitted.predict(X),
+        sensitive_features=A,
+    )
+    predictions = fitted.predict(X)
+    for group in A.unique():
+        rows = (A == group).to_numpy()
+        assert frame.by_group.loc[group, "selection_rate"] == pytest.approx(predictions[rows].mean())
+    gap = metrics.demographic_parity_difference(y, predictions, sensitive_features=A)
+    assert gap == pytest.approx(frame.by_group["selection_rate"].max() - frame.by_group["selection_rate"].min())
