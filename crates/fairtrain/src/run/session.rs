@@ -723,3 +723,43 @@ impl<'a> Session<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::RunConfig;
+
+    /// A frame of 100 rows (two groups) whose predictions err on `errors`
+    /// of them.
+    fn frame(errors: usize) -> GroupFrame {
+        let labels: Vec<f32> = (0..100).map(|i| (i % 2) as f32).collect();
+        // Logit of the right sign, except for the first `errors` rows.
+        let logits: Vec<f32> =
+            labels.iter().enumerate().map(|(i, &y)| if (i < errors) == (y > 0.5) { -1.0 } else { 1.0 }).collect();
+        let groups: Vec<u32> = (0..100).map(|i| (i % 3 == 0) as u32).collect();
+        GroupFrame::from_weighted_parts(&["a".into(), "b".into()], &logits, &labels, &groups, None)
+    }
+
+    fn plan(algorithm: &str) -> RunPlan {
+        let mut config = RunConfig::default();
+        config.set("algorithm", algorithm).unwrap();
+        config.set("constraint", "demographic-parity").unwrap();
+        config.set("postprocess", "group-thresholds").unwrap();
+        config.resolve().unwrap()
+    }
+
+    /// Thresholds join training rows to validation only for a model trained
+    /// without the constraints that still errs on its training rows (at
+    /// least half its validation error rate); never without validation.
+    #[test]
+    fn post_processing_pools_training_rows_only_where_they_show_the_trade() {
+        let adam = plan("adam");
+        assert_eq!(frame(20).overall().accuracy(), Some(0.8));
+        assert!(pooled_fit(&adam, &frame(20), Some(&frame(30))), "training error 0.20 vs validation 0.30");
+        assert!(pooled_fit(&adam, &frame(15), Some(&frame(30))), "exactly half");
+        assert!(!pooled_fit(&adam, &frame(14), Some(&frame(30))), "below half");
+        assert!(!pooled_fit(&adam, &frame(0), Some(&frame(27))), "a memorized training split");
+        assert!(!pooled_fit(&adam, &frame(20), None), "no validation split");
+        assert!(!pooled_fit(&plan("ssl-alm"), &frame(20), Some(&frame(30))), "fitted to its training rates");
+    }
+}
