@@ -80,6 +80,14 @@ def to_columns(X: Any, what: str = "X") -> Columns:
         raise ValueError(f"{what} must be 2-dimensional (rows by features), got shape {array.shape}")
     if array.dtype.kind == "c":
         raise ValueError("Complex data not supported")
+    if array.dtype.kind == "O":
+        # Numbers held as objects; anything else raises float()'s TypeError.
+        try:
+            array = array.astype(float)
+        except ValueError:
+            raise ValueError(
+                f"{what} as an array must be numeric; pass a pandas DataFrame for categorical columns"
+            ) from None
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{what} as an array must be numeric; pass a pandas DataFrame for categorical columns")
     if array.shape[1] == 0:

@@ -126,15 +126,27 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         Series or array, or a DataFrame of several columns for intersectional
         groups). ``out`` keeps the run folder (as ``fairtrain train --out``).
         Returns ``self``."""
+        if y is None:
+            raise ValueError("FairClassifier requires y to be passed, but the target y is None")
+        names, columns = to_columns(X)
+        n = len(columns[0]) if columns else 0
+        if n < 2:
+            raise ValueError(f"n_samples={n}: at least 2 samples are needed to fit")
+        y = _labels(y, n)
+        classes = np.unique(y)
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.shape != (n,):
+                raise ValueError(f"sample_weight must have one weight per row ({n}), got shape {w.shape}")
+            if not (w > 0).any():
+                raise ValueError("every sample weight is zero: there is nothing to fit")
+            if len(np.unique(y[w > 0])) < 2:
+                raise ValueError("only one class has rows of positive sample weight: a binary classifier needs two")
         if sensitive_features is None:
             raise ValueError(
                 "FairClassifier.fit needs sensitive_features (the group of each row) to train under a fairness "
                 "constraint"
             )
-        names, columns = to_columns(X)
-        n = len(columns[0]) if columns else 0
-        y = _labels(y, n)
-        classes = np.unique(y)
         positive = classes[1] if self.pos_label is None else self.pos_label
         if positive not in classes:
             raise ValueError(f"pos_label {positive!r} is not one of the classes {classes.tolist()}")
@@ -156,8 +168,6 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         keys.update({"target": LABEL_COLUMN, "positive": "1", "group": ",".join(group_keys)})
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=float)
-            if w.shape != (n,):
-                raise ValueError(f"sample_weight must have one weight per row ({n}), got shape {w.shape}")
             table_names.append(WEIGHT_COLUMN)
             table_columns.append([repr(float(v)) for v in w.tolist()])
             keys["weight"] = WEIGHT_COLUMN
@@ -320,6 +330,9 @@ def _labels(y: Any, n: int) -> np.ndarray:
             f"Only binary classification is supported. The type of the target is {kind}: y must have exactly two "
             f"classes, found {count}"
         )
+    count = len(np.unique(y))
+    if count != 2:
+        raise ValueError(f"y has {count} class(es): a binary classifier needs exactly two classes")
     return y
 
 
