@@ -165,7 +165,8 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         table_names.append(LABEL_COLUMN)
         table_columns.append(["1" if v == positive else "0" for v in y.tolist()])
         keys = self._keys()
-        keys.update({"target": LABEL_COLUMN, "positive": "1", "group": ",".join(group_keys)})
+        # The run's config.toml names the source as an in-memory table.
+        keys.update({"data": "frame:python", "target": LABEL_COLUMN, "positive": "1", "group": ",".join(group_keys)})
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=float)
             table_names.append(WEIGHT_COLUMN)

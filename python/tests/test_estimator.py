@@ -246,6 +246,13 @@ def test_an_interrupt_stops_training_and_raises(synthetic, tmp_path):
         signal.signal(signal.SIGINT, previous)
     assert time.time() - start < 30
     assert (tmp_path / "run" / "checkpoint.bin").exists()
+    # Its config.toml names the data as an in-memory frame, which the
+    # command line refuses to read again (rather than training on something else).
+    config = (tmp_path / "run" / "config.toml").read_text()
+    assert 'source = "frame:python"' in config
+    refused = subprocess.run([cli(), "train", "--config", str(tmp_path / "run" / "config.toml")],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "was a table given in memory" in refused.stderr
 
 
 def test_a_pipeline_routes_sensitive_features_to_fit(synthetic):

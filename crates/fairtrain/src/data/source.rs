@@ -34,6 +34,10 @@ pub enum DataSource {
     Csv(PathBuf),
     /// An ARFF file.
     Arff(PathBuf),
+    /// A table given in memory (`frame:NAME`, e.g. a Python data frame):
+    /// its run reads the rows it was given; a configuration naming it
+    /// cannot read them again.
+    Frame(String),
 }
 
 impl DataSource {
@@ -54,6 +58,9 @@ impl DataSource {
         }
         if let Some(task) = AcsTask::from_name(value) {
             return Ok(DataSource::Acs(AcsRequest::new(task)));
+        }
+        if let Some(name) = value.strip_prefix("frame:") {
+            return Ok(DataSource::Frame(name.to_string()));
         }
         let lower = value.to_ascii_lowercase();
         if lower.ends_with(".arff") {
@@ -79,6 +86,7 @@ impl DataSource {
             DataSource::Acs(r) => r.display_name(),
             DataSource::SyntheticWith(spec) => spec.data_value(),
             DataSource::Csv(p) | DataSource::Arff(p) => p.display().to_string(),
+            DataSource::Frame(name) => format!("frame:{name}"),
             other => other.info().expect("a built-in").name.to_string(),
         }
     }
@@ -109,6 +117,21 @@ impl DataSource {
         matches!(self, DataSource::Csv(_) | DataSource::Arff(_))
     }
 
+    /// True for the user's own tables, files or in memory: target,
+    /// encoding and split are theirs to choose.
+    ///
+    /// ```
+    /// use fairtrain::data::{DataSource, LoadOptions, load};
+    /// let frame = DataSource::parse("frame:python").unwrap();
+    /// assert!(frame.is_table() && !frame.is_file());
+    /// assert_eq!(frame.name(), "frame:python");
+    /// let err = load(&frame, &LoadOptions { group: Some(vec!["g".into()]), ..LoadOptions::default() });
+    /// assert!(err.unwrap_err().to_string().contains("was a table given in memory"));
+    /// ```
+    pub fn is_table(&self) -> bool {
+        self.is_file() || matches!(self, DataSource::Frame(_))
+    }
+
     /// True when the test rows come from a seeded random split (so
     /// `--split-seed` and `--test-fraction` apply).
     pub fn has_random_split(&self) -> bool {
@@ -119,7 +142,7 @@ impl DataSource {
     pub fn default_groups(&self) -> Option<Vec<String>> {
         match self {
             DataSource::Acs(_) => Some(vec!["race".into()]),
-            DataSource::Csv(_) | DataSource::Arff(_) => None,
+            DataSource::Csv(_) | DataSource::Arff(_) | DataSource::Frame(_) => None,
             other => Some(vec![other.info().expect("a built-in").default_group.to_string()]),
         }
     }
@@ -216,7 +239,7 @@ fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
     if groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()) {
         return Err(Error::config("group", "empty column name"));
     }
-    if !source.is_file() {
+    if !source.is_table() {
         let fixed = [
             ("target", options.target.is_some()),
             ("positive", options.positive.is_some()),
@@ -296,6 +319,15 @@ fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
                 files.push(path);
             }
             (source.name(), sha, acs::read_task(request, &files)?, random, with_weight(spec))
+        }
+        DataSource::Frame(name) => {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "'frame:{name}' was a table given in memory (a Python data frame): it cannot be read again; \
+                     fit on the frame, or save it as CSV and give the file"
+                ),
+            ));
         }
         DataSource::Csv(path) | DataSource::Arff(path) => {
             let arff = matches!(source, DataSource::Arff(_));

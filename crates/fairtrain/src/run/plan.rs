@@ -110,7 +110,7 @@ impl RunPlan {
     /// absolute, the output directory left out): written as a run's
     /// `config.toml`, it re-runs the same training from any directory.
     pub fn config(&self) -> RunConfig {
-        let is_file = self.source.is_file();
+        let is_table = self.source.is_table();
         let mut data = DataKeys {
             source: Some(match &self.source {
                 DataSource::Csv(p) | DataSource::Arff(p) => absolute(p).display().to_string(),
@@ -122,7 +122,7 @@ impl RunPlan {
             keep_group_feature: Some(self.load.keep_group_feature),
             ..DataKeys::default()
         };
-        if is_file {
+        if is_table {
             data.target = self.load.target.clone();
             data.positive = self.load.positive.clone();
             data.categorical = Some(self.load.categorical.clone()).filter(|v| !v.is_empty());
