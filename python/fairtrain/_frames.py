@@ -23,7 +23,7 @@ def _cell(value: Any) -> Optional[str]:
         v = float(value)
         return None if math.isnan(v) else repr(v)
     if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
+        return "True" if value else "False"  # as pandas writes them to CSV
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     try:

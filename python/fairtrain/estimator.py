@@ -101,7 +101,7 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
     def _keys(self) -> Dict[str, Any]:
         keys: Dict[str, Any] = dict(self.config or {})
         constraint = self.constraint
-        keys["constraint"] = constraint if isinstance(constraint, str) else ",".join(constraint)
+        keys["constraint"] = constraint if isinstance(constraint, str) else [str(c) for c in constraint]
         if self.bound is not None:
             keys["bound"] = [float(b) for b in np.atleast_1d(self.bound)]
         if self.algorithm is not None:
@@ -166,7 +166,7 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         table_columns.append(["1" if v == positive else "0" for v in y.tolist()])
         keys = self._keys()
         # The run's config.toml names the source as an in-memory table.
-        keys.update({"data": "frame:python", "target": LABEL_COLUMN, "positive": "1", "group": ",".join(group_keys)})
+        keys.update({"data": "frame:python", "target": LABEL_COLUMN, "positive": "1", "group": list(group_keys)})
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=float)
             table_names.append(WEIGHT_COLUMN)

@@ -223,12 +223,7 @@ fn dataset(
 /// checked as `fairtrain predict` checks them.
 #[pyfunction]
 fn read_model<'py>(py: Python<'py>, dir: &str) -> PyResult<(String, Bound<'py, PyBytes>)> {
-    let dir = Path::new(dir);
-    saved::load(dir).map_err(|e| py_error(py, e))?;
-    let card = std::fs::read_to_string(dir.join(saved::CARD_FILE))
-        .map_err(|e| py_error(py, fairtrain::Error::io(dir.join(saved::CARD_FILE), e)))?;
-    let weights = std::fs::read(dir.join(saved::WEIGHTS_FILE))
-        .map_err(|e| py_error(py, fairtrain::Error::io(dir.join(saved::WEIGHTS_FILE), e)))?;
+    let (_, card, weights) = saved::read_files(Path::new(dir)).map_err(|e| py_error(py, e))?;
     Ok((card, PyBytes::new(py, &weights)))
 }
 

@@ -139,6 +139,17 @@ def test_saved_model_is_read_by_the_command_line_and_back(fitted, synthetic, tmp
     assert np.array_equal(loaded.predict(X), fitted.predict(X))
 
 
+def test_several_constraints_each_with_its_bound(synthetic):
+    X, y, A = synthetic
+    model = fairtrain.FairClassifier(
+        constraint=["demographic-parity", "equal-opportunity"], bound=[0.05, 0.1], config=FAST
+    ).fit(X, y, sensitive_features=A)
+    assert [(c["name"], c["bound"]) for c in model.certificate_] == [
+        ("demographic-parity", 0.05),
+        ("equal-opportunity", 0.1),
+    ]
+
+
 def test_clone_and_params():
     model = fairtrain.FairClassifier(constraint=["demographic-parity", "equal-opportunity"], bound=[0.05, 0.1])
     copy = clone(model)

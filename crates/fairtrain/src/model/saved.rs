@@ -212,11 +212,19 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
 
 /// Reads a model saved by [`save`] from `dir`.
 pub fn load(dir: &Path) -> Result<SavedModel> {
+    Ok(read_files(dir)?.0)
+}
+
+/// Reads a model saved by [`save`] from `dir`, with its two files'
+/// contents (`model.json`'s text, `model.safetensors`' bytes) as read, for
+/// callers that keep them (a pickled Python estimator).
+pub fn read_files(dir: &Path) -> Result<(SavedModel, String, Vec<u8>)> {
     let card_path = dir.join(CARD_FILE);
     let text = std::fs::read_to_string(&card_path).map_err(|e| Error::io(&card_path, e))?;
     let weights_path = dir.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
-    from_bytes(&text, &bytes, &card_path.display().to_string(), &weights_path.display().to_string())
+    let model = from_bytes(&text, &bytes, &card_path.display().to_string(), &weights_path.display().to_string())?;
+    Ok((model, text, bytes))
 }
 
 /// A model from the contents of its two files (`model.json`'s text and
