@@ -5,7 +5,12 @@ from typing import List, Optional, Sequence, Tuple
 Columns = Tuple[List[str], List[List[Optional[str]]]]
 
 def run(
-    keys: str, out: Optional[str], table: Optional[Columns] = None, overwrite: bool = False, verbose: bool = False
+    keys: str,
+    out: Optional[str],
+    table: Optional[Columns] = None,
+    overwrite: bool = False,
+    verbose: bool = False,
+    resume: bool = False,
 ) -> Tuple[str, bool]: ...
 def predict(
     card: str, weights: bytes, names: Sequence[str], columns: Sequence[Sequence[Optional[str]]]

@@ -77,7 +77,10 @@ def to_columns(X: Any, what: str = "X") -> Columns:
         raise TypeError(f"{what}: sparse input is not supported; pass a dense array or a DataFrame")
     array = np.asarray(X)
     if array.ndim != 2:
-        raise ValueError(f"{what} must be 2-dimensional (rows by features), got shape {array.shape}")
+        raise ValueError(
+            f"{what} must be 2-dimensional (rows by features), got shape {array.shape}. Reshape your data with "
+            "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single sample"
+        )
     if array.dtype.kind == "c":
         raise ValueError("Complex data not supported")
     if array.dtype.kind == "O":

@@ -18,6 +18,11 @@ class MissingFileError(FairtrainError, FileNotFoundError):
     """A file the run needs does not exist."""
 
 
+class UnconstrainedWarning(UserWarning):
+    """A fit without ``sensitive_features``: trained without fairness
+    constraints."""
+
+
 def from_kind(kind: str, message: str) -> FairtrainError:
     """The exception for an error of the Rust library (used by the extension)."""
     if kind == "Input":

@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import _fairtrain
 from ._frames import to_columns, to_group_columns
+from .errors import UnconstrainedWarning
 
 #: The label column the estimator adds to the table it trains on.
 LABEL_COLUMN = "__label__"
@@ -120,12 +121,20 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------
 
-    def fit(self, X, y, *, sensitive_features=None, sample_weight=None, out: Optional[str] = None):
+    def fit(self, X, y, *, sensitive_features=None, sample_weight=None, out: Optional[str] = None,
+            resume: bool = False):
         """Trains on ``X`` (a pandas or polars DataFrame, or a numeric array),
         binary labels ``y`` and the groups of ``sensitive_features`` (a
         Series or array, or a DataFrame of several columns for intersectional
-        groups). ``out`` keeps the run folder (as ``fairtrain train --out``).
-        Returns ``self``."""
+        groups). Without ``sensitive_features`` the model trains without
+        fairness constraints (all rows one group), with an
+        ``UnconstrainedWarning``. ``out`` keeps the run folder (as
+        ``fairtrain train --out``); ``resume=True`` continues the interrupted
+        run in ``out`` from its checkpoint, on the same data and settings
+        (``iterations`` or ``time_budget`` may grow; a completed run is read
+        as it is). Returns ``self``."""
+        if resume and out is None:
+            raise ValueError("resume=True continues the run in a folder: give it as out=")
         if y is None:
             raise ValueError("FairClassifier requires y to be passed, but the target y is None")
         names, columns = to_columns(X)
@@ -143,14 +152,22 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
             if len(np.unique(y[w > 0])) < 2:
                 raise ValueError("only one class has rows of positive sample weight: a binary classifier needs two")
         if sensitive_features is None:
-            raise ValueError(
-                "FairClassifier.fit needs sensitive_features (the group of each row) to train under a fairness "
-                "constraint"
+            if self.postprocess is not None:
+                raise ValueError(
+                    f"postprocess={self.postprocess!r} chooses thresholds per group: fit needs sensitive_features"
+                )
+            warnings.warn(
+                "fit without sensitive_features trains without fairness constraints (all rows one group); pass "
+                "sensitive_features= (the group of each row) to train under the constraint",
+                UnconstrainedWarning,
+                stacklevel=2,
             )
+            group_names, group_columns = [], []
+        else:
+            group_names, group_columns = to_group_columns(sensitive_features, n)
         positive = classes[1] if self.pos_label is None else self.pos_label
         if positive not in classes:
             raise ValueError(f"pos_label {positive!r} is not one of the classes {classes.tolist()}")
-        group_names, group_columns = to_group_columns(sensitive_features, n)
         table_names = list(names)
         table_columns = list(columns)
         group_keys = []
@@ -167,6 +184,10 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         keys = self._keys()
         # The run's config.toml names the source as an in-memory table.
         keys.update({"data": "frame:python", "target": LABEL_COLUMN, "positive": "1", "group": list(group_keys)})
+        if not group_keys:
+            # One group: nothing to constrain (the run's table shows the one group).
+            keys["constraint"] = []
+            keys.pop("bound", None)
         if sample_weight is not None:
             w = np.asarray(sample_weight, dtype=float)
             table_names.append(WEIGHT_COLUMN)
@@ -175,14 +196,19 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
         folder = out if out is not None else tempfile.mkdtemp(prefix="fairtrain-")
         try:
             _, completed = _fairtrain.run(
-                json.dumps(keys), folder, (table_names, table_columns), out is None, bool(self.verbose)
+                json.dumps(keys), folder, (table_names, table_columns), out is None, bool(self.verbose), resume
             )
             self._read_run(folder)
         finally:
             if out is None:
                 shutil.rmtree(folder, ignore_errors=True)
         if not completed:
-            where = f"; the partial run (model, metrics, checkpoint) is in {out}" if out is not None else ""
+            where = (
+                f"; the partial run (model, metrics, checkpoint) is in {out}: fit(..., out={out!r}, resume=True) "
+                "continues it"
+                if out is not None
+                else ""
+            )
             raise KeyboardInterrupt(f"training interrupted{where}")
         self.classes_ = classes
         self.pos_label_ = positive
@@ -211,7 +237,9 @@ class FairClassifier(ClassifierMixin, BaseEstimator):
             raise NotFittedError("this FairClassifier is not fitted yet; call fit first")
         names, columns = to_columns(X)
         if len(names) != self.n_features_in_:
-            raise ValueError(f"X has {len(names)} features, but FairClassifier was fitted with {self.n_features_in_}")
+            raise ValueError(
+                f"X has {len(names)} features, but FairClassifier is expecting {self.n_features_in_} features as input"
+            )
         if not hasattr(self, "feature_names_in_"):
             names = [f"x{j}" for j in range(len(names))]
         n = len(columns[0]) if columns else 0
@@ -317,7 +345,13 @@ def _labels(y: Any, n: int) -> np.ndarray:
 
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn("y is a column vector; it is read as a 1-d array of labels", stacklevel=3)
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is read as a 1-d array of labels",
+            DataConversionWarning,
+            stacklevel=3,
+        )
         y = y.ravel()
     if y.ndim != 1 or len(y) != n:
         raise ValueError(f"y must be 1-dimensional with one label per row of X ({n}), got shape {y.shape}")

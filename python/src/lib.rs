@@ -11,7 +11,7 @@ use fairtrain::data::source::{Frame, load_frame};
 use fairtrain::data::table::RawTable;
 use fairtrain::data::{DataSource, LoadOptions};
 use fairtrain::model::saved;
-use fairtrain::run::{Origin, RunConfig, RunData, RunFolder, RunOptions, Session, choose_dir};
+use fairtrain::run::{Origin, Resumable, RunConfig, RunData, RunFolder, RunOptions, Session, choose_dir};
 use fairtrain::train::{Budget, Observer, Observers, StopReason};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -111,11 +111,13 @@ impl Drop for ProgressLine {
 /// a CSV file's contents), writing the run folder `out` (else the
 /// configuration's `out`, else `runs/<UTC timestamp>`). Returns the folder
 /// and whether the run completed (false: interrupted, resumable from its checkpoint);
-/// `verbose` shows the progress on stderr.
+/// `verbose` shows the progress on stderr. `resume` continues the run in
+/// `out` from its checkpoint, on the same settings (the budget may grow)
+/// and the same data (a completed run is left as it is).
 /// The training runs on its own thread without the GIL; this thread checks
 /// for Python signals meanwhile.
 #[pyfunction]
-#[pyo3(signature = (keys, out, table=None, overwrite=false, verbose=false))]
+#[pyo3(signature = (keys, out, table=None, overwrite=false, verbose=false, resume=false))]
 fn run(
     py: Python<'_>,
     keys: &str,
@@ -123,16 +125,32 @@ fn run(
     table: Option<Columns>,
     overwrite: bool,
     verbose: bool,
+    resume: bool,
 ) -> PyResult<(String, bool)> {
     INTERRUPTED.store(false, Ordering::SeqCst);
     let work = move || -> fairtrain::Result<(String, bool)> {
         let plan = config_of(keys)?.resolve()?;
-        let dir = choose_dir(out.map(std::path::PathBuf::from).or(plan.out.clone()).as_deref(), overwrite)?;
+        let out = out.map(std::path::PathBuf::from).or(plan.out.clone());
+        let dir = match (resume, out) {
+            (true, Some(dir)) => dir,
+            (true, None) => return Err(fairtrain::Error::config("resume", "needs the run folder to continue (`out`)")),
+            (false, out) => choose_dir(out.as_deref(), overwrite)?,
+        };
         let data = match table {
             Some((names, columns)) => RunData::from_table(&plan, RawTable::from_columns("frame", names, columns)?)?,
             None => RunData::load(&plan, None, false)?,
         };
-        let options = RunOptions { interrupt: Some(&INTERRUPTED), ..RunOptions::default() };
+        let checkpoint = match resume {
+            true => {
+                let resumable = Resumable::open(&dir, &plan, &data)?;
+                if resumable.complete {
+                    return Ok((dir.display().to_string(), true));
+                }
+                Some(resumable.checkpoint)
+            }
+            false => None,
+        };
+        let options = RunOptions { interrupt: Some(&INTERRUPTED), resume: checkpoint, ..RunOptions::default() };
         let session = Session::new(&plan, &data, options)?;
         let mut folder = RunFolder::create(&dir, &plan, &data, &session, vec!["python".into()])?;
         let mut progress = ProgressLine { budget: session.budget(), shown: std::time::Instant::now(), any: false };

@@ -186,8 +186,8 @@ def test_categorical_object_polars_and_intersectional_input():
 def test_bad_input_raises_clear_exceptions(synthetic):
     X, y, A = synthetic
     model = fairtrain.FairClassifier(config=FAST)
-    with pytest.raises(ValueError, match="sensitive_features"):
-        model.fit(X, y)
+    with pytest.raises(ValueError, match="postprocess='group-thresholds' chooses thresholds per group"):
+        fairtrain.FairClassifier(postprocess="group-thresholds", config=FAST).fit(X, y)
     with pytest.raises(ValueError, match="one group"):
         model.fit(X, y, sensitive_features=np.zeros(len(X)))
     with pytest.raises(ValueError, match="exactly two classes"):
@@ -264,6 +264,33 @@ def test_an_interrupt_stops_training_and_raises(synthetic, tmp_path):
     refused = subprocess.run([cli(), "train", "--config", str(tmp_path / "run" / "config.toml")],
                              capture_output=True, text=True)
     assert refused.returncode != 0 and "was a table given in memory" in refused.stderr
+    # fit(resume=True) continues it: with a budget the checkpoint already
+    # reached, the run ends where it stopped and returns its model.
+    stopped = json.loads((tmp_path / "run" / "metrics.json").read_text())["iterations"]
+    with pytest.raises(fairtrain.InputError, match="does not belong to this run's settings"):
+        fairtrain.FairClassifier(iterations=1, seed=1).fit(X, y, sensitive_features=A, out=str(tmp_path / "run"),
+                                                          resume=True)
+    changed = y.copy()
+    changed.iloc[0] = 1 - changed.iloc[0]
+    with pytest.raises(fairtrain.InputError, match="the run was trained on other data"):
+        fairtrain.FairClassifier(iterations=1).fit(X, changed, sensitive_features=A, out=str(tmp_path / "run"),
+                                                  resume=True)
+    resumed = fairtrain.FairClassifier(iterations=1).fit(X, y, sensitive_features=A, out=str(tmp_path / "run"),
+                                                         resume=True)
+    assert resumed.metrics_["status"] == "completed"
+    assert resumed.metrics_["resumed_from"] == stopped
+    with pytest.raises(ValueError, match="give it as out="):
+        fairtrain.FairClassifier().fit(X, y, sensitive_features=A, resume=True)
+
+
+def test_resuming_a_completed_fit_changes_nothing(synthetic, tmp_path):
+    X, y, A = synthetic
+    run = tmp_path / "run"
+    first = fairtrain.FairClassifier(config=FAST).fit(X, y, sensitive_features=A, out=str(run))
+    written = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    again = fairtrain.FairClassifier(config=FAST).fit(X, y, sensitive_features=A, out=str(run), resume=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == written
+    assert (again.predict_proba(X) == first.predict_proba(X)).all()
 
 
 def test_a_pipeline_routes_sensitive_features_to_fit(synthetic):
@@ -307,35 +334,39 @@ def test_fairlearn_metric_frame_reads_its_predictions(fitted, synthetic):
     assert gap == pytest.approx(frame.by_group["selection_rate"].max() - frame.by_group["selection_rate"].min())
 
 
-#: Why the scikit-learn checks that fit fail: they call fit(X, y) without
-#: groups, and a fairness constraint needs them (fairtrain has no
-#: unconstrained one-group run yet).
-NEEDS_GROUPS = "needs sensitive_features"
+def test_fit_without_groups_trains_unconstrained_with_a_warning(synthetic):
+    X, y, A = synthetic
+    with pytest.warns(fairtrain.UnconstrainedWarning, match="without fairness constraints"):
+        model = fairtrain.FairClassifier(constraint="demographic-parity", bound=0.01, config=FAST).fit(X, y)
+    assert model.metrics_["certificates"] == []
+    assert list(model.group_frame_.index) == ["all"]
+    assert model.metrics_["test"]["constraints"] == []
+    # The groups were not used: the sensitive column is not among the inputs.
+    assert model.score(X, y) > 0.6
+    assert (model.predict(X) == model.predict(X, sensitive_features=A)).all()
 
 
-def test_scikit_learn_checks_pass_or_fail_only_for_want_of_groups():
+#: Why a check is expected to fail: fit trains on minibatches drawn from a
+#: seeded random split of the rows, so removing a row is not the same as
+#: giving it weight zero (the split and the minibatches differ).
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data": "stochastic minibatches over a random split: a zero-weight "
+    "row changes which rows are drawn, so it is not the same as removing the row",
+}
+
+
+def test_scikit_learn_checks_pass():
     from sklearn.utils.estimator_checks import check_estimator
-
-    def messages(e):
-        out = []
-        while e is not None:
-            out.append(str(e))
-            e = e.__cause__ or e.__context__
-        return " <- ".join(out)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(fairtrain.FairClassifier(iterations=200), on_fail=None)
-    passed = [r["check_name"] for r in results if r["status"] == "passed"]
-    other = [
-        (r["check_name"], messages(r["exception"])[:200])
-        for r in results
-        if r["status"] == "failed" and NEEDS_GROUPS not in messages(r["exception"])
-    ]
-    assert other == [], other
-    # The checks that do not fit: parameters, cloning, input validation.
-    for check in ["check_parameters_default_constructible", "check_no_attributes_set_in_init",
-                  "check_estimators_empty_data_messages", "check_complex_data", "check_estimator_sparse_matrix",
-                  "check_classifiers_one_label", "check_classifiers_regression_target",
-                  "check_classifier_not_supporting_multiclass", "check_requires_y_none", "check_fit2d_1sample"]:
-        assert check in passed, (check, passed)
+        results = check_estimator(
+            fairtrain.FairClassifier(iterations=200), on_fail=None, expected_failed_checks=EXPECTED_FAILURES
+        )
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert failed == [], failed
+    statuses = {r["check_name"]: r["status"] for r in results}
+    assert statuses["check_sample_weight_equivalence_on_dense_data"] == "xfail"
+    for check in ["check_fit2d_1feature", "check_classifiers_train", "check_fit_idempotent",
+                  "check_n_features_in_after_fitting", "check_supervised_y_2d", "check_estimators_pickle"]:
+        assert statuses[check] == "passed", (check, statuses[check])

@@ -37,7 +37,7 @@ pub struct PredictArgs {
     /// Replace an existing output file
     #[arg(long)]
     pub overwrite: bool,
-    /// Threads for scoring [default: 1]
+    /// Threads for scoring
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 }

@@ -10,10 +10,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use fairtrain::distributed::Collective;
 use fairtrain::run::{
-    BudgetSetting, CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, Manifest, Origin, RunConfig, RunData, RunFolder,
-    RunOptions, RunOutcome, RunPlan, Session, choose_dir,
+    BudgetSetting, CHECKPOINT_FILE, CONFIG_FILE, Origin, Resumable, RunConfig, RunData, RunFolder, RunOptions,
+    RunOutcome, RunPlan, Session, choose_dir,
 };
-use fairtrain::train::{Budget, Checkpoint, Observers, StopReason};
+use fairtrain::train::{Budget, Observers, StopReason};
 
 use crate::args::TrainArgs;
 use crate::progress::Progress;
@@ -207,15 +207,13 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
         bail!("--resume continues the run in {} with its own settings; --config does not apply", out.display());
     }
     let given = toml::Table::try_from(&args).context("internal: flags do not serialize")?;
-    let checkpoint_path = out.join(CHECKPOINT_FILE);
-    if !checkpoint_path.exists() {
+    if !out.join(CHECKPOINT_FILE).exists() {
         bail!(
             "nothing to resume in {}: no {CHECKPOINT_FILE} (the run had --checkpoint-every off, or is not a run \
              directory)",
             out.display()
         );
     }
-    let checkpoint = Checkpoint::read(&checkpoint_path)?;
     let mut config = RunConfig::from_file(&out.join(CONFIG_FILE))?;
     // Only the budget (and how the run executes) may change; other flags
     // may be given if they say what the run already has.
@@ -234,16 +232,11 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
     }
     config.overlay(RunConfig::from_table(given, Origin::CommandLine)?);
     let plan = config.resolve()?;
-    plan.check_checkpoint(&checkpoint, &checkpoint_path)?;
-    let manifest = Manifest::read(&out)?;
     let data = load_data(&plan, args.cache.as_deref(), args.offline)?;
+    let Resumable { checkpoint, complete } = Resumable::open(&out, &plan, &data)?;
     // A completed run whose budget did not grow: nothing to do, and its
     // results stay as they are.
-    let done = match plan.budget.budget(data.train.n_rows(), plan.batch.objective) {
-        Budget::Iterations(n) => checkpoint.loop_state.iteration >= n,
-        Budget::Seconds(s) => checkpoint.loop_state.seconds >= s,
-    };
-    if done && manifest.completed() && out.join(METRICS_FILE).exists() {
+    if complete {
         outln!(
             "the run in {} is complete ({} iterations): nothing to resume; give a larger --iterations, --epochs or \
              --time-budget with --resume to continue it",

@@ -381,4 +381,29 @@ fn a_changed_run_folder_is_not_resumed() {
     std::fs::write(b.join("history.csv"), &history[..history.len() / 3]).unwrap();
     let e = resume(&b);
     assert!(e.contains("history.csv: holds") && e.contains("cannot be resumed exactly"), "{e}");
+    // Its data file changed since: other data, refused by its sha256.
+    let csv = tmp.path().join("rows.csv");
+    let rows = |flip: usize| {
+        let mut text = String::from("x,g,y\n");
+        for i in 0..600usize {
+            let y = (((i * 37) % 101 > 50) ^ (i % 7 == 0) ^ (i == flip)) as u8;
+            text += &format!("{},{},{y}\n", (i * 37) % 101, if i % 3 == 0 { "B" } else { "A" });
+        }
+        text
+    };
+    std::fs::write(&csv, rows(usize::MAX)).unwrap();
+    let c = tmp.path().join("c");
+    let out = Command::new(env!("CARGO_BIN_EXE_fairtrain"))
+        .args(["train", "--quiet", "--out", s(&c), "--data", s(&csv), "--target", "y", "--group", "g"])
+        .args(["--iterations", "1000", "--checkpoint-every", "200"])
+        .env("FAIRTRAIN_TEST_KILL", "record:500")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    std::fs::write(&csv, rows(5)).unwrap();
+    let e = resume(&c);
+    assert!(
+        e.contains("the run was trained on other data") && e.contains("resume it with the data it started with"),
+        "{e}"
+    );
 }

@@ -48,3 +48,55 @@ fn a_run_folder_holds_what_the_types_read_back() {
     });
     assert_eq!(direct.params, outcome.params);
 }
+
+/// A table of `n` rows: a feature `x`, a group `g` (A or B) and a label `y`
+/// that follows `x`, with a fraction of the rows flipped.
+fn table(n: usize) -> fairtrain::data::table::RawTable {
+    let x: Vec<Option<String>> = (0..n).map(|i| Some(format!("{:.3}", ((i * 37) % 101) as f64 / 101.0))).collect();
+    let g: Vec<Option<String>> = (0..n).map(|i| Some(if i % 3 == 0 { "B" } else { "A" }.to_string())).collect();
+    let y: Vec<Option<String>> =
+        (0..n).map(|i| Some((u8::from(((i * 37) % 101 > 50) ^ (i % 7 == 0))).to_string())).collect();
+    fairtrain::data::table::RawTable::from_columns("frame", vec!["x".into(), "g".into(), "y".into()], vec![x, g, y])
+        .unwrap()
+}
+
+fn table_run(keys: &str, rows: usize) -> fairtrain::Result<fairtrain::run::RunOutcome> {
+    let plan = RunConfig::from_toml(&format!("data = \"frame:test\"\ntarget = \"y\"\n{keys}"))?.resolve()?;
+    let data = RunData::from_table(&plan, table(rows))?;
+    Session::new(&plan, &data, RunOptions::default())?.train(&mut ())
+}
+
+#[test]
+fn a_run_without_groups_is_an_unconstrained_run_of_one_group() {
+    let outcome = table_run("group = []\nconstraint = []\niterations = 2000\n", 2000).unwrap();
+    let m = &outcome.metrics;
+    assert_eq!(m.test.groups.0.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["all"]);
+    assert!(m.certificates.is_empty() && m.test.constraints.is_empty());
+    // Every model is feasible without constraints: no warning says otherwise.
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert!(m.test.accuracy.unwrap() > 0.75, "{:?}", m.test.accuracy);
+    // The group column is then an input like any other.
+    assert_eq!(outcome.params.len(), fairtrain::model::Mlp::new(3, &[64, 32]).unwrap().n_params());
+    // A constraint needs two groups.
+    let e = table_run("group = []\niterations = 100\n", 2000).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "invalid value for constraint: fairness constraints need at least two groups: name a sensitive column \
+         (`group`), or train without constraints"
+    );
+}
+
+#[test]
+fn a_minibatch_larger_than_the_training_rows_is_all_of_them() {
+    // 10 rows: 8 train, 2 test; 6 train after validation (default batch 8).
+    let keys = "data = \"frame:test\"\ntarget = \"y\"\ngroup = []\nconstraint = []\niterations = 200\n";
+    let plan = RunConfig::from_toml(keys).unwrap().resolve().unwrap();
+    let data = RunData::from_table(&plan, table(10)).unwrap();
+    let rows = data.train.n_rows();
+    assert!(plan.batch.objective > rows);
+    assert_eq!(plan.batch_for(rows).objective, rows);
+    let session = Session::new(&plan, &data, RunOptions::default()).unwrap();
+    let note = format!("note: `batch-size` {} is larger than the {rows} training rows", plan.batch.objective);
+    assert!(session.describe().iter().any(|l| l.starts_with(&note)), "{:?}", session.describe());
+    assert_eq!(session.train(&mut ()).unwrap().metrics.iterations, 200);
+}

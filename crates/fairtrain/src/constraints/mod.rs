@@ -494,7 +494,11 @@ impl ConstraintSet {
     /// [`FairnessConstraint::expand`]).
     pub fn with_groups(constraints: Vec<FairnessConstraint>, names: &[String], shares: &[[f64; 3]]) -> Result<Self> {
         if names.len() < 2 && constraints.iter().any(|c| c.kind != ConstraintKind::WeightNorm) {
-            return Err(Error::Data("fairness constraints need at least two groups".into()));
+            return Err(Error::config(
+                "constraint",
+                "fairness constraints need at least two groups: name a sensitive column (`group`), or train \
+                 without constraints",
+            ));
         }
         let mut seen = Vec::new();
         for c in &constraints {

@@ -236,7 +236,9 @@ fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
             return Err(Error::config("group", "CSV/ARFF data needs `group COLUMN` (the sensitive attribute)"));
         }
     };
-    if groups.is_empty() || groups.iter().any(|g| g.trim().is_empty()) {
+    // No group column (`group = []`) is a run of one group, without
+    // fairness constraints.
+    if groups.iter().any(|g| g.trim().is_empty()) {
         return Err(Error::config("group", "empty column name"));
     }
     if !source.is_table() {
@@ -501,7 +503,8 @@ pub fn load_table(table: RawTable, options: &LoadOptions) -> Result<Loaded> {
     };
     let spec = file_spec(&table, options, &schema, &groups, Vec::new(), Vec::new())?;
     let name = table.source.clone();
-    Ok(Loaded { name, sha256: Vec::new(), group_columns: groups, encoded: encode(table, split, &spec)? })
+    let sha256 = vec![table.sha256()];
+    Ok(Loaded { name, sha256, group_columns: groups, encoded: encode(table, split, &spec)? })
 }
 
 /// Reads a CSV (with a header line) or, by its `.arff` extension, an ARFF

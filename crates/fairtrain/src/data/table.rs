@@ -143,6 +143,33 @@ impl RawTable {
         Ok(table)
     }
 
+    /// The sha256 (hex) of the table's contents: its column names and
+    /// cells (a missing cell differs from every value). Names an in-memory
+    /// table as a file's sha256 names the file, e.g. to check that a
+    /// resumed run sees the rows it started with.
+    ///
+    /// ```
+    /// use fairtrain::data::table::RawTable;
+    /// let t = |cell: &str| RawTable::from_columns("t", vec!["a".into()], vec![vec![Some(cell.into())]]).unwrap();
+    /// assert_eq!(t("1").sha256(), t("1").sha256());
+    /// assert_ne!(t("1").sha256(), t("2").sha256());
+    /// ```
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        let mut text = |s: &str| {
+            hash.update((s.len() as u64).to_le_bytes());
+            hash.update(s.as_bytes());
+        };
+        for (name, column) in self.names.iter().zip(&self.columns) {
+            text(name);
+            for row in 0..self.n_rows() {
+                text(column.get(row).unwrap_or("\u{0}missing"));
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.lines.len()

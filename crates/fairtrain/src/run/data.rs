@@ -15,7 +15,7 @@ pub const MIN_GROUP_ROWS: usize = 50;
 pub struct RunData {
     /// The data set's name in reports.
     pub name: String,
-    /// sha256 of the files read.
+    /// sha256 of the files read (of the table's contents, for in-memory data).
     pub sha256: Vec<String>,
     /// The sensitive columns.
     pub group_columns: Vec<String>,

@@ -187,7 +187,13 @@ impl Observer for Generalization<'_> {
         // Feasible on the training data too: a model that meets the bound
         // on validation only by the luck of its noise is not one.
         let on_train = SplitReport::new(&self.frame(candidate, &self.data.train), self.constraints, candidate);
-        let train_violation = on_train.max_violation.unwrap_or(f64::INFINITY);
+        // No constraint: every model is feasible. An undefined value on
+        // the training rows: none is.
+        let train_violation = match on_train.max_violation {
+            Some(v) => v,
+            None if self.constraints.is_empty() => f64::NEG_INFINITY,
+            None => f64::INFINITY,
+        };
         // The largest violation beyond the noise of the validation estimate.
         let violation = self
             .constraints

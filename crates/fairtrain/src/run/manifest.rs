@@ -38,7 +38,7 @@ pub struct SessionRecord {
 pub struct DataRecord {
     /// The data set's name.
     pub name: String,
-    /// sha256 of the files read.
+    /// sha256 of the files read (of the table's contents, for in-memory data).
     pub sha256: Vec<String>,
     /// Training rows (after the validation split).
     pub train_rows: usize,

@@ -47,6 +47,7 @@ mod origin;
 mod outcome;
 mod plan;
 pub mod resolve;
+mod resume;
 mod session;
 mod table;
 
@@ -66,6 +67,7 @@ pub use metrics::{DataSummary, METRICS_FILE, Metrics, Named, Selected, TIMING_FI
 pub use origin::{KeyOrigins, Origin};
 pub use outcome::RunOutcome;
 pub use plan::{BudgetSetting, RunPlan};
+pub use resume::Resumable;
 pub use session::{PruneStage, RunOptions, Session};
 pub use table::{render, render_split};
 

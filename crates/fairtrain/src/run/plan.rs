@@ -106,6 +106,13 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 }
 
 impl RunPlan {
+    /// The minibatch sizes on `rows` training rows: a minibatch larger
+    /// than the training rows is all of them (small data, as
+    /// scikit-learn's `MLPClassifier` clips its `batch_size`).
+    pub fn batch_for(&self, rows: usize) -> BatchSizes {
+        BatchSizes { objective: self.batch.objective.min(rows.max(1)), ..self.batch }
+    }
+
     /// The resolved configuration with every key that applies set (paths
     /// absolute, the output directory left out): written as a run's
     /// `config.toml`, it re-runs the same training from any directory.

@@ -159,7 +159,7 @@ fn tabular_problem(
             None => p,
         })
     }
-    let (batch, seed) = (plan.batch, plan.seed);
+    let (batch, seed) = (plan.batch_for(train.n_rows()), plan.seed);
     match &plan.burn_device {
         None => {
             let p = TabularProblem::new(mlp.clone(), params, train.clone(), constraints, batch, seed)?;
@@ -198,8 +198,9 @@ impl<'a> Session<'a> {
         };
         let initial = params.clone();
         let mut problem = tabular_problem(plan, &mlp, params, train, constraints, options.collective.clone())?;
-        let mut algorithm = plan.algorithm.for_run(train.n_rows(), plan.batch.objective, plan.seed).build()?;
-        let budget = plan.budget.budget(train.n_rows(), plan.batch.objective);
+        let batch = plan.batch_for(train.n_rows()).objective;
+        let mut algorithm = plan.algorithm.for_run(train.n_rows(), batch, plan.seed).build()?;
+        let budget = plan.budget.budget(train.n_rows(), batch);
         if let Some(p) = &options.prune {
             use crate::algorithms::methods::prune::{MaskSearch, Pruning};
             // BiFP's mask is fixed before the window the returned model comes
@@ -222,7 +223,7 @@ impl<'a> Session<'a> {
                         Error::Data(format!("the checkpoint is of a restarted run, which {name} never does"))
                     })?;
                     name = escalated.name().to_string();
-                    algorithm = escalated.for_run(train.n_rows(), plan.batch.objective, plan.seed).build()?;
+                    algorithm = escalated.for_run(train.n_rows(), batch, plan.seed).build()?;
                 }
                 if c.algorithm != name {
                     return Err(Error::Data(format!(
@@ -321,12 +322,16 @@ impl<'a> Session<'a> {
         };
         let mut lines = vec![
             format!(
-                "fairtrain {}: {} (preset {}) on {}, groups by {} ({groups} training rows)",
+                "fairtrain {}: {} (preset {}) on {}, {} ({groups} training rows)",
                 env!("CARGO_PKG_VERSION"),
                 plan.algorithm.name(),
                 plan.preset.name(),
                 data.name,
-                data.group_columns.join(","),
+                if data.group_columns.is_empty() {
+                    "no sensitive column".to_string()
+                } else {
+                    format!("groups by {}", data.group_columns.join(","))
+                },
             ),
             format!(
                 "data: {} train / {} test rows, {} inputs, positive class '{}'{dropped}",
@@ -336,13 +341,23 @@ impl<'a> Session<'a> {
                 data.report.positive,
             ),
             format!(
-                "constraints: {} ({} scalar constraints); model {model} ({} parameters, {} kernels)",
-                described.join(", "),
-                self.n_constraints(),
+                "constraints: {}; model {model} ({} parameters, {} kernels)",
+                if described.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{} ({} scalar constraints)", described.join(", "), self.n_constraints())
+                },
                 self.mlp.n_params(),
                 self.kernels(),
             ),
         ];
+        if plan.batch_for(train.n_rows()).objective < plan.batch.objective {
+            lines.push(format!(
+                "note: `batch-size` {} is larger than the {} training rows: each step uses all of them",
+                plan.batch.objective,
+                train.n_rows()
+            ));
+        }
         if let Some(g) = &self.options.collective {
             lines.push(format!(
                 "data-parallel over {} processes: each forwards 1/{} of every minibatch; group sums and gradients \
@@ -496,7 +511,9 @@ impl<'a> Session<'a> {
             self.problem.params_mut().copy_from_slice(&self.initial);
             let bounds: Vec<f64> = plan.constraints.iter().map(|c| c.bound).collect();
             self.problem.set_bounds(&bounds)?;
-            self.algorithm = escalated.for_run(data.train.n_rows(), plan.batch.objective, plan.seed).build()?;
+            self.algorithm = escalated
+                .for_run(data.train.n_rows(), plan.batch_for(data.train.n_rows()).objective, plan.seed)
+                .build()?;
             self.attempt = AttemptState { escalated: true, restart_note: Some(why) };
             // The summary is the returned model's training; the whole
             // command's time (`total_seconds`) includes both attempts.
@@ -639,7 +656,7 @@ impl<'a> Session<'a> {
         // Multipliers that swing, or estimates that stayed above the bound
         // for a while, are harmless when the returned model meets the bounds
         // on the training data.
-        let feasible = train_report.max_violation.is_some_and(|v| v <= 0.0);
+        let feasible = constraints.is_empty() || train_report.max_violation.is_some_and(|v| v <= 0.0);
         let (mut index, mut run_warnings) = (0, 0);
         warnings.retain(|w| {
             let keep = !(feasible && matches!(w.kind.as_ref(), "oscillation" | "never-satisfied"));

@@ -35,9 +35,6 @@ impl Columns {
             }
             groups.push(c);
         }
-        if groups.is_empty() {
-            return Err(Error::Data("no group column given".into()));
-        }
         let mut dropped = Vec::new();
         for d in &spec.drop {
             let c = main.column_index(d)?;

@@ -129,9 +129,13 @@ pub fn allowed_groups(name: &str, groups: &[String], allowed: &[&str]) -> Result
         .collect()
 }
 
+/// The name of the one group of a run without sensitive columns.
+pub const ALL: &str = "all";
+
 /// The groups of the kept rows: their names (largest first over the
 /// training rows, `tables[0]`'s, then by name) and each kept row's group.
-/// Fewer than two groups, a group value that is not a number where the
+/// No group columns put every row in the one group [`ALL`] (a run without
+/// fairness constraints); with group columns, fewer than two groups, a group value that is not a number where the
 /// column is cut into bands, or a test row whose group has no training rows
 /// is an error naming file and line.
 pub(super) fn assign_groups(
@@ -157,7 +161,8 @@ pub(super) fn assign_groups(
                 })
             })
             .collect::<Result<Vec<&str>>>()?;
-        Ok(parts.join(" & "))
+        // No sensitive column: every row is in the one group `all`.
+        Ok(if parts.is_empty() { ALL.to_string() } else { parts.join(" & ") })
     };
     let keys: Vec<String> = kept.iter().map(|&r| group_key(r)).collect::<Result<_>>()?;
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -169,7 +174,7 @@ pub(super) fn assign_groups(
     let mut group_names: Vec<(&str, usize)> = counts.into_iter().collect();
     group_names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let group_label = groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(",");
-    if group_names.len() < 2 {
+    if group_names.len() < 2 && !groups.is_empty() {
         let only = group_names.first().map_or("", |g| g.0);
         return Err(Error::Data(format!(
             "group column '{group_label}' has only one group ('{only}') in the training data; \
