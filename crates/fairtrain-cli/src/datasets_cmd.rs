@@ -197,7 +197,9 @@ fn source_of(name: &str, acs: &AcsArgs) -> Result<DataSource> {
             }
             request.validate()?;
         }
-        DataSource::Csv(_) | DataSource::Arff(_) => bail!("'{name}' is a file path, not a data set name"),
+        DataSource::Csv(_) | DataSource::Arff(_) | DataSource::Parquet(_) => {
+            bail!("'{name}' is a file path, not a data set name")
+        }
         _ => {
             if acs.state.is_some() || acs.year.is_some() || acs.horizon.is_some() {
                 bail!("--state, --year and --horizon apply only to ACS tasks, not to {name}");

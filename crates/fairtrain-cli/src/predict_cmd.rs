@@ -9,7 +9,7 @@ use clap::Args;
 use fairtrain::constraints::{FairnessConstraint, Notion, Statistic};
 use fairtrain::data::encode::{is_truthy, matches_value};
 use fairtrain::data::source::read_table_file;
-use fairtrain::data::table::RawTable;
+use fairtrain::data::table::{RawTable, TextColumns};
 use fairtrain::evaluation::certificate::{CertifyOptions, RowOutcome, certify_outcomes};
 use fairtrain::evaluation::degenerate::NearConstant;
 use fairtrain::evaluation::{GroupFrame, SplitReport};
@@ -64,7 +64,13 @@ pub fn predict(args: PredictArgs) -> Result<()> {
             args.model.display()
         );
     }
-    let table = read_table_file(&args.data)?;
+    // The kept columns are written back as read; groups and categories are
+    // matched by their text.
+    let mut text = args.keep.clone();
+    text.extend(model.card.group_columns.iter().cloned());
+    text.extend(model.card.group_spec.iter().map(|g| g.name.clone()));
+    text.extend(model.card.categorical.iter().map(|c| c.name.clone()));
+    let table = read_table_file(&args.data, TextColumns::Named(text))?;
     let keep: Vec<usize> = args.keep.iter().map(|k| table.column_index(k)).collect::<fairtrain::Result<_>>()?;
     let (data, unseen) = model.encode(&table)?;
     let predictions = model.predict(&data, threshold, args.threads.max(1));
@@ -76,7 +82,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     for (row, &(score, predicted)) in predictions.iter().enumerate() {
         positives += predicted as usize;
         let mut record: Vec<String> =
-            keep.iter().map(|&c| table.columns[c].get(row).unwrap_or("").to_string()).collect();
+            keep.iter().map(|&c| table.columns[c].text(row).unwrap_or_default().into_owned()).collect();
         record.push(format!("{score}"));
         record.push(if predicted { "1" } else { "0" }.to_string());
         w.write_record(&record)?;
@@ -151,8 +157,8 @@ pub fn audit(args: AuditArgs) -> Result<()> {
     if let Some(out) = &args.out {
         crate::output_file::check(out, args.overwrite, &[&args.data, &args.predictions])?;
     }
-    let data = read_table_file(&args.data)?;
-    let preds = read_table_file(&args.predictions)?;
+    let data = read_table_file(&args.data, TextColumns::All)?;
+    let preds = read_table_file(&args.predictions, TextColumns::All)?;
     if data.n_rows() != preds.n_rows() {
         bail!(
             "{} has {} rows but {} has {}; predictions must match the data row for row",
@@ -203,13 +209,13 @@ pub fn audit(args: AuditArgs) -> Result<()> {
     };
     for row in 0..data.n_rows() {
         let label = data.columns[target]
-            .get(row)
+            .text(row)
             .ok_or_else(|| parse_err(&data, row, format!("missing value in column '{}'", args.target)))?;
-        let key: Vec<&str> = group_cols
+        let key: Vec<std::borrow::Cow<str>> = group_cols
             .iter()
             .map(|&c| {
                 data.columns[c]
-                    .get(row)
+                    .text(row)
                     .ok_or_else(|| parse_err(&data, row, format!("missing value in column '{}'", data.names[c])))
             })
             .collect::<fairtrain::Result<_>>()?;
@@ -225,12 +231,12 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         let score = match score_col {
             Some(c) => {
                 let column = &preds.names[c];
-                let Some(v) = preds.columns[c].get(row) else {
+                let Some(v) = preds.columns[c].text(row) else {
                     let message = format!("column '{column}': the score is missing (an empty, NA, NaN or ? cell)");
                     return Err(parse_err(&preds, row, message).into());
                 };
                 let p: f64 = v.trim().parse().ok().filter(|p: &f64| (0.0..=1.0).contains(p)).ok_or_else(|| {
-                    let v = fairtrain::data::excerpt(v);
+                    let v = fairtrain::data::excerpt(&v);
                     parse_err(&preds, row, format!("column '{column}': score '{v}' is not a probability in [0, 1]"))
                 })?;
                 Some(p)
@@ -240,12 +246,12 @@ pub fn audit(args: AuditArgs) -> Result<()> {
         let predicted = match pred_col {
             Some(c) => {
                 let column = &preds.names[c];
-                let v = preds.columns[c].get(row).unwrap_or("");
+                let v = preds.columns[c].text(row).unwrap_or_default();
                 match v.trim().to_ascii_lowercase().as_str() {
                     "1" | "1.0" | "true" => true,
                     "0" | "0.0" | "false" => false,
                     _ => {
-                        let v = fairtrain::data::excerpt(v);
+                        let v = fairtrain::data::excerpt(&v);
                         let message = format!("column '{column}': prediction '{v}' is not 0 or 1");
                         return Err(parse_err(&preds, row, message).into());
                     }
@@ -253,7 +259,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
             }
             None => score.expect("a score column") >= args.threshold,
         };
-        let positive_row = matches_value(label, &positive);
+        let positive_row = matches_value(&label, &positive);
         let (loss, probability) = match score {
             Some(p) => {
                 let q = p.clamp(1e-7, 1.0 - 1e-7);

@@ -680,10 +680,10 @@ pub fn read_pums(reader: impl Read, source: &str, request: &AcsRequest, table: &
         let label = if def.target.holds(number(&record, target_col)) { "1" } else { "0" };
         // RAC1P as a feature carries its census label.
         for (cell, name) in cells.iter_mut().zip(def.features) {
-            if *name == "RAC1P" {
-                if let Some((_, l)) = RAC1P_LABELS.iter().find(|(code, _)| *code == cell.as_str()) {
-                    *cell = l.to_string();
-                }
+            if *name == "RAC1P"
+                && let Some((_, l)) = RAC1P_LABELS.iter().find(|(code, _)| *code == cell.as_str())
+            {
+                *cell = l.to_string();
             }
         }
         table.push_row(line, cells.iter().map(String::as_str).chain([race, sex, weight.as_str(), label]));
@@ -776,9 +776,10 @@ mod tests {
         table
     }
 
+    /// A (small, so dictionary-form) column's cells.
     fn column<'a>(t: &'a RawTable, name: &str) -> Vec<Option<&'a str>> {
-        let c = t.column_index(name).unwrap();
-        (0..t.n_rows()).map(|r| t.columns[c].get(r)).collect()
+        let column = &t.columns[t.column_index(name).unwrap()];
+        column.codes.iter().map(|&c| column.values.get(c as usize).map(String::as_str)).collect()
     }
 
     #[test]

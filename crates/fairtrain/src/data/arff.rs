@@ -185,8 +185,8 @@ mod tests {
         assert_eq!(a.nominal, ["sex", "tier"]);
         assert_eq!(a.numeric, ["the age"]);
         assert_eq!(a.table.n_rows(), 2);
-        assert_eq!(a.table.columns[2].get(0), Some("a, b"));
-        assert_eq!(a.table.columns[0].get(1), None);
+        assert_eq!(a.table.columns[2].text(0).as_deref(), Some("a, b"));
+        assert_eq!(a.table.columns[0].text(1), None);
         assert_eq!(a.table.lines, [10, 11]);
     }
 

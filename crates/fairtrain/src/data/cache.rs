@@ -250,6 +250,44 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// A reader that hashes what passes through it, so a file is parsed and
+/// its sha256 taken in one pass, without holding the file in memory.
+///
+/// ```
+/// use std::io::Read;
+/// use fairtrain::data::cache::{Sha256Reader, sha256_hex};
+/// let mut r = Sha256Reader::new(&b"a,b\n1,2\n"[..]);
+/// let mut head = [0u8; 4];
+/// r.read_exact(&mut head).unwrap();
+/// // What was not read yet is hashed too.
+/// assert_eq!(r.finish().unwrap(), sha256_hex(b"a,b\n1,2\n"));
+/// ```
+pub struct Sha256Reader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Sha256Reader<R> {
+    /// Hashes what is read from `inner`.
+    pub fn new(inner: R) -> Self {
+        Sha256Reader { inner, hasher: Sha256::new() }
+    }
+
+    /// The hex sha256 of the whole input: the rest is read first.
+    pub fn finish(mut self) -> std::io::Result<String> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        Ok(hex(&self.hasher.finalize()))
+    }
+}
+
+impl<R: Read> Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.hasher.update(&buf[..k]);
+        Ok(k)
+    }
+}
+
 /// Hex sha256 of a file, read in blocks.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut input = File::open(path).map_err(|e| Error::io(path, e))?;

@@ -54,22 +54,26 @@ pub fn table(bytes: &[u8], race_pair: bool) -> Result<RawTable> {
     names.extend(["length_of_stay".to_string(), "two_year_recid".to_string()]);
     let mut out = RawTable::with_names(source, names);
     for row in 0..raw.n_rows() {
-        let cell = |c: usize| raw.columns[c].get(row);
+        let cell = |c: usize| raw.columns[c].text(row);
         let in_window = cell(days).and_then(|d| d.parse::<f64>().ok()).is_some_and(|d| (-30.0..=30.0).contains(&d));
         let keep = in_window
-            && cell(is_recid) != Some("-1")
-            && cell(degree) != Some("O")
+            && cell(is_recid).as_deref() != Some("-1")
+            && cell(degree).as_deref() != Some("O")
             && cell(score).is_some_and(|s| s != "N/A")
-            && (!race_pair || matches!(cell(race), Some("African-American" | "Caucasian")));
+            && (!race_pair || matches!(cell(race).as_deref(), Some("African-American" | "Caucasian")));
         if !keep {
             continue;
         }
-        let stay = match (cell(jail_in).and_then(timestamp_days), cell(jail_out).and_then(timestamp_days)) {
+        let stay = match (
+            cell(jail_in).as_deref().and_then(timestamp_days),
+            cell(jail_out).as_deref().and_then(timestamp_days),
+        ) {
             (Some(a), Some(b)) => format!("{}", b - a),
             _ => String::new(),
         };
-        let cells: Vec<&str> = features.iter().map(|&c| cell(c).unwrap_or("")).collect();
-        out.push_row(raw.lines[row], cells.into_iter().chain([stay.as_str(), cell(label).unwrap_or("")]));
+        let cells: Vec<_> = features.iter().map(|&c| cell(c).unwrap_or_default()).collect();
+        let label = cell(label).unwrap_or_default();
+        out.push_row(raw.lines[row], cells.iter().map(|c| c.as_ref()).chain([stay.as_str(), label.as_ref()]));
     }
     if out.n_rows() == 0 {
         return Err(Error::Data(format!("{source}: no rows pass ProPublica's filter; is this the right file?")));
@@ -131,7 +135,7 @@ mod tests {
         assert_eq!(t.n_rows(), 2);
         assert_eq!(t.lines, [2, 8]);
         let stay = t.column_index("length_of_stay").unwrap();
-        assert_eq!(t.columns[stay].get(0), Some("2.5"));
+        assert_eq!(t.columns[stay].text(0).as_deref(), Some("2.5"));
         let t = table(text.as_bytes(), true).unwrap();
         assert_eq!(t.n_rows(), 1);
     }

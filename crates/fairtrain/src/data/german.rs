@@ -64,7 +64,8 @@ pub fn table() -> Result<RawTable> {
     names.extend(["sex".to_string(), "age_group".to_string()]);
     let mut out = RawTable::with_names("german.data", names);
     for row in 0..raw.n_rows() {
-        let cell = |c: usize| raw.columns[c].get(row).unwrap_or("");
+        let texts: Vec<_> = raw.columns.iter().map(|column| column.text(row).unwrap_or_default()).collect();
+        let cell = |c: usize| texts[c].as_ref();
         let sex = match cell(status) {
             "A92" | "A95" => "Female",
             "A91" | "A93" | "A94" => "Male",

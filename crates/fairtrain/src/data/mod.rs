@@ -12,12 +12,16 @@ pub mod adult;
 pub mod arff;
 pub mod cache;
 pub mod catalog;
+pub mod column;
 pub mod compas;
 pub mod encode;
 pub mod german;
 pub mod law;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod sampler;
 pub mod schema;
+pub mod short_keys;
 pub mod source;
 pub mod synthetic;
 pub mod table;

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::acs::{self, AcsRequest, AcsTask};
-use super::cache::{Cache, FileSpec, Progress};
+use super::cache::{Cache, FileSpec, Progress, Sha256Reader};
 use super::catalog::{self, DatasetInfo};
-use super::encode::{Encoded, GroupColumn, MissingPolicy, Split, TableSpec, encode};
+use super::encode::{Encoded, GroupColumn, MissingPolicy, Split, TableSpec, encode, used_columns};
 use super::schema::{ColumnType, Schema};
-use super::table::{RawTable, ReadOptions};
+use super::table::{RawTable, ReadOptions, TextColumns};
 use super::{adult, arff, compas, german, law, synthetic};
 use crate::error::{Error, Result};
 
@@ -34,6 +34,8 @@ pub enum DataSource {
     Csv(PathBuf),
     /// An ARFF file.
     Arff(PathBuf),
+    /// A Parquet file (see [`super::parquet`]).
+    Parquet(PathBuf),
     /// A table given in memory (`frame:NAME`, e.g. a Python data frame):
     /// its run reads the rows it was given; a configuration naming it
     /// cannot read them again.
@@ -43,7 +45,14 @@ pub enum DataSource {
 impl DataSource {
     /// Parses a `--data` value: a built-in name, an ACS task (`acs-income`
     /// or `ACSIncome`, for the reference survey: 2018, 1-Year, Oklahoma),
-    /// or a path (anything containing `/` or ending in `.csv` or `.arff`).
+    /// or a path (anything containing `/` or ending in `.csv`, `.arff` or
+    /// `.parquet`; the extension picks the reader, CSV otherwise).
+    ///
+    /// ```
+    /// use fairtrain::data::DataSource;
+    /// assert!(matches!(DataSource::parse("runs/census.parquet").unwrap(), DataSource::Parquet(_)));
+    /// assert!(matches!(DataSource::parse("census.txt").unwrap_err().to_string(), e if e.contains("file path")));
+    /// ```
     pub fn parse(value: &str) -> Result<Self> {
         match value {
             "adult" => return Ok(DataSource::Adult),
@@ -66,6 +75,9 @@ impl DataSource {
         if lower.ends_with(".arff") {
             return Ok(DataSource::Arff(PathBuf::from(value)));
         }
+        if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+            return Ok(DataSource::Parquet(PathBuf::from(value)));
+        }
         if value.contains('/') || value.contains(std::path::MAIN_SEPARATOR) || lower.ends_with(".csv") {
             return Ok(DataSource::Csv(PathBuf::from(value)));
         }
@@ -74,7 +86,7 @@ impl DataSource {
             "data",
             format!(
                 "'{value}' is neither a built-in data set (adult, german, compas, law, synthetic), an ACS task \
-                 ({}), nor a file path (a path contains '/' or ends in .csv or .arff)",
+                 ({}), nor a file path (a path contains '/' or ends in .csv, .arff or .parquet)",
                 acs.join(", ")
             ),
         ))
@@ -85,7 +97,7 @@ impl DataSource {
         match self {
             DataSource::Acs(r) => r.display_name(),
             DataSource::SyntheticWith(spec) => spec.data_value(),
-            DataSource::Csv(p) | DataSource::Arff(p) => p.display().to_string(),
+            DataSource::Csv(p) | DataSource::Arff(p) | DataSource::Parquet(p) => p.display().to_string(),
             DataSource::Frame(name) => format!("frame:{name}"),
             other => other.info().expect("a built-in").name.to_string(),
         }
@@ -111,10 +123,10 @@ impl DataSource {
         }
     }
 
-    /// True for files the user brings (CSV, ARFF): target, encoding and
-    /// split are theirs to choose.
+    /// True for files the user brings (CSV, ARFF, Parquet): target,
+    /// encoding and split are theirs to choose.
     pub fn is_file(&self) -> bool {
-        matches!(self, DataSource::Csv(_) | DataSource::Arff(_))
+        matches!(self, DataSource::Csv(_) | DataSource::Arff(_) | DataSource::Parquet(_))
     }
 
     /// True for the user's own tables, files or in memory: target,
@@ -142,7 +154,7 @@ impl DataSource {
     pub fn default_groups(&self) -> Option<Vec<String>> {
         match self {
             DataSource::Acs(_) => Some(vec!["race".into()]),
-            DataSource::Csv(_) | DataSource::Arff(_) | DataSource::Frame(_) => None,
+            DataSource::Csv(_) | DataSource::Arff(_) | DataSource::Parquet(_) | DataSource::Frame(_) => None,
             other => Some(vec![other.info().expect("a built-in").default_group.to_string()]),
         }
     }
@@ -331,27 +343,56 @@ fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
                 ),
             ));
         }
-        DataSource::Csv(path) | DataSource::Arff(path) => {
-            let arff = matches!(source, DataSource::Arff(_));
-            let read = |path: &Path| -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-                let sha = super::cache::sha256_hex(&bytes);
-                let name = path.display().to_string();
-                if arff {
-                    let a = arff::read_arff(bytes.as_slice(), &name)?;
-                    Ok((sha, a.table, a.nominal, a.numeric))
-                } else {
-                    let delimiter = schema.delimiter.map_or(b',', |d| d as u8);
-                    let options = ReadOptions { delimiter, ..ReadOptions::default() };
-                    Ok((sha, RawTable::read(bytes.as_slice(), &name, &options)?, vec![], vec![]))
-                }
-            };
+        DataSource::Csv(path) | DataSource::Arff(path) | DataSource::Parquet(path) => {
+            let delimiter = schema.delimiter.map_or(b',', |d| d as u8);
+            // The target, groups and declared categories keep their text
+            // exactly (category and group names are reported as written).
+            let mut text: Vec<String> = options.target.iter().chain(&schema.target).cloned().collect();
+            text.extend(groups.iter().map(|g| GroupColumn::parse(g).map_or(g.clone(), |g| g.name)));
+            text.extend(options.categorical.iter().chain(&schema.columns_of(ColumnType::Categorical)).cloned());
+            let csv_options = ReadOptions { delimiter, text: TextColumns::Named(text), ..ReadOptions::default() };
+            // One pass per file: a CSV or ARFF file is parsed and hashed as
+            // it streams in. The header is checked first (an unknown target
+            // or group column is reported before any row is read), and
+            // only the columns the run uses are stored.
+            let read =
+                |path: &Path, header: Option<&RawTable>| -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
+                    let select = |t: &RawTable| -> Result<Option<Vec<bool>>> {
+                        let main = match header {
+                            Some(main) if main.names != t.names => {
+                                return Err(Error::Data(format!(
+                                    "{} and {} have different columns",
+                                    main.source, t.source
+                                )));
+                            }
+                            Some(main) => main,
+                            None => t,
+                        };
+                        let spec = file_spec(main, options, &schema, &groups, vec![], vec![])?;
+                        let used = used_columns(main, &spec)?;
+                        Ok(Some((0..main.names.len()).map(|c| used.contains(&c)).collect()))
+                    };
+                    if let DataSource::Parquet(_) = source {
+                        return read_parquet_file(path, select);
+                    }
+                    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                    let mut input = Sha256Reader::new(file);
+                    let name = path.display().to_string();
+                    let (table, nominal, numeric) = if let DataSource::Arff(_) = source {
+                        let a = arff::read_arff(&mut input, &name)?;
+                        (a.table, a.nominal, a.numeric)
+                    } else {
+                        (RawTable::read_selected(&mut input, &name, &csv_options, select)?, vec![], vec![])
+                    };
+                    let sha = input.finish().map_err(|e| Error::io(path, e))?;
+                    Ok((sha, table, nominal, numeric))
+                };
             let name = path.display().to_string();
-            let (sha, table, nominal, numeric) = read(path)?;
+            let (sha, table, nominal, numeric) = read(path, None)?;
             let mut sha = vec![sha];
             let split = match &options.test_file {
                 Some(test_path) => {
-                    let (test_sha, test, ..) = read(test_path)?;
+                    let (test_sha, test, ..) = read(test_path, Some(&table))?;
                     sha.push(test_sha);
                     Split::Table(test)
                 }
@@ -410,7 +451,10 @@ pub fn load_frame(source: &DataSource, options: &LoadOptions, test: bool) -> Res
         .iter()
         .map(|name| {
             let c = main.column_index(name)?;
-            Ok(origin.iter().map(|&(t, r)| tables[t as usize].columns[c].get(r as usize).map(str::to_string)).collect())
+            Ok(origin
+                .iter()
+                .map(|&(t, r)| tables[t as usize].columns[c].text(r as usize).map(|v| v.into_owned()))
+                .collect())
         })
         .collect::<Result<Vec<Vec<Option<String>>>>>()?;
     let names = data.group_names();
@@ -467,6 +511,28 @@ fn file_spec(
     })
 }
 
+/// Reads a Parquet file: its sha256, cells, and string (categorical) and
+/// floating-point (numeric) columns.
+#[cfg(feature = "parquet")]
+fn read_parquet_file(
+    path: &Path,
+    select: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>,
+) -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
+    let p = super::parquet::read_parquet(path, select)?;
+    Ok((super::cache::sha256_file(path)?, p.table, p.categorical, p.numeric))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn read_parquet_file(
+    path: &Path,
+    _: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>,
+) -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
+    Err(Error::Data(format!(
+        "{}: this build of fairtrain reads no Parquet files (built without its `parquet` feature)",
+        path.display()
+    )))
+}
+
 /// Loads and encodes an in-memory table (e.g. a data frame's columns, see
 /// [`RawTable::from_columns`]) as a CSV file's contents: `options` name the
 /// target and groups and may set the column types, drops and the test
@@ -508,14 +574,16 @@ pub fn load_table(table: RawTable, options: &LoadOptions) -> Result<Loaded> {
 }
 
 /// Reads a CSV (with a header line) or, by its `.arff` extension, an ARFF
-/// file into raw cells, with the default reading options.
-pub fn read_table_file(path: &Path) -> Result<RawTable> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+/// file into raw cells, with the default reading options but `text`: the
+/// columns whose cells must keep their text (identifiers shown back,
+/// categories, groups).
+pub fn read_table_file(path: &Path, text: TextColumns) -> Result<RawTable> {
     let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     if name.to_ascii_lowercase().ends_with(".arff") {
-        Ok(arff::read_arff(bytes.as_slice(), &name)?.table)
+        Ok(arff::read_arff(file, &name)?.table)
     } else {
-        RawTable::read(bytes.as_slice(), &name, &ReadOptions::default())
+        RawTable::read(file, &name, &ReadOptions { text, ..ReadOptions::default() })
     }
 }
 

@@ -4,59 +4,14 @@
 //! inference, one-hot encoding, target matching) work on the few distinct
 //! values rather than on every cell.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+
+use super::short_keys::ShortKey;
 
 use crate::error::{Error, Result};
 
-/// Marks a missing cell in [`RawColumn::codes`].
-pub const MISSING: u32 = u32::MAX;
-
-/// True for the spellings of a missing value: an empty field, `NA`, `?` or
-/// `NaN` (case-insensitive), after trimming.
-pub fn is_missing_token(value: &str) -> bool {
-    let v = value.trim();
-    v.is_empty() || v == "?" || v.eq_ignore_ascii_case("na") || v.eq_ignore_ascii_case("nan")
-}
-
-/// One column: a code per row into a dictionary of distinct values.
-#[derive(Debug, Clone, Default)]
-pub struct RawColumn {
-    /// Per row, an index into `values`, or [`MISSING`].
-    pub codes: Vec<u32>,
-    /// The distinct (trimmed) non-missing values, in order of first appearance.
-    pub values: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl RawColumn {
-    /// Appends one cell.
-    pub fn push(&mut self, value: &str) {
-        let v = value.trim();
-        if is_missing_token(v) {
-            self.codes.push(MISSING);
-            return;
-        }
-        let code = match self.index.get(v) {
-            Some(&c) => c,
-            None => {
-                let c = self.values.len() as u32;
-                self.values.push(v.to_string());
-                self.index.insert(v.to_string(), c);
-                c
-            }
-        };
-        self.codes.push(code);
-    }
-
-    /// The value of row `row`, or `None` when missing.
-    pub fn get(&self, row: usize) -> Option<&str> {
-        match self.codes[row] {
-            MISSING => None,
-            c => Some(&self.values[c as usize]),
-        }
-    }
-}
+use super::column::is_missing_bytes;
+pub use super::column::{MISSING, RawColumn, is_missing_token};
 
 /// A table of raw string cells with its column names and, for each row, the
 /// line of the source it came from (for error messages).
@@ -70,6 +25,13 @@ pub struct RawTable {
     pub columns: Vec<RawColumn>,
     /// 1-based source line of each row.
     pub lines: Vec<u64>,
+}
+
+/// A present cell of a record being appended: where its trimmed value lies
+/// in the field, and its short key.
+struct PresentCell {
+    range: std::ops::Range<usize>,
+    key: Option<ShortKey>,
 }
 
 /// How to read a delimited text file.
@@ -86,11 +48,39 @@ pub struct ReadOptions {
     /// Rename repeated header names (`x`, `x` becomes `x`, `x.1`) instead
     /// of refusing the file; for published files known to repeat a name.
     pub rename_duplicates: bool,
+    /// Which columns keep their cells' text exactly.
+    pub text: TextColumns,
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { delimiter: b',', names: None, skip_lines: 0, rename_duplicates: false }
+        ReadOptions { delimiter: b',', names: None, skip_lines: 0, rename_duplicates: false, text: TextColumns::Auto }
+    }
+}
+
+/// Which columns of a file keep their cells' text exactly. The others may
+/// hold numbers instead (a column of many distinct numbers, see
+/// [`RawColumn`]), whose text is then their shortest spelling (`0.7000`
+/// reads back as `0.7`): right for measurements, wrong for identifiers or
+/// codes shown back to the user.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum TextColumns {
+    /// Columns of many distinct numbers hold numbers.
+    #[default]
+    Auto,
+    /// Every column keeps its text.
+    All,
+    /// These columns keep their text; the others as with `Auto`.
+    Named(Vec<String>),
+}
+
+impl TextColumns {
+    fn keeps(&self, name: &str) -> bool {
+        match self {
+            TextColumns::Auto => false,
+            TextColumns::All => true,
+            TextColumns::Named(names) => names.iter().any(|n| n == name),
+        }
     }
 }
 
@@ -115,7 +105,7 @@ impl RawTable {
     ///     vec![vec![Some("1.5".into()), None], vec![Some("a".into()), Some("b".into())]],
     /// )
     /// .unwrap();
-    /// assert_eq!((t.n_rows(), t.columns[0].get(0), t.columns[0].get(1)), (2, Some("1.5"), None));
+    /// assert_eq!((t.n_rows(), t.columns[0].text(0).as_deref(), t.columns[0].text(1)), (2, Some("1.5"), None));
     /// assert_eq!(t.lines, [2, 3]);
     /// ```
     pub fn from_columns(source: &str, names: Vec<String>, columns: Vec<Vec<Option<String>>>) -> Result<RawTable> {
@@ -164,7 +154,7 @@ impl RawTable {
         for (name, column) in self.names.iter().zip(&self.columns) {
             text(name);
             for row in 0..self.n_rows() {
-                text(column.get(row).unwrap_or("\u{0}missing"));
+                text(column.text(row).as_deref().unwrap_or("\u{0}missing"));
             }
         }
         hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -181,6 +171,39 @@ impl RawTable {
             col.push(cell);
         }
         self.lines.push(line);
+    }
+
+    /// Appends a record's kept cells: each trimmed and its dictionary slot
+    /// prefetched first, then all stored, so the cache misses of the row's
+    /// lookups overlap. `cells` is scratch space, reused across rows.
+    fn push_record(
+        &mut self,
+        line: u64,
+        record: &csv::ByteRecord,
+        keep: &[bool],
+        cells: &mut Vec<(usize, Option<PresentCell>)>,
+    ) -> std::result::Result<(), std::str::Utf8Error> {
+        cells.clear();
+        for (c, cell) in record.iter().enumerate().filter(|&(c, _)| keep[c]) {
+            let v = cell.trim_ascii();
+            if is_missing_bytes(v) {
+                cells.push((c, None));
+                continue;
+            }
+            // Where the trimmed value lies in the record's field.
+            let start = v.as_ptr() as usize - cell.as_ptr() as usize;
+            let key = self.columns[c].prefetch_key(v);
+            cells.push((c, Some(PresentCell { range: start..start + v.len(), key })));
+        }
+        for (c, cell) in cells.iter() {
+            let column = &mut self.columns[*c];
+            match cell {
+                Some(p) => column.push_present(&record[*c][p.range.clone()], p.key.as_ref())?,
+                None => column.push_missing(),
+            }
+        }
+        self.lines.push(line);
+        Ok(())
     }
 
     /// The column names for a message: each shortened, at most 30 of them.
@@ -207,7 +230,36 @@ impl RawTable {
     /// Reads a delimited text file. A row with the wrong number of fields is
     /// an error naming its line (the header counts as line 1).
     pub fn read(reader: impl Read, source: &str, options: &ReadOptions) -> Result<RawTable> {
-        let mut reader = BufReader::new(reader);
+        RawTable::read_selected(reader, source, options, |_| Ok(None))
+    }
+
+    /// Reads a delimited text file, asking `select` about the header before
+    /// any row is read: an error it returns (an unknown target column, say)
+    /// ends the read at once, and where it names the columns to keep
+    /// (`Some(keep)`, one flag per column) the others are not stored: their
+    /// cells read as missing.
+    ///
+    /// ```
+    /// use fairtrain::data::table::{RawTable, ReadOptions};
+    /// let text = "a,b\n1,x\n2,y\n";
+    /// let t = RawTable::read_selected(text.as_bytes(), "t.csv", &ReadOptions::default(), |t| {
+    ///     t.column_index("a")?;
+    ///     Ok(Some(vec![true, false]))
+    /// })
+    /// .unwrap();
+    /// assert_eq!((t.columns[0].text(1).as_deref(), t.columns[1].text(1)), (Some("2"), None));
+    /// let e = RawTable::read_selected(text.as_bytes(), "t.csv", &ReadOptions::default(), |t| {
+    ///     t.column_index("z").map(|_| None)
+    /// });
+    /// assert!(e.unwrap_err().to_string().starts_with("unknown column 'z' in t.csv"));
+    /// ```
+    pub fn read_selected(
+        reader: impl Read,
+        source: &str,
+        options: &ReadOptions,
+        select: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>,
+    ) -> Result<RawTable> {
+        let mut reader = BufReader::with_capacity(1 << 20, reader);
         let mut skipped = String::new();
         for _ in 0..options.skip_lines {
             skipped.clear();
@@ -244,16 +296,23 @@ impl RawTable {
         let names = if options.rename_duplicates { rename_duplicates(names) } else { names };
         check_unique_names(&names, source)?;
         let mut table = RawTable::with_names(source, names);
-        let mut record = csv::StringRecord::new();
+        for (column, name) in table.columns.iter_mut().zip(&table.names) {
+            if options.text.keeps(name) {
+                *column = RawColumn::text_only();
+            }
+        }
+        let keep = select(&table)?.unwrap_or_else(|| vec![true; table.names.len()]);
+        let mut record = csv::ByteRecord::new();
+        let mut cells = Vec::with_capacity(table.names.len());
         loop {
-            match csv.read_record(&mut record) {
+            match csv.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
                     let at = record.position().map_or(0, |p| p.line());
                     let line = at + if at > 1 || options.names.is_none() { data_offset } else { line_offset };
                     if record.len() != table.names.len() {
                         // A quote left open runs on over the following lines.
-                        let hint = if record.iter().any(|f| f.contains('\n')) {
+                        let hint = if record.iter().any(|f| f.contains(&b'\n')) {
                             " (a quote opened on this line is never closed)"
                         } else {
                             ""
@@ -264,10 +323,18 @@ impl RawTable {
                             message: format!("expected {} fields, found {}{hint}", table.names.len(), record.len()),
                         });
                     }
-                    table.push_row(line, record.iter());
+                    table.push_record(line, &record, &keep, &mut cells).map_err(|_| Error::Parse {
+                        source_name: source.to_string(),
+                        line,
+                        message: "the line is not valid UTF-8".into(),
+                    })?;
                 }
                 Err(e) => return Err(csv_error(source, data_offset, e)),
             }
+        }
+        let rows = table.n_rows();
+        for (column, _) in table.columns.iter_mut().zip(&keep).filter(|(_, k)| !**k) {
+            *column = RawColumn::all_missing(rows);
         }
         Ok(table)
     }

@@ -5,6 +5,8 @@
 
 pub mod certificate;
 pub mod degenerate;
+pub mod outcome;
+pub mod resample;
 pub mod stats;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Mlp;
 use super::decision::GroupThresholds;
-use crate::data::table::RawTable;
+use crate::data::table::{RawColumn, RawTable};
 use crate::data::{CategoricalFeature, Dataset, FeatureLayout, GroupColumn, NO_INPUT};
 use crate::error::{Error, Result};
 
@@ -325,17 +325,17 @@ impl SavedModel {
             message,
         };
         let mut groups = Vec::with_capacity(table.n_rows());
-        let mut parts: Vec<&str> = Vec::with_capacity(spec.len());
+        let mut parts: Vec<String> = Vec::with_capacity(spec.len());
         for row in 0..table.n_rows() {
             parts.clear();
             for ((g, &c), bands) in spec.iter().zip(&columns).zip(&bands) {
-                let v = table.columns[c].get(row).ok_or_else(|| {
+                let v = table.columns[c].text(row).ok_or_else(|| {
                     at(row, format!("missing value in column '{}' (the model decides per group)", g.name))
                 })?;
-                let part = g.group_part(v, bands).ok_or_else(|| {
+                let part = g.group_part(&v, bands).ok_or_else(|| {
                     at(row, format!("'{v}' in column '{}' is not a number (the group is cut into bands)", g.name))
                 })?;
-                parts.push(part);
+                parts.push(part.to_string());
             }
             let key = parts.join(" & ");
             let g = card.groups.iter().position(|n| *n == key).ok_or_else(|| {
@@ -373,12 +373,24 @@ impl SavedModel {
         let mut dense = Vec::with_capacity(n * numeric.len());
         let mut cats = Vec::with_capacity(n * categorical.len());
         let mut unseen = vec![0usize; categorical.len()];
+        // Categories are text: a column read as numbers is spelled out.
+        let dictionaries: Vec<std::borrow::Cow<RawColumn>> = categorical
+            .iter()
+            .map(|&c| match table.columns[c].numbers() {
+                Some(_) => {
+                    let mut column = table.columns[c].clone();
+                    column.to_dictionary();
+                    std::borrow::Cow::Owned(column)
+                }
+                None => std::borrow::Cow::Borrowed(&table.columns[c]),
+            })
+            .collect();
         // Per column, the input of each distinct value (computed once).
-        let inputs: Vec<Vec<u32>> = categorical
+        let inputs: Vec<Vec<u32>> = dictionaries
             .iter()
             .zip(&layout.categorical)
-            .map(|(&c, f)| {
-                table.columns[c]
+            .map(|(column, f)| {
+                column
                     .values
                     .iter()
                     .map(|v| match f.categories.binary_search_by(|x| x.as_str().cmp(v)) {
@@ -395,16 +407,23 @@ impl SavedModel {
         };
         for row in 0..n {
             for (k, &c) in numeric.iter().enumerate() {
-                let Some(v) = table.columns[c].get(row) else { return Err(missing(row, c)) };
-                let x: f64 = v.parse().map_err(|_| Error::Parse {
+                let column = &table.columns[c];
+                if column.is_missing(row) {
+                    return Err(missing(row, c));
+                }
+                let x: f64 = column.number(row).ok_or_else(|| Error::Parse {
                     source_name: table.source.clone(),
                     line: table.lines[row],
-                    message: format!("value '{v}' in column '{}' is not a number", table.names[c]),
+                    message: format!(
+                        "value '{}' in column '{}' is not a number",
+                        column.text(row).unwrap_or_default(),
+                        table.names[c]
+                    ),
                 })?;
                 dense.push(((x - layout.means[k]) / layout.stds[k]) as f32);
             }
             for (k, &c) in categorical.iter().enumerate() {
-                let code = table.columns[c].codes[row];
+                let code = dictionaries[k].codes[row];
                 if code == crate::data::table::MISSING {
                     return Err(missing(row, c));
                 }

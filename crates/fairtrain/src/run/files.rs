@@ -35,13 +35,11 @@ pub fn choose_dir(out: Option<&Path>, overwrite: bool) -> Result<PathBuf> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Data(format!("output path {} exists and is not a directory", dir.display())));
     }
-    if !overwrite {
-        if let Some(f) = RUN_FILES.iter().find(|f| dir.join(f).exists()) {
-            return Err(Error::Data(format!(
-                "output directory {} already holds a run ({f}); choose another `out` or pass `overwrite`",
-                dir.display()
-            )));
-        }
+    if !overwrite && let Some(f) = RUN_FILES.iter().find(|f| dir.join(f).exists()) {
+        return Err(Error::Data(format!(
+            "output directory {} already holds a run ({f}); choose another `out` or pass `overwrite`",
+            dir.display()
+        )));
     }
     Ok(dir)
 }

@@ -120,7 +120,7 @@ impl RunPlan {
         let is_table = self.source.is_table();
         let mut data = DataKeys {
             source: Some(match &self.source {
-                DataSource::Csv(p) | DataSource::Arff(p) => absolute(p).display().to_string(),
+                DataSource::Csv(p) | DataSource::Arff(p) | DataSource::Parquet(p) => absolute(p).display().to_string(),
                 other => other.data_value(),
             }),
             weight: self.load.weight.clone(),
@@ -224,13 +224,13 @@ impl RunPlan {
             .iter()
             .map(|c| {
                 let mut t = c.clone();
-                if let Margin::Fixed(m) = self.margin {
-                    if c.kind != ConstraintKind::WeightNorm {
-                        t.bound = match c.sense() {
-                            Sense::AtMost => (c.bound - m).max(0.0),
-                            Sense::AtLeast => c.bound + m,
-                        };
-                    }
+                if let Margin::Fixed(m) = self.margin
+                    && c.kind != ConstraintKind::WeightNorm
+                {
+                    t.bound = match c.sense() {
+                        Sense::AtMost => (c.bound - m).max(0.0),
+                        Sense::AtLeast => c.bound + m,
+                    };
                 }
                 t
             })

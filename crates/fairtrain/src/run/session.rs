@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::config::{Margin, Select};
 use super::data::RunData;
-use super::generalization::{Generalization, GeneralizationState};
+use super::generalization::{Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED};
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
@@ -380,8 +380,9 @@ impl<'a> Session<'a> {
         let select = plan.select == Select::BestFeasible;
         let mut generalization = data.validation.as_deref().map(|validation| Generalization {
             mlp: &self.mlp,
-            data,
-            validation,
+            // (Streams of their own: the samples do not repeat the splits' draws.)
+            validation: Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED),
+            train: Judged::of(&data.train, plan.seed ^ 0x7a1_5e1e),
             constraints: &plan.constraints,
             threads: plan.threads,
             time_budget: matches!(self.budget, Budget::Seconds(_)),
@@ -477,7 +478,10 @@ impl<'a> Session<'a> {
         }
         // Judged on held-out rows only: a run without a validation split
         // (the paper preset) trains as configured.
-        let Some(judged) = data.validation.as_deref() else { return Ok(None) };
+        let Some(validation) = data.validation.as_deref() else { return Ok(None) };
+        // (On the selection's sample of a large split: the same rows it judges.)
+        let judged = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED);
+        let judged = judged.rows();
         let params = self.problem.params();
         let logits = self.mlp.logits(params, judged, plan.threads);
         let Some(near) = NearConstant::of(GroupFrame::from_logits(judged, &logits).overall()) else {

@@ -502,20 +502,23 @@ pub fn train_from(
                 ),
             });
         }
-        if let Budget::Seconds(s) = config.budget {
-            if tail.is_none() && config.average > 0.0 && iteration % TIME_CHECK == 0 {
-                let elapsed = clock.seconds();
-                if elapsed >= s * (1.0 - config.average) {
-                    let expected = (iteration as f64 / elapsed.max(1e-9) * s * config.average) as u64;
-                    tail = Some((iteration, average::stride(expected)));
-                }
+        if let Budget::Seconds(s) = config.budget
+            && tail.is_none()
+            && config.average > 0.0
+            && iteration % TIME_CHECK == 0
+        {
+            let elapsed = clock.seconds();
+            if elapsed >= s * (1.0 - config.average) {
+                let expected = (iteration as f64 / elapsed.max(1e-9) * s * config.average) as u64;
+                tail = Some((iteration, average::stride(expected)));
             }
         }
-        if let Some((first, stride)) = tail {
-            if iteration > first && (iteration - first) % stride == 0 {
-                problem.sync_params()?;
-                averager.add(problem.params());
-            }
+        if let Some((first, stride)) = tail
+            && iteration > first
+            && (iteration - first) % stride == 0
+        {
+            problem.sync_params()?;
+            averager.add(problem.params());
         }
         if iteration % config.log_every == 0 {
             let seconds = clock.seconds();
@@ -674,7 +677,7 @@ impl Logger {
         let lambda: &[f32] = if multipliers.len() == self.zeros.len() { multipliers } else { &self.zeros };
         // Scheduled by the iteration, so a resumed run measures at the same records.
         let record = iteration.div_ceil(self.log_every.max(1)).max(1) - 1;
-        let stationarity = if record % KKT_EVERY == 0 {
+        let stationarity = if record.is_multiple_of(KKT_EVERY) {
             self.grad.iter_mut().for_each(|g| *g = 0.0);
             problem.add_gradient(1.0, lambda, &mut self.grad)?;
             self.grad.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt()

@@ -3,11 +3,11 @@
 //! declared), warnings for columns that look like mistakes, standardized
 //! numeric columns and one-hot categorical ones.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use super::columns::Columns;
 use super::{RowRef, as_number, used_values};
-use crate::data::table::{RawTable, excerpt};
+use crate::data::table::{MISSING, RawTable, excerpt};
 use crate::data::{CategoricalFeature, FeatureLayout, NO_INPUT};
 use crate::error::{Error, Result};
 
@@ -30,15 +30,18 @@ impl FeatureTypes {
         let mut categorical_cols = Vec::new();
         let mut warned = Vec::new();
         for &c in &columns.features {
+            // (Values of the tables in dictionary form; a column in numeric
+            // form holds finite numbers only.)
             let used_values = used_values(tables, kept, c);
             let all_numbers =
                 used_values.iter().all(|(t, code)| as_number(&tables[*t].columns[c].values[*code as usize]).is_some());
+            let numeric_form = tables.iter().any(|t| t.columns[c].numbers().is_some());
             if columns.forced_numeric.contains(&c) && !all_numbers {
                 let r = kept
                     .iter()
                     .find(|r| {
-                        let code = tables[r.table].columns[c].codes[r.row];
-                        as_number(&tables[r.table].columns[c].values[code as usize]).is_none()
+                        let column = &tables[r.table].columns[c];
+                        column.numbers().is_none() && as_number(&column.values[column.codes[r.row] as usize]).is_none()
                     })
                     .expect("a non-number among the used values");
                 return Err(Error::Parse {
@@ -46,7 +49,7 @@ impl FeatureTypes {
                     line: tables[r.table].lines[r.row],
                     message: format!(
                         "value '{}' in column '{}' is not a number, but the column is declared numeric",
-                        tables[r.table].columns[c].get(r.row).unwrap_or(""),
+                        tables[r.table].columns[c].text(r.row).unwrap_or_default(),
                         main.names[c]
                     ),
                 });
@@ -62,10 +65,10 @@ impl FeatureTypes {
                 let bad: Vec<usize> = (0..kept.len())
                     .filter(|&i| {
                         let r = kept[i];
-                        tables[r.table].columns[c].get(r.row).is_some_and(|v| as_number(v).is_none())
+                        tables[r.table].columns[c].text(r.row).is_some_and(|v| as_number(&v).is_none())
                     })
                     .collect();
-                let present = kept.iter().filter(|r| tables[r.table].columns[c].get(r.row).is_some()).count();
+                let present = kept.iter().filter(|r| !tables[r.table].columns[c].is_missing(r.row)).count();
                 if !bad.is_empty() && bad.len() * 10 <= present && used_values.len() > 10 {
                     warned.push(c);
                     let first = kept[bad[0]];
@@ -75,7 +78,7 @@ impl FeatureTypes {
                          declare its type in a `schema`",
                         main.names[c],
                         bad.len(),
-                        excerpt(tables[first.table].columns[c].get(first.row).unwrap_or("")),
+                        excerpt(&tables[first.table].columns[c].text(first.row).unwrap_or_default()),
                         tables[first.table].lines[first.row],
                         tables[first.table].source
                     ));
@@ -88,8 +91,20 @@ impl FeatureTypes {
             let whole_numbers = numeric
                 && used_values.iter().all(|(t, code)| {
                     as_number(&tables[*t].columns[c].values[*code as usize]).is_some_and(|v| v.fract() == 0.0)
-                });
-            if id_named || (whole_numbers && used_values.len() == kept.len() && kept.len() >= 50) {
+                })
+                && (!numeric_form
+                    || kept.iter().all(|r| tables[r.table].columns[c].number(r.row).is_none_or(|v| v.fract() == 0.0)));
+            let all_distinct = || {
+                if !numeric_form {
+                    return used_values.len() == kept.len();
+                }
+                let mut numbers: Vec<f64> =
+                    kept.iter().filter_map(|r| tables[r.table].columns[c].number(r.row)).collect();
+                numbers.sort_unstable_by(f64::total_cmp);
+                numbers.dedup();
+                numbers.len() == kept.len()
+            };
+            if id_named || (whole_numbers && kept.len() >= 50 && all_distinct()) {
                 warned.push(c);
                 warnings.push(format!(
                     "column '{}' looks like an identifier ({}): it is used as a feature; `drop` it unless it carries \
@@ -119,6 +134,8 @@ pub(super) fn standardize(
     let mut numeric_values: Vec<Vec<Vec<f64>>> = Vec::new(); // [feature][table][code]
     for &c in numeric_cols {
         let mut per_table = Vec::new();
+        // (Empty for a table whose column is in numeric form: its rows
+        // hold their numbers.)
         for table in tables {
             let mut values = Vec::with_capacity(table.columns[c].values.len());
             for v in &table.columns[c].values {
@@ -126,12 +143,13 @@ pub(super) fn standardize(
             }
             per_table.push(values);
         }
+        let value = |r: &RowRef| numeric_value(tables, &per_table, c, *r);
         // A used value that parsed but is infinite is an error.
-        for &r in kept {
-            let code = tables[r.table].columns[c].codes[r.row] as usize;
-            let v = per_table[r.table][code];
+        for r in kept {
+            let v = value(r);
             if !v.is_finite() {
-                let text = tables[r.table].columns[c].values[code].trim();
+                let column = &tables[r.table].columns[c];
+                let text = column.values[column.codes[r.row] as usize].trim();
                 let looks_infinite = text.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("inf");
                 return Err(Error::Parse {
                     source_name: tables[r.table].source.clone(),
@@ -151,14 +169,14 @@ pub(super) fn standardize(
         let (mut sum, mut n) = (0.0, 0.0);
         for &i in train_rows {
             let r = kept[i];
-            sum += per_table[r.table][tables[r.table].columns[c].codes[r.row] as usize];
+            sum += value(&r);
             n += 1.0;
         }
         let mean = sum / n;
         let mut var = 0.0;
         for &i in train_rows {
             let r = kept[i];
-            let d = per_table[r.table][tables[r.table].columns[c].codes[r.row] as usize] - mean;
+            let d = value(&r) - mean;
             var += d * d;
         }
         let std = (var / n).sqrt();
@@ -167,10 +185,7 @@ pub(super) fn standardize(
             let r = train_rows
                 .iter()
                 .map(|&i| kept[i])
-                .max_by(|a, b| {
-                    let v = |r: &RowRef| per_table[r.table][tables[r.table].columns[c].codes[r.row] as usize].abs();
-                    v(a).total_cmp(&v(b))
-                })
+                .max_by(|a, b| value(a).abs().total_cmp(&value(b).abs()))
                 .expect("training rows");
             return Err(Error::Parse {
                 source_name: tables[r.table].source.clone(),
@@ -178,7 +193,7 @@ pub(super) fn standardize(
                 message: format!(
                     "value '{}' in column '{}' is too large to standardize (the column's mean or spread overflows); \
                      rescale the column",
-                    excerpt(tables[r.table].columns[c].get(r.row).unwrap_or("")),
+                    excerpt(&tables[r.table].columns[c].text(r.row).unwrap_or_default()),
                     main.names[c]
                 ),
             });
@@ -195,6 +210,16 @@ pub(super) fn standardize(
         numeric_values.push(per_table);
     }
     Ok(numeric_values)
+}
+
+/// The number of numeric column `c` in row `r`: its code's number
+/// (`per_table`, as [`standardize`] returns them) in dictionary form.
+pub(super) fn numeric_value(tables: &[RawTable], per_table: &[Vec<f64>], c: usize, r: RowRef) -> f64 {
+    let column = &tables[r.table].columns[c];
+    match column.numbers() {
+        Some(numbers) => numbers[r.row],
+        None => per_table[r.table][column.codes[r.row] as usize],
+    }
 }
 
 /// One-hot inputs of the categorical columns, with the categories of the
@@ -214,14 +239,21 @@ pub(super) fn one_hot(
     let mut category_inputs: Vec<Vec<Vec<u32>>> = Vec::new(); // [feature][table][code] -> input
     let mut offset = layout.numeric.len() as u32;
     for &c in categorical_cols {
-        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        // The values the training rows use (categorical columns are in
+        // dictionary form), sorted.
+        let mut used: Vec<Vec<bool>> = tables.iter().map(|t| vec![false; t.columns[c].values.len()]).collect();
         for &i in train_rows {
             let r = kept[i];
-            if let Some(v) = tables[r.table].columns[c].get(r.row) {
-                seen.insert(v, ());
+            if let Some(&code) = tables[r.table].columns[c].codes.get(r.row).filter(|&&code| code != MISSING) {
+                used[r.table][code as usize] = true;
             }
         }
-        let categories: Vec<String> = seen.keys().map(|s| s.to_string()).collect();
+        let seen: BTreeSet<&str> = used
+            .iter()
+            .zip(tables)
+            .flat_map(|(used, t)| t.columns[c].values.iter().zip(used).filter(|(_, u)| **u).map(|(v, _)| v.as_str()))
+            .collect();
+        let categories: Vec<String> = seen.into_iter().map(str::to_string).collect();
         if categories.len() > 100 && categories.len() * 2 > train_rows.len() && !warned.contains(&c) {
             warnings.push(format!(
                 "column '{}' is categorical with {} distinct values in {} training rows: an identifier, or \

@@ -152,25 +152,47 @@ pub(super) fn assign_groups(
             .zip(group_cols)
             .zip(&band_names)
             .map(|((g, &c), bands)| {
-                let v = table.columns[c].get(r.row).unwrap_or("");
-                g.group_part(v, bands).ok_or_else(|| {
+                let v = table.columns[c].text(r.row).unwrap_or_default();
+                g.group_part(&v, bands).map(str::to_string).ok_or_else(|| {
                     Error::Data(format!(
                         "{}, line {}, column '{}': '{v}' is not a number (the group is cut into bands)",
                         table.source, table.lines[r.row], g.name
                     ))
                 })
             })
-            .collect::<Result<Vec<&str>>>()?;
+            .collect::<Result<Vec<String>>>()?;
         // No sensitive column: every row is in the one group `all`.
         Ok(if parts.is_empty() { ALL.to_string() } else { parts.join(" & ") })
     };
-    let keys: Vec<String> = kept.iter().map(|&r| group_key(r)).collect::<Result<_>>()?;
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for (r, k) in kept.iter().zip(&keys) {
-        if r.table == 0 {
-            *counts.entry(k.as_str()).or_default() += 1;
-        }
+    // Each distinct combination of a table's group cells is named once
+    // (the group columns are in dictionary form): `combo_of[i]` indexes
+    // `combos`, whose entries are (name, training rows).
+    let mut combo_ids: HashMap<Vec<u32>, u32, foldhash::fast::FixedState> = HashMap::default();
+    let mut combos: Vec<(String, usize)> = Vec::new();
+    let mut combo_of: Vec<u32> = Vec::with_capacity(kept.len());
+    let mut codes: Vec<u32> = Vec::with_capacity(group_cols.len() + 1);
+    for &r in kept {
+        codes.clear();
+        codes.push(r.table as u32);
+        codes.extend(group_cols.iter().map(|&c| tables[r.table].columns[c].codes[r.row]));
+        let id = match combo_ids.get(codes.as_slice()) {
+            Some(&id) => id,
+            None => {
+                let id = combos.len() as u32;
+                combos.push((group_key(r)?, 0));
+                combo_ids.insert(codes.clone(), id);
+                id
+            }
+        };
+        combos[id as usize].1 += (r.table == 0) as usize;
+        combo_of.push(id);
     }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (name, n) in &combos {
+        *counts.entry(name.as_str()).or_default() += n;
+    }
+    // (A name with no training rows is a test row's unknown group.)
+    counts.retain(|_, n| *n > 0);
     let mut group_names: Vec<(&str, usize)> = counts.into_iter().collect();
     group_names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     let group_label = groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(",");
@@ -183,14 +205,16 @@ pub(super) fn assign_groups(
     }
     let group_index: HashMap<&str, u32> =
         group_names.iter().enumerate().map(|(i, (name, _))| (*name, i as u32)).collect();
+    let combo_group: Vec<Option<u32>> =
+        combos.iter().map(|(name, _)| group_index.get(name.as_str()).copied()).collect();
     let mut group_of = Vec::with_capacity(kept.len());
-    for (r, k) in kept.iter().zip(&keys) {
-        match group_index.get(k.as_str()) {
-            Some(&g) => group_of.push(g),
+    for (r, &id) in kept.iter().zip(&combo_of) {
+        match combo_group[id as usize] {
+            Some(g) => group_of.push(g),
             None => {
                 return Err(Error::Data(format!(
-                    "{}, line {}: group '{k}' does not occur in the training data",
-                    tables[r.table].source, tables[r.table].lines[r.row]
+                    "{}, line {}: group '{}' does not occur in the training data",
+                    tables[r.table].source, tables[r.table].lines[r.row], combos[id as usize].0
                 )));
             }
         }

@@ -2,7 +2,7 @@
 //! column, or an error naming file, line and column.
 
 use super::{MissingPolicy, RowRef};
-use crate::data::table::{MISSING, RawTable};
+use crate::data::table::RawTable;
 use crate::error::{Error, Result};
 
 /// The rows kept (no missing value in a used column) and what was dropped.
@@ -28,7 +28,7 @@ impl CompleteRows {
             for row in 0..table.n_rows() {
                 let mut missing = false;
                 for &c in used {
-                    if table.columns[c].codes[row] == MISSING {
+                    if table.columns[c].is_missing(row) {
                         if policy == MissingPolicy::Error {
                             return Err(Error::Parse {
                                 source_name: table.source.clone(),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use self::columns::Columns;
+use self::features::numeric_value;
 use self::features::{FeatureTypes, one_hot, standardize};
 pub use self::groups::{GroupColumn, allowed_groups};
 use self::missing::CompleteRows;
@@ -152,7 +153,7 @@ fn as_number(s: &str) -> Option<f64> {
 
 /// Encodes `table` (and the test table or split) according to `spec`.
 pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded> {
-    let (tables, random_split) = match split {
+    let (mut tables, random_split) = match split {
         Split::Table(test) => {
             if test.names != table.names {
                 return Err(Error::Data(format!("{} and {} have different columns", table.source, test.source)));
@@ -169,8 +170,21 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             (vec![table], Some((test_fraction, seed)))
         }
     };
+    let columns = Columns::resolve(&tables[0], spec)?;
+    // Columns used as text (target, groups, categories, and any column with
+    // a value that is not a number) in dictionary form, in every table: a
+    // column read as numbers is spelled out (see `RawColumn::to_dictionary`).
+    for &c in &columns.used {
+        let text = c == columns.target
+            || columns.groups.contains(&c)
+            || columns.forced_categorical.contains(&c)
+            || tables.iter().any(|t| t.columns[c].has_text());
+        if text && Some(c) != columns.weight {
+            tables.iter_mut().for_each(|t| t.columns[c].to_dictionary());
+        }
+    }
+    let tables = tables;
     let main = &tables[0];
-    let columns = Columns::resolve(main, spec)?;
     let CompleteRows { kept, missing_counts, rows_dropped, rows_read } =
         CompleteRows::find(&tables, &columns.used, spec.missing)?;
     let positive = target::resolve_positive(&tables, &kept, columns.target, spec)?;
@@ -197,7 +211,7 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
             let r = kept[i];
             let table = &tables[r.table];
             for (k, &c) in numeric_cols.iter().enumerate() {
-                let v = numeric_values[k][r.table][table.columns[c].codes[r.row] as usize];
+                let v = numeric_value(&tables, &numeric_values[k], c, r);
                 dense.push(((v - layout.means[k]) / layout.stds[k]) as f32);
             }
             for (k, &c) in categorical_cols.iter().enumerate() {
@@ -237,12 +251,32 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     Ok(Encoded { train, test, report, train_origin, test_origin, features })
 }
 
-/// The distinct `(table, code)` pairs that kept rows use in column `c`.
+/// The columns of `table` that encoding under `spec` reads (features,
+/// target, groups, weight), in table order; an unknown or doubly used
+/// column is the error [`encode`] would give. Needs only the column names,
+/// so a file's header can be checked before its rows are read.
+///
+/// ```
+/// use fairtrain::data::encode::{GroupColumn, MissingPolicy, TableSpec, used_columns};
+/// use fairtrain::data::table::RawTable;
+/// let header = RawTable::with_names("t.csv", vec!["id".into(), "x".into(), "y".into(), "g".into()]);
+/// let mut spec = TableSpec::fixed("y", "1", vec![GroupColumn::parse("g").unwrap()], MissingPolicy::Drop, false);
+/// spec.drop = vec!["id".into()];
+/// assert_eq!(used_columns(&header, &spec).unwrap(), [1, 2, 3]);
+/// spec.target = "label".into();
+/// assert!(used_columns(&header, &spec).unwrap_err().to_string().starts_with("unknown column 'label' in t.csv"));
+/// ```
+pub fn used_columns(table: &RawTable, spec: &TableSpec) -> Result<Vec<usize>> {
+    Ok(Columns::resolve(table, spec)?.used)
+}
+
+/// The distinct `(table, code)` pairs that kept rows use in column `c`, in
+/// the tables where it is in dictionary form.
 fn used_values(tables: &[RawTable], kept: &[RowRef], c: usize) -> Vec<(usize, u32)> {
     let mut seen: Vec<Vec<bool>> = tables.iter().map(|t| vec![false; t.columns[c].values.len()]).collect();
     let mut out = Vec::new();
     for r in kept {
-        let code = tables[r.table].columns[c].codes[r.row];
+        let Some(&code) = tables[r.table].columns[c].codes.get(r.row) else { continue };
         if code != MISSING && !seen[r.table][code as usize] {
             seen[r.table][code as usize] = true;
             out.push((r.table, code));

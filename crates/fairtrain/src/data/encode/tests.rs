@@ -168,3 +168,40 @@ fn numeric_bands_are_groups() {
     let err = GroupColumn::parse("age:30:x").unwrap_err().to_string();
     assert!(err.contains("cut point 'x' is not a number"), "{err}");
 }
+
+/// A column of many distinct numbers is held as numbers, the rest as
+/// dictionaries; encoding either way gives the same data sets, with a
+/// weight, missing cells, a numeric group column cut into bands and a
+/// column of numbers declared categorical.
+#[test]
+fn numbers_held_as_numbers_encode_as_their_text_does() {
+    let n = 3 * crate::data::column::NUMERIC_AFTER;
+    let mut text = String::from("x,w,k,age,y,g\n");
+    for i in 0..n {
+        let x = if i % 101 == 0 { "NA".to_string() } else { format!("{:.4}", (i as f64 * 0.7371).sin() * 3.0) };
+        let age = 18.0 + ((i * 7919) % 6000) as f64 / 100.0;
+        text += &format!("{x},{}.25,{},{age:.2},{},{}\n", i % 9000, i % 9, (i % 3 == 0) as u8, ["a", "b"][i % 2]);
+    }
+    let mut spec = spec();
+    spec.groups = vec![GroupColumn::parse("age:30:50").unwrap()];
+    spec.keep_group_feature = true;
+    spec.weight = Some("w".into());
+    spec.categorical = vec!["k".into()];
+    let auto = RawTable::read(text.as_bytes(), "t.csv", &ReadOptions::default()).unwrap();
+    assert!([0, 1, 3].iter().all(|&c| auto.columns[c].numbers().is_some()));
+    let all_text = ReadOptions { text: crate::data::table::TextColumns::All, ..ReadOptions::default() };
+    let exact = RawTable::read(text.as_bytes(), "t.csv", &all_text).unwrap();
+    assert!(exact.columns.iter().all(|c| c.numbers().is_none()));
+    let random = || Split::Random { test_fraction: 0.25, seed: 3 };
+    let (a, b) = (encode(auto, random(), &spec).unwrap(), encode(exact, random(), &spec).unwrap());
+    assert_eq!(a.report.rows_dropped, n.div_ceil(101));
+    assert_eq!((&a.report.numeric, &a.report.categorical), (&b.report.numeric, &b.report.categorical));
+    assert_eq!(a.train.layout().means, b.train.layout().means);
+    for (p, q) in [(&a.train, &b.train), (&a.test, &b.test)] {
+        assert_eq!((p.labels(), p.groups(), p.group_names()), (q.labels(), q.groups(), q.group_names()));
+        assert_eq!(p.weights(), q.weights());
+        for r in 0..p.n_rows() {
+            assert_eq!((p.dense_row(r), p.cat_row(r)), (q.dense_row(r), q.cat_row(r)), "row {r}");
+        }
+    }
+}

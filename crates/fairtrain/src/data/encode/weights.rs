@@ -1,7 +1,7 @@
 //! Sample weights: a column of non-negative numbers that weights every
 //! row's term in the objective, the constraints and the metrics.
 
-use super::{RowRef, as_number};
+use super::RowRef;
 use crate::data::table::RawTable;
 use crate::error::{Error, Result};
 
@@ -19,7 +19,7 @@ pub(super) fn sample_weights(
             let mut w = Vec::with_capacity(kept.len());
             for &r in kept {
                 let table = &tables[r.table];
-                let v = table.columns[c].get(r.row).and_then(as_number);
+                let v = table.columns[c].number(r.row);
                 match v {
                     Some(x) if x.is_finite() && x >= 0.0 => w.push(x as f32),
                     _ => {
@@ -28,7 +28,7 @@ pub(super) fn sample_weights(
                             line: table.lines[r.row],
                             message: format!(
                                 "weight '{}' in column '{}' is not a non-negative number",
-                                table.columns[c].get(r.row).unwrap_or(""),
+                                table.columns[c].text(r.row).unwrap_or_default(),
                                 main.names[c]
                             ),
                         });

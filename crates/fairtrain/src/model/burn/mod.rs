@@ -219,14 +219,14 @@ impl<M: LogitModule, L: RowLoss> BurnModel<M, L> {
     /// The workspace's module, with `params` loaded first unless they
     /// are (`None`: the device's own parameters, newer than the host's).
     fn sync<'a>(&self, params: Option<&[f32]>, ws: &'a mut BurnWorkspace<M>) -> &'a M {
-        if let Some(params) = params {
-            if ws.module.is_none() || ws.loaded != params {
-                ws.module = Some(self.module_with(params));
-                ws.loaded.clear();
-                ws.loaded.extend_from_slice(params);
-                ws.flat = None;
-                ws.transfers += 1;
-            }
+        if let Some(params) = params
+            && (ws.module.is_none() || ws.loaded != params)
+        {
+            ws.module = Some(self.module_with(params));
+            ws.loaded.clear();
+            ws.loaded.extend_from_slice(params);
+            ws.flat = None;
+            ws.transfers += 1;
         }
         ws.module.as_ref().expect("parameters are loaded before the device's own are used")
     }

@@ -95,7 +95,7 @@ impl<M: TabularModel> TabularProblem<M> {
     pub(super) fn selected(&self, slot: usize, start: usize) -> bool {
         match self.selection {
             RowSelection::All => true,
-            RowSelection::Even => (slot - start) % 2 == 0,
+            RowSelection::Even => (slot - start).is_multiple_of(2),
             RowSelection::Odd => (slot - start) % 2 == 1,
         }
     }
