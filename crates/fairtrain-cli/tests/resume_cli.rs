@@ -24,20 +24,12 @@ fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// metrics.json without the fields that measure time or this process.
+/// metrics.json without the fields that measure time or this process
+/// (the library's list: a resumed run forwards its first minibatches once
+/// more, so even `rows_per_iteration` is this process's).
 fn comparable(mut m: Value) -> Value {
     let o = m.as_object_mut().unwrap();
-    for k in [
-        "wall_seconds",
-        "total_seconds",
-        "iterations_per_second",
-        "peak_rss_mb",
-        "evaluation_seconds",
-        "resumed_from",
-        "checkpoints",
-        "checkpoint_bytes",
-        "checkpoint_seconds",
-    ] {
+    for k in fairtrain::run::TIMING_FIELDS {
         o.remove(k);
     }
     m

@@ -100,3 +100,22 @@ fn a_minibatch_larger_than_the_training_rows_is_all_of_them() {
     assert!(session.describe().iter().any(|l| l.starts_with(&note)), "{:?}", session.describe());
     assert_eq!(session.train(&mut ()).unwrap().metrics.iterations, 200);
 }
+
+/// metrics.json counts the rows an iteration forwards: the objective's
+/// minibatch and each group's, whatever the batch sizes.
+#[test]
+fn rows_per_iteration_counts_every_minibatch_of_a_step() {
+    for (objective, per_group) in [(16, 8), (16, 24)] {
+        let text = format!(
+            "seed = 1\n[data]\nsource = \"synthetic:train=2000;test=1000\"\n[training]\niterations = 300\n\
+             batch-size = {objective}\ngroup-batch-size = {per_group}\n[model]\nhidden = [8]\n\
+             [[constraint]]\nnotion = \"loss-parity\"\nbound = 0.05\n"
+        );
+        let outcome = run(&RunConfig::from_toml(&text).unwrap(), &mut ()).unwrap();
+        let rows = outcome.metrics.rows_per_iteration.unwrap();
+        // Two groups; a step may forward its minibatches once more after
+        // the parameters move (a re-estimate), rarely.
+        let step = (objective + 2 * per_group) as f64;
+        assert!(rows >= step && rows < 1.05 * step, "{objective}/{per_group}: {rows}");
+    }
+}

@@ -18,11 +18,12 @@ pub const METRICS_FILE: &str = "metrics.json";
 
 /// The keys of `metrics.json` that measure time or resources, not results:
 /// two runs of the same configuration differ only in these.
-pub const TIMING_FIELDS: [&str; 9] = [
+pub const TIMING_FIELDS: [&str; 10] = [
     "wall_seconds",
     "total_seconds",
     "evaluation_seconds",
     "iterations_per_second",
+    "rows_per_iteration",
     "peak_rss_mb",
     "checkpoints",
     "checkpoint_bytes",
@@ -70,6 +71,12 @@ pub struct Metrics {
     pub total_seconds: f64,
     /// Iterations per second of training.
     pub iterations_per_second: f64,
+    /// Rows forwarded through the model per iteration, every minibatch
+    /// (the objective's and the groups') and every re-estimate together:
+    /// what an iteration costs, to compare iteration rates across batch
+    /// sizes and numbers of groups. Model-selection evaluations are not
+    /// counted (they are `evaluation_seconds`).
+    pub rows_per_iteration: Option<f64>,
     /// Peak resident memory of the process so far, in MB (Linux only).
     pub peak_rss_mb: Option<f64>,
     /// Why training stopped.

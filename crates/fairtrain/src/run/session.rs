@@ -66,6 +66,8 @@ pub struct Session<'a> {
     data: &'a RunData,
     mlp: Mlp,
     problem: Box<dyn TabularRun>,
+    /// The problem's rows forwarded when the current attempt began.
+    rows_before_attempt: u64,
     algorithm: Box<dyn Algorithm>,
     budget: Budget,
     resume: Option<LoopState>,
@@ -245,7 +247,20 @@ impl<'a> Session<'a> {
             }
             None => None,
         };
-        Ok(Session { plan, data, mlp, problem, algorithm, budget, resume, options, started, initial, attempt })
+        Ok(Session {
+            plan,
+            data,
+            mlp,
+            problem,
+            rows_before_attempt: 0,
+            algorithm,
+            budget,
+            resume,
+            options,
+            started,
+            initial,
+            attempt,
+        })
     }
 
     /// The model's architecture.
@@ -373,6 +388,7 @@ impl<'a> Session<'a> {
     /// trained model selected and finalized in the problem's parameters.
     fn attempt(&mut self, observers: &mut dyn Observer) -> Result<Attempt> {
         let (plan, data) = (self.plan, self.data);
+        self.rows_before_attempt = self.problem.rows_forwarded();
         let budget_size = match self.budget {
             Budget::Iterations(n) => n as f64,
             Budget::Seconds(s) => s,
@@ -669,6 +685,11 @@ impl<'a> Session<'a> {
             keep
         });
         let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
+        // Over the iterations this process ran (a resumed run's since its
+        // checkpoint; an escalated run's second attempt).
+        let ran = summary.iterations.saturating_sub(summary.resumed_from.unwrap_or(0));
+        let forwarded = self.problem.rows_forwarded() - self.rows_before_attempt;
+        let rows_per_iteration = (ran > 0).then(|| forwarded as f64 / ran as f64);
         let mut metrics = Metrics {
             schema_version: 1,
             fairtrain_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -688,6 +709,7 @@ impl<'a> Session<'a> {
             evaluation_seconds: summary.evaluation_seconds,
             total_seconds: 0.0,
             iterations_per_second: rate,
+            rows_per_iteration,
             peak_rss_mb: None,
             stop_reason: summary.stop,
             averaged_iterates: summary.averaged_iterates,

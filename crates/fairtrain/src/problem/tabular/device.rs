@@ -75,6 +75,10 @@ impl<M: TabularModel> TabularProblem<M> {
             }
             self.device.part_lens.push(self.device.rows.len() - before);
         }
+        // (Counted whole: every process forwards its share of these slots.)
+        self.rows_forwarded += (0..n_parts)
+            .map(|part| if part < first_cell { self.batch.objective } else { self.batch.per_group })
+            .sum::<usize>() as u64;
         self.device.part_sums.resize(self.device.part_lens.len() * BASIS_LEN, 0.0);
         let params = (!self.device.ahead).then_some(&self.params[..]);
         device.forward_parts(

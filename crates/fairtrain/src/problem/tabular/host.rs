@@ -46,6 +46,7 @@ impl<M: TabularModel> TabularProblem<M> {
     /// Forward pass and per-row losses of this process's share of the slots
     /// in `range` (a run of whole minibatches: the objective's, the cells').
     pub(super) fn forward_slots(&mut self, range: std::ops::Range<usize>) {
+        self.rows_forwarded += range.len() as u64;
         if self.parallel.size == 1 {
             self.forward_range(range);
             return;

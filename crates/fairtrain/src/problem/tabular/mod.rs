@@ -107,6 +107,8 @@ pub struct TabularProblem<M: TabularModel = Mlp> {
     temperature: f32,
     parallel: Parallel,
     device: DeviceParts,
+    /// Rows forwarded so far (see [`TabularRun::rows_forwarded`]).
+    rows_forwarded: u64,
 }
 
 impl<M: TabularModel> TabularProblem<M> {
@@ -182,6 +184,7 @@ impl<M: TabularModel> TabularProblem<M> {
             temperature,
             parallel: Parallel::alone(),
             device,
+            rows_forwarded: 0,
         })
     }
 
@@ -307,6 +310,10 @@ pub trait TabularRun: Problem + BoundControl + ProblemState {
     fn constraints(&self) -> &ConstraintSet;
     /// Passes over the training rows started by the objective sampler.
     fn epochs(&self) -> u64;
+    /// Rows forwarded through the model by the estimates so far, in this
+    /// process's problem: every minibatch of every step (the objective's
+    /// and the groups'), over all processes of a data-parallel run.
+    fn rows_forwarded(&self) -> u64;
 }
 
 impl<M: TabularModel> TabularRun for TabularProblem<M> {
@@ -316,5 +323,9 @@ impl<M: TabularModel> TabularRun for TabularProblem<M> {
 
     fn epochs(&self) -> u64 {
         TabularProblem::epochs(self)
+    }
+
+    fn rows_forwarded(&self) -> u64 {
+        self.rows_forwarded
     }
 }
