@@ -210,11 +210,7 @@ impl RawColumn {
     }
 
     /// Appends a trimmed cell (missing or not) with its prefetched key.
-    pub(crate) fn push_trimmed(
-        &mut self,
-        v: &[u8],
-        key: Option<&ShortKey>,
-    ) -> std::result::Result<(), std::str::Utf8Error> {
+    fn push_trimmed(&mut self, v: &[u8], key: Option<&ShortKey>) -> std::result::Result<(), std::str::Utf8Error> {
         if is_missing_bytes(v) {
             self.push_missing();
             Ok(())
@@ -257,27 +253,6 @@ impl RawColumn {
             self.switch_to_numbers();
         }
         Ok(())
-    }
-
-    /// The code of `value` (trimmed), added to the dictionary when new;
-    /// [`MISSING`] for a missing token. For readers that append
-    /// [`codes`](Self::codes) themselves: the column stays a dictionary.
-    ///
-    /// ```
-    /// use fairtrain::data::table::{MISSING, RawColumn};
-    /// let mut c = RawColumn::default();
-    /// let long = "a category name longer than sixteen bytes";
-    /// let codes = [c.intern_text("1.5"), c.intern_text("NaN"), c.intern_text(long), c.intern_text(" 1.5"), c.intern_text(long)];
-    /// assert_eq!(codes, [0, MISSING, 1, 0, 1]);
-    /// ```
-    pub fn intern_text(&mut self, value: &str) -> u32 {
-        self.to_dictionary();
-        self.pinned = true;
-        let v = value.trim().as_bytes();
-        if is_missing_bytes(v) {
-            return MISSING;
-        }
-        self.intern(v, ShortKey::new(v).as_ref()).map_or(MISSING, |(code, _)| code)
     }
 
     /// The code of the trimmed, non-missing `v` (short key `key`), and
@@ -445,6 +420,17 @@ mod tests {
         for other in ["1e5", "1234567890123456", "1.2.3", "-", ".", "", "0x10", "1,5", "inf"] {
             assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
         }
+    }
+
+    #[test]
+    fn short_and_long_values_are_each_stored_once() {
+        let mut c = RawColumn::default();
+        let long = "a category name longer than sixteen bytes";
+        for cell in ["1.5", "NaN", long, " 1.5", long, "1.50"] {
+            c.push(cell);
+        }
+        assert_eq!(c.codes, [0, MISSING, 1, 0, 1, 2]);
+        assert_eq!(c.values, ["1.5", long, "1.50"]);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub(crate) const SELECTION_ROWS: usize = 50_000;
 /// of its own: the sample does not repeat the splits' draws).
 pub(crate) const SELECTION_SAMPLE_SEED: u64 = 0x5e1e_c7ed;
 
+/// Mixed into the run's seed for the training split's sample.
+pub(crate) const TRAIN_SAMPLE_SEED: u64 = 0x7a1_5e1e;
+
 /// A fixed stratified sample (by group and label, seeded) of `data` for
 /// the controls, or `None` when `data` is small enough to use whole (or a
 /// group would be left without rows).

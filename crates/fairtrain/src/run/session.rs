@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::config::{Margin, Select};
 use super::data::RunData;
-use super::generalization::{Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED};
+use super::generalization::{Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED};
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
@@ -398,7 +398,7 @@ impl<'a> Session<'a> {
             mlp: &self.mlp,
             // (Streams of their own: the samples do not repeat the splits' draws.)
             validation: Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED),
-            train: Judged::of(&data.train, plan.seed ^ 0x7a1_5e1e),
+            train: Judged::of(&data.train, plan.seed ^ TRAIN_SAMPLE_SEED),
             constraints: &plan.constraints,
             threads: plan.threads,
             time_budget: matches!(self.budget, Budget::Seconds(_)),
