@@ -9,13 +9,19 @@
 //! `lambda_0 f + sum_j lambda_j c~_j` on the *smooth* constraint estimates
 //! `c~`; the constraint player ascends `sum_j lambda_j c_j` on the *exact*
 //! ones `c` (rates of hard predictions). For swap regret the constraint
-//! player keeps a left-stochastic `(m+1) x (m+1)` matrix `M` in log form and
-//! plays its stationary distribution:
-//! * `lambda` = the stationary distribution of `M` (power iteration);
-//! * `log M <- log M + eta (0, c) lambda^T`, then each column is normalized
-//!   (log-sum-exp) and floored at `log(rho_min / (m+1))`.
+//! player keeps a left-stochastic `(m+1) x (m+1)` matrix `M` and plays its
+//! stationary distribution:
+//! * `lambda` = the stationary distribution of `M` (power iteration, started
+//!   from the previous play, which `M`'s small steps leave nearly stationary);
+//! * `M[i][k] <- M[i][k] exp(eta c_i lambda_k)` (`c_0 = 0`), then each column
+//!   is normalized and floored at `rho_min / (m+1)`.
 //!
 //! External regret keeps one distribution instead (Hedge).
+//!
+//! `M` is held as is rather than in log form: the floor keeps every entry in
+//! `[rho_min / (m+1), 1]`, far from underflow, and an update then costs one
+//! exponential per entry (a vectorized one: with hundreds of constraints the
+//! matrix has ~10^5 entries, and this update is the step's main cost).
 //!
 //! The guarantee is for the time-averaged play (a distribution over
 //! iterates); fairtrain's iterate averaging returns the average of the
@@ -26,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::lagrangian::{DualRule, positive};
 use crate::error::{Error, Result};
 use crate::problem::Estimate;
+use crate::simd::{Isa, dispatched, exp_approx, fmadd, isa};
 
 /// Which regret the constraint player minimizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,17 +61,26 @@ impl Default for ProxyConfig {
     }
 }
 
+/// Power iterations stop when the play moves less than this (L1).
+const STATIONARY_TOLERANCE: f32 = 1e-6;
+/// ... or after this many.
+const MAX_POWER_ITERATIONS: usize = 100;
+
 /// The proxy-Lagrangian's constraint player.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProxyLagrangian {
     config: ProxyConfig,
-    /// log M, column-major: column k is `log_m[k * n..(k + 1) * n]`
-    /// (external regret: one column).
-    log_m: Vec<f32>,
+    /// `M`, column-major: column k is `m[k * n..(k + 1) * n]` (external
+    /// regret: one column).
+    m: Vec<f32>,
     /// The current distribution over objective and constraints.
     lambda: Vec<f32>,
     scratch: Vec<f32>,
+    /// The last move of the power iteration (scratch, like `scratch`).
+    moves: Vec<f32>,
     n: usize,
+    #[serde(skip, default = "isa")]
+    isa: Isa,
 }
 
 impl ProxyLagrangian {
@@ -74,65 +90,53 @@ impl ProxyLagrangian {
         if !(config.min_radius > 0.0 && config.min_radius < 1.0) {
             return Err(Error::config("min-radius", format!("{} (must be in (0, 1))", config.min_radius)));
         }
-        Ok(ProxyLagrangian { config, log_m: Vec::new(), lambda: Vec::new(), scratch: Vec::new(), n: 0 })
-    }
-
-    fn columns(&self) -> usize {
-        match self.config.regret {
-            Regret::Swap => self.n,
-            Regret::External => 1,
-        }
-    }
-
-    /// Normalizes each column in log space and floors it.
-    fn project(&mut self) {
-        let n = self.n;
-        let floor = (self.config.min_radius / n as f32).ln();
-        for column in self.log_m.chunks_mut(n) {
-            let max = column.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = column.iter().map(|v| (v - max).exp()).sum();
-            let log_sum = max + sum.ln();
-            for v in column.iter_mut() {
-                *v = (*v - log_sum).max(floor);
-            }
-        }
+        Ok(ProxyLagrangian {
+            config,
+            m: Vec::new(),
+            lambda: Vec::new(),
+            scratch: Vec::new(),
+            moves: Vec::new(),
+            n: 0,
+            isa: isa(),
+        })
     }
 
     /// The distribution the player plays: the stationary distribution of
     /// `M` (swap regret) or its one column (external regret).
     fn play(&mut self) {
-        let n = self.n;
         if self.config.regret == Regret::External {
-            let total: f32 = self.log_m.iter().map(|v| v.exp()).sum();
-            for (l, v) in self.lambda.iter_mut().zip(&self.log_m) {
-                *l = v.exp() / total;
+            let total: f32 = self.m.iter().sum();
+            for (l, v) in self.lambda.iter_mut().zip(&self.m) {
+                *l = v / total;
             }
             return;
         }
-        // Power iteration on M (columns sum to 1): v <- M v / ||M v||.
-        let start = 1.0 / (n as f32).sqrt();
-        self.lambda.iter_mut().for_each(|v| *v = start);
-        for _ in 0..100 {
-            self.scratch.iter_mut().for_each(|v| *v = 0.0);
-            for (k, column) in self.log_m.chunks(n).enumerate() {
-                let vk = self.lambda[k];
-                for (s, &log) in self.scratch.iter_mut().zip(column) {
-                    *s += log.exp() * vk;
-                }
+        // Power iteration on M (columns sum to about 1): v <- M v / |M v|_1,
+        // from the last play (every entry of M is positive, so v stays so).
+        // When two successive moves point opposite ways, an oscillating
+        // mode dominates (with many constraints it can take the 100
+        // iterations); the lazy chain (M + I) / 2 has the same stationary
+        // distribution and damps it, so the rest of this play uses that.
+        let mut lazy = false;
+        for iteration in 0..MAX_POWER_ITERATIONS {
+            multiply(self.isa, &self.m, &self.lambda, &mut self.scratch);
+            if lazy {
+                self.scratch.iter_mut().zip(&self.lambda).for_each(|(s, l)| *s = 0.5 * (*s + l));
             }
-            let norm = self.scratch.iter().map(|v| v * v).sum::<f32>().sqrt();
-            let mut change = 0.0;
-            for (l, s) in self.lambda.iter_mut().zip(&self.scratch) {
-                let next = s / norm;
-                change += (next - *l) * (next - *l);
-                *l = next;
+            let total: f32 = self.scratch.iter().sum();
+            let (mut change, mut turn) = (0.0, 0.0);
+            for ((l, s), previous) in self.lambda.iter_mut().zip(&self.scratch).zip(self.moves.iter_mut()) {
+                let step = s / total - *l;
+                change += step.abs();
+                turn += step * *previous;
+                *previous = step;
+                *l += step;
             }
-            if change.sqrt() <= 1e-6 {
+            if change <= STATIONARY_TOLERANCE {
                 break;
             }
+            lazy |= iteration > 0 && turn < 0.0;
         }
-        let total: f32 = self.lambda.iter().map(|v| v.abs()).sum();
-        self.lambda.iter_mut().for_each(|v| *v = v.abs() / total);
     }
 
     /// The objective's weight in the current play.
@@ -141,38 +145,118 @@ impl ProxyLagrangian {
     }
 }
 
+dispatched! {
+    /// `out = M v` for the column-major square matrix `m`.
+    fn multiply(m: &[f32], v: &[f32], out: &mut [f32]) => multiply_impl;
+}
+
+#[inline(always)]
+fn multiply_impl<const FMA: bool>(m: &[f32], v: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    out.fill(0.0);
+    // Four columns per pass over `out`: one load and store of `out` per
+    // four multiply-adds instead of per one.
+    let blocks = m.chunks_exact(4 * n);
+    let (rest, rest_v) = (blocks.remainder(), &v[v.len() - blocks.remainder().len() / n..]);
+    for (block, vs) in blocks.zip(v.chunks_exact(4)) {
+        let (c0, c123) = block.split_at(n);
+        let (c1, c23) = c123.split_at(n);
+        let (c2, c3) = c23.split_at(n);
+        for i in 0..n {
+            let mut o = fmadd::<FMA>(c0[i], vs[0], out[i]);
+            o = fmadd::<FMA>(c1[i], vs[1], o);
+            o = fmadd::<FMA>(c2[i], vs[2], o);
+            out[i] = fmadd::<FMA>(c3[i], vs[3], o);
+        }
+    }
+    for (column, &vk) in rest.chunks_exact(n).zip(rest_v) {
+        for (o, &entry) in out.iter_mut().zip(column) {
+            *o = fmadd::<FMA>(entry, vk, *o);
+        }
+    }
+}
+
+dispatched! {
+    /// One multiplicative step of every column:
+    /// `M[i][k] *= exp(scale_k c_i)` with `c_0 = 0`, then each column
+    /// normalized and floored at `floor`.
+    fn ascend(m: &mut [f32], scales: &[f32], c: &[f32], floor: f32) => ascend_impl;
+}
+
+#[inline(always)]
+fn ascend_impl<const FMA: bool>(m: &mut [f32], scales: &[f32], c: &[f32], floor: f32) {
+    let n = c.len() + 1;
+    let largest = c.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
+    for (column, &scale) in m.chunks_exact_mut(n).zip(scales) {
+        let (objective, rest) = column.split_first_mut().expect("columns are not empty");
+        if (scale * largest).abs() <= LINEAR_EXPONENT {
+            // e^x = 1 + x to within f32 rounding here: most columns carry
+            // a weight near the floor, so this saves most exponentials.
+            for (entry, &ci) in rest.iter_mut().zip(c) {
+                *entry = fmadd::<FMA>(*entry * scale, ci, *entry);
+            }
+        } else {
+            for (entry, &ci) in rest.iter_mut().zip(c) {
+                *entry *= exp_approx::<FMA>(scale * ci);
+            }
+        }
+        let inverse = 1.0 / (lane_sum(rest) + *objective);
+        for entry in column.iter_mut() {
+            *entry = (*entry * inverse).max(floor);
+        }
+    }
+}
+
+/// Below this `|x|`, `1 + x` is `e^x` rounded to f32 (the next term,
+/// `x^2 / 2 <= 2^-25`, is under half an f32 ulp of 1).
+const LINEAR_EXPONENT: f32 = 1.0 / 4096.0;
+
+/// The sum of `values` in eight lanes (a sequential float sum does not
+/// vectorize: its order is fixed).
+#[inline(always)]
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 impl DualRule for ProxyLagrangian {
     fn reset(&mut self, m: usize) {
         self.n = m + 1;
         let n = self.n;
+        let columns = match self.config.regret {
+            Regret::Swap => n,
+            Regret::External => 1,
+        };
         // Every column: (1 - rho m/(m+1), rho/(m+1), ...).
         let rho = self.config.min_radius;
-        let (first, rest) = ((1.0 - rho * m as f32 / n as f32).ln(), (rho / n as f32).ln());
-        self.log_m = (0..self.columns() * n).map(|i| if i % n == 0 { first } else { rest }).collect();
-        self.lambda = vec![0.0; n];
+        let (first, rest) = (1.0 - rho * m as f32 / n as f32, rho / n as f32);
+        self.m = (0..columns * n).map(|i| if i % n == 0 { first } else { rest }).collect();
+        self.lambda = vec![1.0 / n as f32; n];
         self.scratch = vec![0.0; n];
+        self.moves = vec![0.0; n];
         self.play();
     }
 
     fn update(&mut self, estimate: &Estimate, weights: &mut [f32]) -> f32 {
-        let n = self.n;
         // Play the current distribution: the model player's weights.
         self.play();
         weights.copy_from_slice(&self.lambda[1..]);
         let objective_weight = self.lambda[0];
-        // Ascent on the exact constraints: log M[i][k] += eta c_i lambda_k.
+        // Ascent on the exact constraints: M[i][k] *= exp(eta c_i lambda_k).
         let eta = self.config.dual_lr;
-        let regret = self.config.regret;
-        for (k, column) in self.log_m.chunks_mut(n).enumerate() {
-            let scale = match regret {
-                Regret::Swap => eta * self.lambda[k],
-                Regret::External => eta,
-            };
-            for (v, &c) in column[1..].iter_mut().zip(&estimate.exact_constraints) {
-                *v += scale * c;
-            }
+        match self.config.regret {
+            Regret::Swap => self.scratch.iter_mut().zip(&self.lambda).for_each(|(s, l)| *s = eta * l),
+            Regret::External => self.scratch[0] = eta,
         }
-        self.project();
+        let floor = self.config.min_radius / self.n as f32;
+        ascend(self.isa, &mut self.m, &self.scratch, &estimate.exact_constraints, floor);
         objective_weight
     }
 
@@ -197,12 +281,75 @@ mod tests {
     use crate::algorithms::testing::QuadraticProblem;
     use crate::problem::Problem;
 
+    /// The update as the method defines it, in f64 and log form:
+    /// `log M[i][k] += eta c_i lambda_k`, each column normalized by
+    /// log-sum-exp and floored; lambda by power iteration to convergence.
+    fn reference_step(log_m: &mut [f64], lambda: &mut Vec<f64>, c: &[f32], eta: f64, floor: f64) {
+        let n = lambda.len();
+        for _ in 0..10_000 {
+            let mut next = vec![0.0; n];
+            for (k, column) in log_m.chunks(n).enumerate() {
+                for (x, &v) in next.iter_mut().zip(column) {
+                    *x += v.exp() * lambda[k];
+                }
+            }
+            let total: f64 = next.iter().sum();
+            next.iter_mut().for_each(|x| *x /= total);
+            let change: f64 = next.iter().zip(lambda.iter()).map(|(a, b)| (a - b).abs()).sum();
+            *lambda = next;
+            if change < 1e-13 {
+                break;
+            }
+        }
+        for (k, column) in log_m.chunks_mut(n).enumerate() {
+            for (v, &ci) in column[1..].iter_mut().zip(c) {
+                *v += eta * ci as f64 * lambda[k];
+            }
+            let max = column.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = max + column.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            column.iter_mut().for_each(|v| *v = (*v - log_sum).max(floor.ln()));
+        }
+    }
+
+    /// The fast update (M held as is, vectorized exponentials, a linear
+    /// factor for tiny exponents, warm-started power iteration) follows the
+    /// definition over many steps with 30 constraints, some binding.
+    #[test]
+    fn the_fast_update_follows_the_definition() {
+        use rand::{RngExt, SeedableRng};
+        let (m, eta) = (30, 2.0);
+        let config = ProxyConfig { dual_lr: eta, ..ProxyConfig::default() };
+        let mut fast = ProxyLagrangian::new(config).unwrap();
+        fast.reset(m);
+        let n = m + 1;
+        let floor = (config.min_radius / n as f32) as f64;
+        let mut log_m: Vec<f64> = fast.m.iter().map(|&v| (v as f64).ln()).collect();
+        let mut lambda = vec![1.0 / n as f64; n];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut weights = vec![0.0; m];
+        for step in 0..300 {
+            // The first five constraints are violated on average, the rest slack.
+            let c: Vec<f32> =
+                (0..m).map(|j| if j < 5 { 0.05 } else { -0.2 } + rng.random_range(-0.3f32..0.3)).collect();
+            let estimate = Estimate { objective: 0.0, constraints: c.clone(), exact_constraints: c.clone() };
+            fast.update(&estimate, &mut weights);
+            reference_step(&mut log_m, &mut lambda, &c, eta as f64, floor);
+            for (j, (&w, &l)) in weights.iter().zip(&lambda[1..]).enumerate() {
+                // f32 state against f64: within 0.1% (plus the power
+                // iteration's tolerance).
+                assert!((w as f64 - l).abs() <= 1e-3 * l + 1e-6, "step {step}, constraint {j}: {w} vs {l}");
+            }
+        }
+        assert!(weights[..5].iter().sum::<f32>() > 0.5, "{weights:?}");
+        assert!(weights[5..].iter().all(|&w| w < 1e-4), "{weights:?}");
+    }
+
     #[test]
     fn stationary_distribution_of_a_known_matrix() {
         let mut p = ProxyLagrangian::new(ProxyConfig::default()).unwrap();
         p.reset(1);
         // Columns (0.9, 0.1) and (0.3, 0.7): stationary (0.75, 0.25).
-        p.log_m = [0.9f32, 0.1, 0.3, 0.7].iter().map(|v| v.ln()).collect();
+        p.m = vec![0.9, 0.1, 0.3, 0.7];
         p.play();
         assert!((p.lambda[0] - 0.75).abs() < 1e-4 && (p.lambda[1] - 0.25).abs() < 1e-4, "{:?}", p.lambda);
     }

@@ -37,7 +37,8 @@ pub struct SyntheticSpec {
     pub minority_shift: f64,
     /// Seed of the generator (the data, not the training).
     pub seed: u64,
-    /// Number of groups (2 to 26, named `A`, `B`, ...): `A` is the
+    /// Number of groups (2 to 702, named `A`, `B`, ..., `Z`, `AA`, `AB`,
+    /// ... as spreadsheet columns are): `A` is the
     /// majority; the others share `minority_fraction` evenly, and group
     /// `k` of them (1-based, of `K - 1`) gets the fraction `k / (K - 1)`
     /// of the minority's logit scale change and shift.
@@ -63,7 +64,7 @@ impl SyntheticSpec {
     /// after `synthetic:` in `--data`; `;` also separates, for lists of
     /// data sets such as `bench --data`): `train`, `test` (row counts),
     /// `minority` (fraction of group B), `signal` (B's logit scale),
-    /// `shift` (added to B's logit), `groups` (how many, 2 to 26), `seed`.
+    /// `shift` (added to B's logit), `groups` (how many, 2 to 702), `seed`.
     ///
     /// ```
     /// use fairtrain::data::synthetic::SyntheticSpec;
@@ -104,7 +105,7 @@ impl SyntheticSpec {
                         .parse()
                         .ok()
                         .filter(|k| (2..=MAX_GROUPS).contains(k))
-                        .ok_or_else(|| bad("needs a number of groups from 2 to 26"))?;
+                        .ok_or_else(|| bad("needs a number of groups from 2 to 702"))?;
                 }
                 _ => return Err(bad("is not one of train, test, minority, signal, shift, groups, seed")),
             }
@@ -130,10 +131,19 @@ pub const COLUMNS: [&str; 7] = ["x1", "x2", "x3", "x4", "region", "group", "y"];
 
 const REGIONS: [&str; 3] = ["north", "south", "east"];
 
-/// The most groups a synthetic data set has (one letter each).
-const MAX_GROUPS: usize = 26;
+/// The most groups a synthetic data set has (names of one or two letters).
+const MAX_GROUPS: usize = 26 + 26 * 26;
 
-const GROUP_NAMES: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/// Group `index`'s name: `A` to `Z`, then `AA` to `ZZ`.
+fn group_name(index: usize) -> String {
+    let letter = |i: usize| char::from(b'A' + i as u8);
+    if index < 26 {
+        letter(index).to_string()
+    } else {
+        let i = index - 26;
+        [letter(i / 26), letter(i % 26)].iter().collect()
+    }
+}
 
 impl SyntheticSpec {
     /// Generates the train and test tables.
@@ -188,7 +198,7 @@ impl SyntheticSpec {
             cells.clear();
             cells.extend(x.iter().map(|v| format!("{:.5}", v)));
             cells.push(REGIONS[region].to_string());
-            cells.push(GROUP_NAMES[group..=group].to_string());
+            cells.push(group_name(group));
             cells.push(if y { "1" } else { "0" }.to_string());
             // Line numbers as if the table were a CSV file with a header.
             table.push_row(row as u64 + 2, cells.iter().map(String::as_str));
@@ -286,6 +296,9 @@ mod tests {
         let (n_e, rate_e) = rate(index("E"));
         assert!((13_600..14_400).contains(&n_a) && (1_300..1_700).contains(&n_b) && (1_300..1_700).contains(&n_e));
         assert!(rate_a > rate_b && rate_b > rate_e + 0.05, "{rate_a} {rate_b} {rate_e}");
-        assert!(SyntheticSpec::parse("groups=1").is_err() && SyntheticSpec::parse("groups=27").is_err());
+        assert!(SyntheticSpec::parse("groups=1").is_err() && SyntheticSpec::parse("groups=703").is_err());
+        // Past Z the names take two letters, as spreadsheet columns do.
+        let names: Vec<String> = [0, 25, 26, 27, 51, 52, 701].map(group_name).to_vec();
+        assert_eq!(names, ["A", "Z", "AA", "AB", "AZ", "BA", "ZZ"]);
     }
 }
