@@ -23,6 +23,14 @@ use crate::train::{Observer, ObserverStates};
 /// The reported metrics and the certificate use the whole splits.
 pub(crate) const SELECTION_ROWS: usize = 50_000;
 
+/// At most this many candidates wait for their training-rows check (and
+/// at most [`PENDING_BYTES`] of their parameters): the check runs when the
+/// run ends or the list is full.
+const MAX_PENDING: usize = 16;
+
+/// The memory the waiting candidates' parameters may take.
+const PENDING_BYTES: usize = 32 << 20;
+
 /// Mixed into the run's seed for the validation split's sample (a stream
 /// of its own: the sample does not repeat the splits' draws).
 pub(crate) const SELECTION_SAMPLE_SEED: u64 = 0x5e1e_c7ed;
@@ -109,6 +117,20 @@ pub(crate) struct GeneralizationState {
     pub(crate) best: Option<(f64, u64, Vec<f32>)>,
     /// Smallest largest-violation seen on validation, and where.
     pub(crate) least_violation: Option<(f64, u64)>,
+    /// Candidates feasible on validation with a lower objective than
+    /// `best`, whose training rows are not checked yet
+    /// ([`Generalization::settle`] checks them, best objective first).
+    pub(crate) pending: Vec<Pending>,
+}
+
+/// A candidate waiting for its training-rows check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pending {
+    objective: f64,
+    /// Its largest violation on validation, beyond the tolerance (<= 0).
+    on_validation: f64,
+    iteration: u64,
+    params: Vec<f32>,
 }
 
 /// The key of [`GeneralizationState`] in a checkpoint's observer states.
@@ -117,6 +139,41 @@ const STATE_KEY: &str = "generalization";
 impl<'a> Generalization<'a> {
     fn frame(&self, params: &[f32], data: &Dataset) -> GroupFrame {
         GroupFrame::from_model(self.mlp, params, data, self.threads)
+    }
+
+    /// The largest violation on the training rows (the sample of a large
+    /// split). No constraint: every model is feasible; an undefined value:
+    /// none is.
+    fn train_violation(&self, params: &[f32]) -> f64 {
+        let on_train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
+        match on_train.max_violation {
+            Some(v) => v,
+            None if self.constraints.is_empty() => f64::NEG_INFINITY,
+            None => f64::INFINITY,
+        }
+    }
+
+    /// Checks the waiting candidates on the training rows, lowest objective
+    /// first (the earlier iteration on a tie), until one is feasible there:
+    /// it becomes the best, and the rest can no longer beat it. The result
+    /// is the one checking every candidate at once would give, but the
+    /// training rows (four times the validation rows, by default) are
+    /// forwarded about once per run instead of at most evaluations.
+    pub(crate) fn settle(&mut self) {
+        let mut pending = std::mem::take(&mut self.state.pending);
+        pending.sort_by(|a, b| a.objective.total_cmp(&b.objective).then(a.iteration.cmp(&b.iteration)));
+        for candidate in pending {
+            let violation = candidate.on_validation.max(self.train_violation(&candidate.params));
+            if violation <= 0.0 {
+                if self.state.best.as_ref().is_none_or(|b| candidate.objective < b.0) {
+                    self.state.best = Some((candidate.objective, candidate.iteration, candidate.params));
+                }
+                return;
+            }
+            if self.state.least_violation.is_none_or(|l| violation < l.0) {
+                self.state.least_violation = Some((violation, candidate.iteration));
+            }
+        }
     }
 
     /// The auto margin at the current parameters: the part of the
@@ -241,36 +298,29 @@ impl Observer for Generalization<'_> {
             .zip(tolerance.iter().chain(std::iter::repeat(&0.0)))
             .filter_map(|((c, r), &t)| r.value.map(|value| c.violation(value) - t))
             .fold(f64::NEG_INFINITY, f64::max);
-        // The training rows' verdict can change nothing when the candidate
-        // cannot become the best (a best exists with a lower objective, or
-        // it is infeasible on validation already) and the smallest
-        // violation matters no more (a best exists) or cannot fall: skip
-        // that pass.
+        // A candidate must also be feasible on the training data: a model
+        // that meets the bound on validation only by the luck of its noise
+        // is not one. That check waits (see `settle`) for a candidate that
+        // could become the best.
         let best = self.state.best.as_ref().map(|b| b.0);
-        let irrelevant = if on_validation > 0.0 {
-            best.is_some() || self.state.least_violation.is_some_and(|l| on_validation >= l.0)
-        } else {
-            best.is_some_and(|b| objective >= b)
-        };
-        if irrelevant {
+        if on_validation <= 0.0 {
+            if best.is_none_or(|b| objective < b) {
+                self.state.pending.push(Pending { objective, on_validation, iteration, params: candidate.clone() });
+                let room = (PENDING_BYTES / (4 * candidate.len()).max(1)).clamp(1, MAX_PENDING);
+                if self.state.pending.len() >= room {
+                    self.settle();
+                }
+            }
             return Ok(());
         }
-        // Feasible on the training data too: a model that meets the bound
-        // on validation only by the luck of its noise is not one.
-        let on_train = SplitReport::new(&self.frame(candidate, self.train.rows()), self.constraints, candidate);
-        // No constraint: every model is feasible. An undefined value on
-        // the training rows: none is.
-        let train_violation = match on_train.max_violation {
-            Some(v) => v,
-            None if self.constraints.is_empty() => f64::NEG_INFINITY,
-            None => f64::INFINITY,
-        };
-        let violation = on_validation.max(train_violation);
-        if violation <= 0.0 {
-            if best.is_none_or(|b| objective < b) {
-                self.state.best = Some((objective, iteration, candidate.clone()));
-            }
-        } else if self.state.least_violation.is_none_or(|l| violation < l.0) {
+        // Infeasible on validation: the training rows only matter for the
+        // smallest violation, reported when no candidate is feasible (the
+        // waiting ones may all fail, so they do not count yet).
+        if best.is_some() || self.state.least_violation.is_some_and(|l| on_validation >= l.0) {
+            return Ok(());
+        }
+        let violation = on_validation.max(self.train_violation(&self.candidate));
+        if self.state.least_violation.is_none_or(|l| violation < l.0) {
             self.state.least_violation = Some((violation, iteration));
         }
         Ok(())

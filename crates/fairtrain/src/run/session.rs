@@ -446,7 +446,8 @@ impl<'a> Session<'a> {
         };
         let train_bounds = bounds_used.iter().zip(&plan.constraints).any(|(t, c)| *t != c.bound).then_some(bounds_used);
         let margin_report = generalization.as_ref().map(|g| g.state.margin_report.clone()).unwrap_or_default();
-        if let (Some(g), true) = (&generalization, select) {
+        if let (Some(g), true) = (&mut generalization, select) {
+            g.settle();
             match &g.state.best {
                 Some((objective, iteration, best)) => {
                     self.problem.params_mut().copy_from_slice(best);
