@@ -99,6 +99,14 @@ fn bad_inputs_get_clear_errors_and_leave_nothing_behind() {
         ),
         ("bad hidden", with("synthetic", &["--hidden", "64,x"]), "invalid value for hidden"),
         ("averaging out of range", with("synthetic", &["--average", "1.5"]), "invalid value for average: 1.5"),
+        (
+            "swap-regret matrix too large",
+            with(
+                "synthetic:groups=70,train=20000,test=5000",
+                &["--algorithm", "proxy-lagrangian", "--constraint", "demographic-parity"],
+            ),
+            "swap for 4830 constraints: the proxy-Lagrangian's swap-regret player keeps a 4831 x 4831 matrix (89 MB",
+        ),
     ];
     for (name, args, expected) in cases {
         let out = out_dir(&tmp, &name.replace(' ', "-"));

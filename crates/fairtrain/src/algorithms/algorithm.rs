@@ -13,6 +13,13 @@ pub trait Algorithm {
     /// own state and the parameters.
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()>;
 
+    /// Whether the algorithm can handle a problem of `m` constraints: an
+    /// error says why not (checked before training, so a run fails before
+    /// it writes anything).
+    fn supports(&self, _m: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// True when each step estimates the constraints (so the trainer can
     /// log them without drawing extra samples).
     fn uses_constraints(&self) -> bool {

@@ -24,6 +24,12 @@ use crate::problem::{Estimate, Problem, Request};
 
 /// How a Lagrangian method's dual state moves and weighs the constraints.
 pub trait DualRule {
+    /// Whether the rule can handle `m` constraints (checked before
+    /// [`DualRule::reset`]); an error says why not.
+    fn supports(&self, _m: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Sizes the state for `m` constraints (called before the first step).
     fn reset(&mut self, m: usize);
 
@@ -87,6 +93,7 @@ impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for
     fn step(&mut self, problem: &mut dyn Problem) -> Result<()> {
         if !self.ready {
             let m = problem.num_constraints();
+            self.dual.supports(m)?;
             self.dual.reset(m);
             self.weights = vec![0.0; m];
             self.grad = AlignedVec::zeros(problem.num_params());
@@ -95,6 +102,10 @@ impl<D: DualRule + serde::Serialize + serde::de::DeserializeOwned> Algorithm for
         problem.estimate(Request::Both)?;
         let objective_weight = self.dual.update(problem.last_estimate(), &mut self.weights);
         problem.primal_step(objective_weight, &self.weights, &mut self.primal, &mut self.grad)
+    }
+
+    fn supports(&self, m: usize) -> Result<()> {
+        self.dual.supports(m)
     }
 
     fn uses_constraints(&self) -> bool {

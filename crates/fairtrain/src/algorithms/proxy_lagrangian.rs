@@ -226,7 +226,29 @@ fn lane_sum(values: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
+/// The most entries the swap-regret matrix may have (64 MB of f32): 4,095
+/// constraints, e.g. pairwise gaps over 64 groups.
+const MAX_MATRIX_ENTRIES: usize = 1 << 24;
+
 impl DualRule for ProxyLagrangian {
+    fn supports(&self, m: usize) -> Result<()> {
+        let entries = (m + 1) * (m + 1);
+        if self.config.regret == Regret::Swap && entries > MAX_MATRIX_ENTRIES {
+            return Err(Error::config(
+                "regret",
+                format!(
+                    "swap for {m} constraints: the proxy-Lagrangian's swap-regret player keeps a {n} x {n} matrix \
+                     ({} MB, and as many operations per step); use `regret` external (one weight per constraint), \
+                     fewer groups, or gaps against the overall value (`comparison` overall: 2 constraints per \
+                     group instead of 2 per pair)",
+                    (entries * 4) >> 20,
+                    n = m + 1
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn reset(&mut self, m: usize) {
         self.n = m + 1;
         let n = self.n;
@@ -342,6 +364,21 @@ mod tests {
         }
         assert!(weights[..5].iter().sum::<f32>() > 0.5, "{weights:?}");
         assert!(weights[5..].iter().all(|&w| w < 1e-4), "{weights:?}");
+    }
+
+    /// Pairwise gaps over 100 groups (9,900 constraints) would need a
+    /// 392 MB matrix: refused with what to do instead; external regret is
+    /// fine.
+    #[test]
+    fn a_matrix_too_large_is_refused() {
+        let swap = ProxyLagrangian::new(ProxyConfig::default()).unwrap();
+        assert!(swap.supports(4_095).is_ok());
+        let err = swap.supports(9_900).unwrap_err().to_string();
+        assert!(err.starts_with("invalid value for regret: swap for 9900 constraints"), "{err}");
+        assert!(err.contains("9901 x 9901 matrix (373 MB") && err.contains("`regret` external"), "{err}");
+        let external =
+            ProxyLagrangian::new(ProxyConfig { regret: Regret::External, ..ProxyConfig::default() }).unwrap();
+        assert!(external.supports(9_900).is_ok());
     }
 
     #[test]

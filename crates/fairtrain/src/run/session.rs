@@ -202,6 +202,7 @@ impl<'a> Session<'a> {
         let mut problem = tabular_problem(plan, &mlp, params, train, constraints, options.collective.clone())?;
         let batch = plan.batch_for(train.n_rows()).objective;
         let mut algorithm = plan.algorithm.for_run(train.n_rows(), batch, plan.seed).build()?;
+        algorithm.supports(problem.num_constraints())?;
         let budget = plan.budget.budget(train.n_rows(), batch);
         if let Some(p) = &options.prune {
             use crate::algorithms::methods::prune::{MaskSearch, Pruning};
