@@ -338,6 +338,51 @@ mod tests {
         Dataset::from_dense(x, 1, y, g, vec!["a".into(), "b".into()]).unwrap()
     }
 
+    /// The waiting candidates are checked lowest objective first (the
+    /// earlier on a tie): the first feasible on the training rows is the
+    /// best, and the infeasible one before it counts as the smallest
+    /// violation. A weight-norm constraint makes feasibility a matter of
+    /// the parameters alone.
+    #[test]
+    fn waiting_candidates_settle_on_the_best_feasible_one() {
+        let data = rows(200);
+        let mlp = Mlp::new(1, &[2]).unwrap();
+        let n = mlp.n_params();
+        let constraints = [FairnessConstraint::new(crate::constraints::Notion::WeightNorm, 1.0).unwrap()];
+        let mut g = Generalization {
+            mlp: &mlp,
+            validation: Judged::Whole(&data),
+            train: Judged::Whole(&data),
+            constraints: &constraints,
+            threads: 1,
+            time_budget: false,
+            select: true,
+            select_from: 0.0,
+            state: GeneralizationState::default(),
+            candidate: Vec::new(),
+        };
+        let waiting = |objective, iteration, value: f32| Pending {
+            objective,
+            on_validation: -0.1,
+            iteration,
+            params: vec![value; n],
+        };
+        // Squared norms n * value^2: only the value 1.0 exceeds the bound 1.
+        g.state.pending =
+            vec![waiting(0.4, 20, 0.0), waiting(0.3, 10, 1.0), waiting(0.5, 30, 0.0), waiting(0.4, 5, 0.1)];
+        g.settle();
+        let (objective, iteration, params) = g.state.best.clone().unwrap();
+        assert_eq!((objective, iteration, params[0]), (0.4, 5, 0.1));
+        let (violation, at) = g.state.least_violation.unwrap();
+        assert_eq!(at, 10);
+        assert!((violation - (n as f64 - 1.0)).abs() < 1e-9, "{violation}");
+        assert!(g.state.pending.is_empty());
+        // A feasible candidate with a higher objective leaves the best.
+        g.state.pending.push(waiting(0.45, 40, 0.0));
+        g.settle();
+        assert_eq!(g.state.best.as_ref().unwrap().1, 5);
+    }
+
     #[test]
     fn large_splits_are_judged_on_a_fixed_stratified_sample() {
         assert!(selection_sample(&rows(SELECTION_ROWS), 0).is_none());
