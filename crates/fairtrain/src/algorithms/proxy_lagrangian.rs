@@ -367,7 +367,7 @@ mod tests {
     }
 
     /// Pairwise gaps over 100 groups (9,900 constraints) would need a
-    /// 392 MB matrix: refused with what to do instead; external regret is
+    /// 373 MB matrix: refused with what to do instead; external regret is
     /// fine.
     #[test]
     fn a_matrix_too_large_is_refused() {

@@ -158,7 +158,7 @@ impl<'a> Generalization<'a> {
     /// it becomes the best, and the rest can no longer beat it. The result
     /// is the one checking every candidate at once would give, but the
     /// training rows (four times the validation rows, by default) are
-    /// forwarded about once per run instead of at most evaluations.
+    /// forwarded about once per run instead of at nearly every evaluation.
     pub(crate) fn settle(&mut self) {
         let mut pending = std::mem::take(&mut self.state.pending);
         pending.sort_by(|a, b| a.objective.total_cmp(&b.objective).then(a.iteration.cmp(&b.iteration)));
