@@ -111,6 +111,12 @@ pub(crate) fn fmadd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
+/// [`fmadd`] in f64.
+#[inline(always)]
+pub(crate) fn fmadd64<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
 /// `e^x` for `x` in about `[-87, 88]` (clamped outside), within 2 ulp of
 /// the exact value, written without branches or calls so that a loop over
 /// it vectorizes (libm's `expf` is a call per element). Cephes' method:

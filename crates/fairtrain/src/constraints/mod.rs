@@ -18,10 +18,12 @@
 //! assert_eq!(rows[0].name, "equalized-odds:tpr(a - b)");
 //! ```
 
+mod factors;
 mod statistic;
 
 use serde::{Deserialize, Serialize};
 
+pub use factors::ConstraintFactors;
 pub use statistic::{
     DEFAULT_TEMPERATURE, LabelFilter, POSITIVE_RATE_TEMPERATURE, SmoothTerms, Statistic, default_temperature,
 };
@@ -468,6 +470,9 @@ pub struct ConstraintSet {
     needed: Vec<(usize, Statistic)>,
     /// For each row, its terms as (index into `needed`, coefficient).
     row_terms: Vec<Vec<(usize, f32)>>,
+    /// The rows over the needed statistics, then the squared parameter
+    /// norm where a row uses it.
+    factors: ConstraintFactors,
 }
 
 /// Each group's share of the rows, of the positives and of the negatives.
@@ -525,7 +530,28 @@ impl ConstraintSet {
             }
             row_terms.push(terms);
         }
-        Ok(ConstraintSet { names: rows.iter().map(|r| r.name.clone()).collect(), constraints, rows, needed, row_terms })
+        let norm = needed.len();
+        let uses_norm = rows.iter().any(|r| r.norm_coef != 0.0);
+        let factor_rows: Vec<Vec<(usize, f32)>> = row_terms
+            .iter()
+            .zip(&rows)
+            .map(|(terms, row)| {
+                let mut terms = terms.clone();
+                if row.norm_coef != 0.0 {
+                    terms.push((norm, row.norm_coef));
+                }
+                terms
+            })
+            .collect();
+        let factors = ConstraintFactors::from_rows(norm + uses_norm as usize, &factor_rows);
+        Ok(ConstraintSet {
+            names: rows.iter().map(|r| r.name.clone()).collect(),
+            constraints,
+            rows,
+            needed,
+            row_terms,
+            factors,
+        })
     }
 
     /// The user-level constraints.
@@ -556,6 +582,13 @@ impl ConstraintSet {
     /// The (group, statistic) pairs the rows use.
     pub fn needed(&self) -> &[(usize, Statistic)] {
         &self.needed
+    }
+
+    /// The rows as a sparse matrix over the needed statistics (in the order
+    /// of [`Self::needed`]) and, where a row uses it, the squared parameter
+    /// norm as one more statistic (the last).
+    pub fn factors(&self) -> &ConstraintFactors {
+        &self.factors
     }
 
     /// True when a row involves the parameter norm.
@@ -642,6 +675,10 @@ mod tests {
         let mut a = [0.0; 2];
         assert_eq!(set.statistic_weights(&[2.0, 0.5], &mut a), 0.0);
         assert_eq!(a, [1.5, -1.5]);
+        // Two rows over the two groups' losses.
+        let t = set.factors();
+        assert_eq!((t.rows(), t.statistics()), (2, 2));
+        assert_eq!((t.row(0), t.row(1)), (&[(0, 1.0), (1, -1.0)][..], &[(1, 1.0), (0, -1.0)][..]));
     }
 
     #[test]
@@ -729,6 +766,9 @@ mod tests {
         set.values(&[], 6.5, &mut c);
         assert_eq!(c[0], 2.5);
         assert_eq!(set.statistic_weights(&[3.0], &mut []), 3.0);
+        // The squared norm is the one statistic.
+        assert_eq!(set.factors().statistics(), 1);
+        assert_eq!(set.factors().row(0), &[(0, 1.0)]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub use capabilities::{
 };
 pub use tabular::{BatchSizes, TabularProblem, TabularRun};
 
+use crate::constraints::ConstraintFactors;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::{Mlp, PrimalRule};
@@ -165,6 +166,24 @@ pub trait Problem {
         let mut w = vec![0.0; self.num_constraints()];
         w[i] = 1.0;
         self.add_gradient(0.0, &w, grad)
+    }
+
+    /// The constraints as a sparse matrix `T` over fewer statistics, `c =
+    /// T s + offset`, where the problem computes them that way (pairwise
+    /// gaps over `k` groups: `k (k - 1)` rows over `k` statistics), so a
+    /// method that needs the whole Jacobian can take the statistics'
+    /// gradients ([`Problem::add_statistic_gradient`]) and combine them.
+    /// Optional: the default is `None` (use
+    /// [`Problem::add_constraint_gradient`] per row).
+    fn constraint_factors(&self) -> Option<&ConstraintFactors> {
+        None
+    }
+
+    /// Adds the gradient of statistic `k` of [`Problem::constraint_factors`]
+    /// to `grad`, on the most recent constraint minibatches.
+    fn add_statistic_gradient(&mut self, k: usize, grad: &mut [f32]) -> Result<()> {
+        let _ = (k, grad);
+        Err(crate::error::Error::unsupported("this problem", "per-statistic gradients"))
     }
 
     /// The problem's minibatch control ([`MinibatchControl`]: varying

@@ -53,6 +53,15 @@ impl<M: TabularModel> TabularProblem<M> {
         self.stale = false;
     }
 
+    /// Forwards the minibatches in use again and re-evaluates the
+    /// constraints if the parameters moved since the last forward pass.
+    pub(super) fn refresh_if_stale(&mut self) {
+        if self.stale {
+            self.refresh();
+            self.evaluate(false, self.has_constraints);
+        }
+    }
+
     /// What a gradient of `objective_weight * f + sum_i
     /// constraint_weights[i] * c_i` involves: whether the objective and the constraints
     /// contribute, and the weight of the squared parameter norm (the
@@ -60,11 +69,7 @@ impl<M: TabularModel> TabularProblem<M> {
     /// again first if the parameters moved since.
     pub(super) fn gradient_terms(&mut self, objective_weight: f32, constraint_weights: &[f32]) -> (bool, bool, f32) {
         debug_assert_eq!(constraint_weights.len(), self.constraints.len());
-        if self.stale {
-            // Parameters moved since the forward pass: redo it on the same rows.
-            self.refresh();
-            self.evaluate(false, self.has_constraints);
-        }
+        self.refresh_if_stale();
         let objective = objective_weight != 0.0 && self.has_objective;
         let constraints = self.has_constraints && constraint_weights.iter().any(|&w| w != 0.0);
         let norm_weight = if constraints {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::TabularProblem;
-use crate::constraints::ConstraintSet;
+use crate::constraints::{ConstraintFactors, ConstraintSet};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::model::{PrimalRule, TabularModel};
@@ -125,6 +125,34 @@ impl<M: TabularModel> Problem for TabularProblem<M> {
         let result = self.add_gradient(0.0, &unit, grad);
         self.stats.unit_weights = unit;
         result
+    }
+
+    fn constraint_factors(&self) -> Option<&ConstraintFactors> {
+        Some(self.constraints.factors())
+    }
+
+    fn add_statistic_gradient(&mut self, k: usize, grad: &mut [f32]) -> Result<()> {
+        let count = self.constraints.factors().statistics();
+        if k >= count {
+            return Err(Error::Data(format!("statistic {k} does not exist (the constraints use {count})")));
+        }
+        self.refresh_if_stale();
+        if k == self.constraints.needed().len() {
+            // The last statistic is the squared parameter norm.
+            self.download_params();
+            for (g, &p) in grad.iter_mut().zip(&self.params) {
+                *g += 2.0 * p;
+            }
+            return Ok(());
+        }
+        self.stats.weights.fill(0.0);
+        self.stats.weights[k] = 1.0;
+        if self.device.enabled {
+            self.add_gradient_on_device(None, true, grad);
+        } else {
+            self.add_host_gradient(false, 0.0, true, grad);
+        }
+        Ok(())
     }
 
     fn minibatch_control(&mut self) -> Option<&mut dyn MinibatchControl> {

@@ -184,6 +184,41 @@ fn constraint_gradients_sum_to_the_weighted_gradient() {
     assert!(p.add_constraint_gradient(2, &mut combined).is_err());
 }
 
+/// Each constraint's gradient is its factor row times the statistics'
+/// gradients, for gap rows over group statistics and for a row over the
+/// squared parameter norm (the last statistic).
+#[test]
+fn statistic_gradients_combine_into_constraint_gradients() {
+    let constraints = vec![
+        FairnessConstraint::new(Notion::EqualizedOdds, 0.05).unwrap(),
+        FairnessConstraint::new(Notion::WeightNorm, 10.0).unwrap(),
+    ];
+    let mut p = problem_with(&[6], constraints);
+    p.estimate(Request::Both).unwrap();
+    let n = p.num_params();
+    let factors = p.constraint_factors().unwrap().clone();
+    // TPR and FPR of two groups, and the norm.
+    assert_eq!((factors.rows(), factors.statistics()), (5, 5));
+    let basis: Vec<Vec<f32>> = (0..factors.statistics())
+        .map(|k| {
+            let mut g = vec![0.0; n];
+            p.add_statistic_gradient(k, &mut g).unwrap();
+            g
+        })
+        .collect();
+    for i in 0..factors.rows() {
+        let mut row = vec![0.0; n];
+        p.add_constraint_gradient(i, &mut row).unwrap();
+        assert!(row.iter().any(|&x| x != 0.0));
+        for j in 0..n {
+            let combined: f32 = factors.row(i).iter().map(|&(k, coef)| coef * basis[k][j]).sum();
+            assert!((combined - row[j]).abs() < 1e-6 * (1.0 + row[j].abs()), "row {i} param {j}");
+        }
+    }
+    let err = p.add_statistic_gradient(5, &mut vec![0.0; n]).unwrap_err();
+    assert_eq!(err.to_string(), "statistic 5 does not exist (the constraints use 5)");
+}
+
 #[test]
 fn objective_only_gradient_ignores_constraint_rows() {
     let mut p = problem(&[6]);
