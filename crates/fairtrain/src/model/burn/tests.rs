@@ -188,6 +188,14 @@ fn device_statistics_match_the_host_path() {
             dev.add_constraint_gradient(i, &mut b).unwrap();
             close(&format!("gradient of constraint {i}"), &a, &b);
         }
+        let statistics = host.constraint_factors().map_or(0, |f| f.statistics());
+        assert!(statistics > 0);
+        for k in 0..statistics {
+            let (mut a, mut b) = (vec![0.0; host.num_params()], vec![0.0; host.num_params()]);
+            host.add_statistic_gradient(k, &mut a).unwrap();
+            dev.add_statistic_gradient(k, &mut b).unwrap();
+            close(&format!("gradient of statistic {k}"), &a, &b);
+        }
         // A step moves the parameters: the next gradient forwards again.
         let g = gradient(&mut host, 1.0, &weights);
         for p in [&mut host as &mut dyn Problem, &mut dev] {
