@@ -468,10 +468,8 @@ pub struct ConstraintSet {
     rows: Vec<LinearConstraint>,
     names: Vec<String>,
     needed: Vec<(usize, Statistic)>,
-    /// For each row, its terms as (index into `needed`, coefficient).
-    row_terms: Vec<Vec<(usize, f32)>>,
-    /// The rows over the needed statistics, then the squared parameter
-    /// norm where a row uses it.
+    /// The rows' terms as (index into `needed`, coefficient), then the
+    /// squared parameter norm (index `needed.len()`) where a row uses it.
     factors: ConstraintFactors,
 }
 
@@ -514,9 +512,9 @@ impl ConstraintSet {
         }
         let rows: Vec<LinearConstraint> = constraints.iter().flat_map(|c| c.expand(names, shares)).collect();
         let mut needed: Vec<(usize, Statistic)> = Vec::new();
-        let mut row_terms = Vec::with_capacity(rows.len());
+        let mut factor_rows = Vec::with_capacity(rows.len());
         for row in &rows {
-            let mut terms = Vec::with_capacity(row.terms.len());
+            let mut terms = Vec::with_capacity(row.terms.len() + 1);
             for t in &row.terms {
                 let key = (t.group, t.statistic);
                 let k = match needed.iter().position(|&n| n == key) {
@@ -528,30 +526,18 @@ impl ConstraintSet {
                 };
                 terms.push((k, t.coef));
             }
-            row_terms.push(terms);
+            factor_rows.push(terms);
         }
+        // The squared norm is one more statistic, after the needed ones.
         let norm = needed.len();
+        for (terms, row) in factor_rows.iter_mut().zip(&rows) {
+            if row.norm_coef != 0.0 {
+                terms.push((norm, row.norm_coef));
+            }
+        }
         let uses_norm = rows.iter().any(|r| r.norm_coef != 0.0);
-        let factor_rows: Vec<Vec<(usize, f32)>> = row_terms
-            .iter()
-            .zip(&rows)
-            .map(|(terms, row)| {
-                let mut terms = terms.clone();
-                if row.norm_coef != 0.0 {
-                    terms.push((norm, row.norm_coef));
-                }
-                terms
-            })
-            .collect();
         let factors = ConstraintFactors::from_rows(norm + uses_norm as usize, &factor_rows);
-        Ok(ConstraintSet {
-            names: rows.iter().map(|r| r.name.clone()).collect(),
-            constraints,
-            rows,
-            needed,
-            row_terms,
-            factors,
-        })
+        Ok(ConstraintSet { names: rows.iter().map(|r| r.name.clone()).collect(), constraints, rows, needed, factors })
     }
 
     /// The user-level constraints.
@@ -599,8 +585,10 @@ impl ConstraintSet {
     /// Row values `c_i` from the needed statistics' values (parallel to
     /// [`Self::needed`]) and the squared parameter norm.
     pub fn values(&self, statistics: &[f32], norm2: f32, out: &mut [f32]) {
-        for ((terms, row), c) in self.row_terms.iter().zip(&self.rows).zip(out.iter_mut()) {
-            *c = terms.iter().map(|&(k, coef)| coef * statistics[k]).sum::<f32>() + row.norm_coef * norm2 + row.offset;
+        let norm = self.needed.len();
+        for (i, (row, c)) in self.rows.iter().zip(out.iter_mut()).enumerate() {
+            let value = |k: usize| if k == norm { norm2 } else { statistics[k] };
+            *c = self.factors.row(i).iter().map(|&(k, coef)| coef * value(k)).sum::<f32>() + row.offset;
         }
     }
 
@@ -608,13 +596,17 @@ impl ConstraintSet {
     /// weight of the squared parameter norm.
     pub fn statistic_weights(&self, w: &[f32], out: &mut [f32]) -> f32 {
         out.fill(0.0);
+        let norm = self.needed.len();
         let mut norm_weight = 0.0;
-        for ((terms, row), &wi) in self.row_terms.iter().zip(&self.rows).zip(w) {
+        for (i, &wi) in w.iter().enumerate().take(self.rows.len()) {
             if wi != 0.0 {
-                for &(k, coef) in terms {
-                    out[k] += wi * coef;
+                for &(k, coef) in self.factors.row(i) {
+                    if k == norm {
+                        norm_weight += wi * coef;
+                    } else {
+                        out[k] += wi * coef;
+                    }
                 }
-                norm_weight += wi * row.norm_coef;
             }
         }
         norm_weight
