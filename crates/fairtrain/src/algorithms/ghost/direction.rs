@@ -1,6 +1,6 @@
 //! The direction subproblem of Stochastic Ghost, solved through its dual.
 
-use super::jacobian::{Jacobian, axpy_f64, dot_f32, dot_f64};
+use super::jacobian::{Jacobian, dot_f32, dot_f64};
 use crate::constraints::ConstraintFactors;
 use crate::simd::isa;
 
@@ -73,12 +73,7 @@ impl DualQp<'_> {
         let mut inside = reach < tau * beta;
         if !inside {
             // The bound is loose: check the coordinates themselves.
-            s.atmu.fill(0.0);
-            for (k, &yk) in s.y.iter().enumerate() {
-                if yk != 0.0 {
-                    axpy_f64(isa(), s.atmu, yk, a.basis(k));
-                }
-            }
+            a.basis_combination(s.y, s.atmu);
             inside = self.g.iter().zip(s.atmu.iter()).all(|(&gj, &tj)| ((gj as f64 + tj) / tau).abs() < beta);
         }
         let mut value;
@@ -138,8 +133,7 @@ struct QpScratchView<'a> {
 /// `T_F K T_F^T` with `K = B_P B_P^T / tau` (`P`: the coordinates inside the
 /// box), of rank at most `r`: with more free multipliers than statistics
 /// the Newton system is solved in `r` dimensions ([`newton_step`]). So a
-/// solve never costs `m^2 n` or `m^3`. Returns the number of Newton
-/// iterations.
+/// solve never costs `m^2 n` or `m^3`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn solve_direction(
     g: &[f32],
@@ -150,7 +144,7 @@ pub(super) fn solve_direction(
     beta: f64,
     scratch: &mut QpScratch,
     out: &mut [f32],
-) -> usize {
+) {
     let (m, n, r) = (c.len(), g.len(), a.r());
     let s = scratch;
     s.mu.clear();
@@ -204,7 +198,6 @@ pub(super) fn solve_direction(
     } = s;
     let mut view = QpScratchView { y, gy, bd, atmu, d, gram, bg, bmax };
     let (mut value, mut inside) = qp.evaluate(mu, h, &mut view, residual);
-    let mut iterations = 0;
     let scale = 1.0 + residual.iter().fold(0.0f64, |acc, r| acc.max(r.abs()));
     for _ in 0..60 {
         // Free dual variables: positive, or at 0 with an ascent direction.
@@ -214,7 +207,6 @@ pub(super) fn solve_direction(
         if projected <= 1e-9 * scale {
             break;
         }
-        iterations += 1;
         // K = (G - the clipped coordinates' b_j b_j^T) / tau; `atmu` is the
         // accepted point's wherever the box may bind there.
         curvature.clear();
@@ -271,12 +263,7 @@ pub(super) fn solve_direction(
     if inside {
         // d(mu) was never formed: d = -(g + B^T y) / tau (inside the box).
         a.t.transpose_times(mu, view.y);
-        view.atmu.fill(0.0);
-        for (k, &yk) in view.y.iter().enumerate() {
-            if yk != 0.0 {
-                axpy_f64(isa(), view.atmu, yk, a.basis(k));
-            }
-        }
+        a.basis_combination(view.y, view.atmu);
         for ((dj, &gj), &tj) in view.d.iter_mut().zip(g).zip(view.atmu.iter()) {
             *dj = (-(gj as f64 + tj) / tau).clamp(-beta, beta);
         }
@@ -284,7 +271,6 @@ pub(super) fn solve_direction(
     for (o, &dj) in out.iter_mut().zip(view.d.iter()) {
         *o = dj as f32;
     }
-    iterations
 }
 
 /// The Newton step on the free multipliers `free`: solves `(T_F K T_F^T +
@@ -317,11 +303,7 @@ fn newton_step(
                 hessian[q * k + p] = v;
             }
         }
-        let trace: f64 = (0..k).map(|p| hessian[p * k + p]).sum();
-        let ridge = 1e-10 * trace.max(1e-30);
-        for p in 0..k {
-            hessian[p * k + p] += ridge;
-        }
+        add_ridge(hessian, k, 1e-10);
         cholesky(hessian, k);
         cholesky_solve(hessian, k, rhs);
         return;
@@ -330,10 +312,7 @@ fn newton_step(
     // factorization defined and is far below the ridge).
     factor.clear();
     factor.extend_from_slice(curvature);
-    let trace_k: f64 = (0..r).map(|p| factor[p * r + p]).sum();
-    for p in 0..r {
-        factor[p * r + p] += 1e-13 * trace_k.max(1e-30);
-    }
+    add_ridge(factor, r, 1e-13);
     cholesky(factor, r);
     // With W = T_F L (L the lower triangle of `factor`): W^T W = L^T (T_F^T
     // T_F) L and W^T rhs = L^T T_F^T rhs, so nothing of size (free rows x r)
@@ -368,11 +347,7 @@ fn newton_step(
             gram[q * r + p] = v;
         }
     }
-    let trace: f64 = (0..r).map(|a| gram[a * r + a]).sum();
-    let eps = 1e-10 * trace.max(1e-30);
-    for a in 0..r {
-        gram[a * r + a] += eps;
-    }
+    let eps = add_ridge(gram, r, 1e-10);
     cholesky(gram, r);
     // u = L^T T_F^T rhs; solve (eps I + W^T W) v = u; x = (rhs - T_F (L v)) / eps.
     u.clear();
@@ -385,6 +360,18 @@ fn newton_step(
         let wv: f64 = t.row(i).iter().map(|&(a, ca)| ca as f64 * z[a]).sum();
         rhs[p] = (rhs[p] - wv) / eps;
     }
+}
+
+/// Adds `relative` times the trace to the diagonal of the `k x k` matrix
+/// `h` (a ridge that keeps a positive semidefinite matrix factorizable);
+/// returns the ridge.
+fn add_ridge(h: &mut [f64], k: usize, relative: f64) -> f64 {
+    let trace: f64 = (0..k).map(|p| h[p * k + p]).sum();
+    let ridge = relative * trace.max(1e-30);
+    for p in 0..k {
+        h[p * k + p] += ridge;
+    }
+    ridge
 }
 
 /// Cholesky factorization in place of a symmetric positive definite `k x

@@ -25,6 +25,16 @@ impl Jacobian<'_> {
         &self.b[k * self.n..(k + 1) * self.n]
     }
 
+    /// `out = B^T y` (f64), skipping statistics whose weight is 0.
+    pub(super) fn basis_combination(&self, y: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (k, &yk) in y.iter().enumerate() {
+            if yk != 0.0 {
+                axpy_f64(isa(), out, yk, self.basis(k));
+            }
+        }
+    }
+
     /// Row `i` of `A`, written to `out`.
     pub(super) fn row_into(&self, i: usize, out: &mut [f32]) {
         out.fill(0.0);
