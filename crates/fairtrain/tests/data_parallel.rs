@@ -165,6 +165,9 @@ fn a_member_forwards_only_its_share() {
             2
         }
         fn sum(&self, _values: &mut [f32]) {}
+        fn gather(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+            vec![bytes.to_vec(), Vec::new()]
+        }
     }
     let mut half = problem(&data, &notions, batch).with_collective(Arc::new(HalfGroup));
     half.estimate(Request::Both).unwrap();

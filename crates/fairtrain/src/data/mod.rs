@@ -14,11 +14,13 @@ pub mod cache;
 pub mod catalog;
 pub mod column;
 pub mod compas;
+pub mod csv_shard;
 pub mod encode;
 pub mod german;
 pub mod law;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+pub mod peers;
 pub mod sampler;
 pub mod schema;
 pub mod short_keys;
@@ -163,15 +165,23 @@ impl Dataset {
     ///     .unwrap();
     /// assert_eq!(data.weight(0), 2.0);
     /// ```
-    pub fn with_weights(mut self, weights: Vec<f32>) -> Result<Self> {
+    pub fn with_weights(self, weights: Vec<f32>) -> Result<Self> {
+        let data = self.with_share_weights(weights)?;
+        if !data.weights.iter().any(|&w| w > 0.0) {
+            return Err(Error::Data("every sample weight is zero".into()));
+        }
+        Ok(data)
+    }
+
+    /// [`Dataset::with_weights`] for one process's share of a data set's
+    /// rows, whose weights may all be zero where another share's are not
+    /// (the caller checks the whole).
+    pub(crate) fn with_share_weights(mut self, weights: Vec<f32>) -> Result<Self> {
         if weights.len() != self.n_rows() {
             return Err(Error::Data(format!("{} weights for {} rows", weights.len(), self.n_rows())));
         }
         if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
             return Err(Error::Data(format!("sample weight {w} is not a non-negative number")));
-        }
-        if !weights.iter().any(|&w| w > 0.0) {
-            return Err(Error::Data("every sample weight is zero".into()));
         }
         self.weights = weights;
         Ok(self)

@@ -19,6 +19,7 @@ use parquet::data_type::DataType;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
+use super::peers::Peers;
 use super::table::{MISSING, RawColumn, RawTable};
 use crate::error::{Error, Result};
 
@@ -58,6 +59,20 @@ enum Kind {
 /// println!("{} rows; numeric: {:?}", t.table.n_rows(), t.numeric);
 /// ```
 pub fn read_parquet(path: &Path, select: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>) -> Result<ParquetTable> {
+    read_parquet_share(path, select, Peers::alone())
+}
+
+/// Reads this process's share of the Parquet file at `path` in a
+/// data-parallel load: of its `N` rows, those from `N r / p` to
+/// `N (r + 1) / p` for rank `r` of `p` processes (row groups outside them
+/// are not read; inside a row group the rows before them are skipped
+/// undecoded where the encoding allows). As [`read_parquet`] otherwise;
+/// the rows keep their file lines.
+pub fn read_parquet_share(
+    path: &Path,
+    select: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>,
+    peers: Peers,
+) -> Result<ParquetTable> {
     let source = path.display().to_string();
     let bad = |e: parquet::errors::ParquetError| Error::Data(format!("{source}: not a readable Parquet file ({e})"));
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -80,36 +95,43 @@ pub fn read_parquet(path: &Path, select: impl FnOnce(&RawTable) -> Result<Option
     }
     // Floating-point columns are read as numbers from the start (see
     // `RawColumn::from_numbers`); the others as a CSV file's cells are.
-    let rows = usize::try_from(meta.file_metadata().num_rows()).unwrap_or(0);
+    let total: usize =
+        (0..meta.num_row_groups()).map(|g| usize::try_from(meta.row_group(g).num_rows()).unwrap_or(0)).sum();
+    let (lo, hi) = (total * peers.rank() / peers.size(), total * (peers.rank() + 1) / peers.size());
     for (column, kind) in table.columns.iter_mut().zip(&kinds) {
         if matches!(kind, Some(Kind::Float | Kind::Decimal(_))) {
-            *column = RawColumn::from_numbers(Vec::with_capacity(rows));
+            *column = RawColumn::from_numbers(Vec::with_capacity(hi - lo));
         }
     }
-    let mut first_row = 0usize;
+    let mut group_start = 0usize;
     for g in 0..meta.num_row_groups() {
-        let group = reader.get_row_group(g).map_err(bad)?;
         let group_rows = usize::try_from(meta.row_group(g).num_rows()).unwrap_or(0);
-        for (k, &leaf) in leaves.iter().enumerate() {
-            let Some(kind) = kinds[k] else { continue };
-            let cells =
-                Cells { column: &mut table.columns[k], kind, name: &table.names[k], source: &source, row: first_row };
-            let max_def = schema.column(leaf).max_def_level();
-            read_chunk(group.as_ref(), leaf, max_def, group_rows, cells)?;
+        // This share's rows of the group.
+        let (from, to) = (lo.max(group_start), hi.min(group_start + group_rows));
+        if from < to {
+            let group = reader.get_row_group(g).map_err(bad)?;
+            for (k, &leaf) in leaves.iter().enumerate() {
+                let Some(kind) = kinds[k] else { continue };
+                let cells =
+                    Cells { column: &mut table.columns[k], kind, name: &table.names[k], source: &source, row: from };
+                let max_def = schema.column(leaf).max_def_level();
+                read_chunk(group.as_ref(), leaf, max_def, from - group_start..to - group_start, cells)?;
+            }
         }
-        first_row += group_rows;
+        group_start += group_rows;
     }
+    let rows = hi - lo;
     for (column, kind) in table.columns.iter_mut().zip(&kinds) {
         if kind.is_none() {
-            column.codes = vec![MISSING; first_row];
-        } else if column.n_rows() != first_row {
+            column.codes = vec![MISSING; rows];
+        } else if column.n_rows() != rows {
             return Err(Error::Data(format!(
-                "{source}: a column holds {} values where the row groups declare {first_row} rows",
+                "{source}: a column holds {} values where the row groups declare {rows} rows",
                 column.n_rows()
             )));
         }
     }
-    table.lines = (0..first_row as u64).map(|i| i + 2).collect();
+    table.lines = (lo as u64..hi as u64).map(|i| i + 2).collect();
     let of_kind = |f: fn(Kind) -> bool| -> Vec<String> {
         kinds.iter().zip(&table.names).filter(|(k, _)| k.is_some_and(f)).map(|(_, n)| n.clone()).collect()
     };
@@ -194,8 +216,14 @@ impl Cells<'_> {
     }
 }
 
-/// Decodes column `leaf` of one row group into `cells`.
-fn read_chunk(group: &dyn RowGroupReader, leaf: usize, max_def: i16, rows: usize, mut cells: Cells) -> Result<()> {
+/// Decodes rows `rows` of column `leaf` of one row group into `cells`.
+fn read_chunk(
+    group: &dyn RowGroupReader,
+    leaf: usize,
+    max_def: i16,
+    rows: std::ops::Range<usize>,
+    mut cells: Cells,
+) -> Result<()> {
     let (source, name) = (cells.source.to_string(), cells.name.to_string());
     let bad = |e: parquet::errors::ParquetError| Error::Data(format!("{source}: column '{name}': {e}"));
     let reader = group.get_column_reader(leaf).map_err(&bad)?;
@@ -251,16 +279,20 @@ fn read_chunk(group: &dyn RowGroupReader, leaf: usize, max_def: i16, rows: usize
     }
 }
 
-/// Calls `each` on every value of the chunk (`None` cells for nulls), in
-/// batches of [`BATCH`].
+/// Calls `each` on every value of rows `rows` of the chunk (`None` cells
+/// for nulls), in batches of [`BATCH`].
 fn each_value<T: DataType>(
     reader: &mut ColumnReaderImpl<T>,
     max_def: i16,
-    rows: usize,
+    rows: std::ops::Range<usize>,
     bad: &dyn Fn(parquet::errors::ParquetError) -> Error,
     cells: &mut Cells,
     mut each: impl FnMut(&mut Cells, &T::T) -> Result<()>,
 ) -> Result<()> {
+    if rows.start > 0 && reader.skip_records(rows.start).map_err(bad)? != rows.start {
+        return Err(bad(parquet::errors::ParquetError::General("fewer rows than its row group declares".into())));
+    }
+    let rows = rows.len();
     let mut values: Vec<T::T> = Vec::with_capacity(BATCH);
     let mut defs: Vec<i16> = Vec::with_capacity(if max_def > 0 { BATCH } else { 0 });
     let mut done = 0;

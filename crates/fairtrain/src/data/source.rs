@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::acs::{self, AcsRequest, AcsTask};
 use super::cache::{Cache, FileSpec, Progress, Sha256Reader};
 use super::catalog::{self, DatasetInfo};
-use super::encode::{Encoded, GroupColumn, MissingPolicy, Split, TableSpec, encode, used_columns};
+use super::csv_shard::read_csv_shard;
+use super::encode::{Encoded, GroupColumn, MissingPolicy, Split, TableSpec, encode, encode_among, used_columns};
+use super::peers::Peers;
 use super::schema::{ColumnType, Schema};
 use super::table::{RawTable, ReadOptions, TextColumns};
 use super::{adult, arff, compas, german, law, synthetic};
@@ -222,8 +224,36 @@ pub struct Loaded {
 /// assert_eq!(loaded.encoded.train.group_names(), ["A", "B"]);
 /// ```
 pub fn load(source: &DataSource, options: &LoadOptions) -> Result<Loaded> {
-    let p = prepare(source, options)?;
+    let p = prepare(source, options, Peers::alone())?;
     Ok(Loaded { name: p.name, sha256: p.sha256, group_columns: p.groups, encoded: encode(p.table, p.split, &p.spec)? })
+}
+
+/// Loads this process's share of `source` in a data-parallel load: its
+/// part of the training rows and of the test rows, contiguous in row order
+/// (rank 0 the first), each exactly as [`load`] encodes it from all rows
+/// (see [`encode_among`]). A CSV or Parquet file (and its test file) is
+/// read in shares: each process reads the header and its own rows (see
+/// [`read_csv_shard`], [`read_parquet_share`](super::parquet::read_parquet_share)),
+/// and only rank 0 reads the whole file, for its sha256 (streamed, not
+/// kept). Other sources are loaded whole and cut into shares.
+pub fn load_among(source: &DataSource, options: &LoadOptions, peers: Peers) -> Result<Loaded> {
+    if peers.is_alone() {
+        return load(source, options);
+    }
+    if let DataSource::Csv(_) | DataSource::Parquet(_) = source {
+        let p = prepare(source, options, peers)?;
+        let encoded = encode_among(p.table, p.split, &p.spec, peers)?;
+        return Ok(Loaded { name: p.name, sha256: p.sha256, group_columns: p.groups, encoded });
+    }
+    let mut loaded = load(source, options)?;
+    let share = |n: usize| n * peers.rank() / peers.size()..n * (peers.rank() + 1) / peers.size();
+    let e = &mut loaded.encoded;
+    let (train, test) = (share(e.train.n_rows()), share(e.test.n_rows()));
+    e.train = e.train.subset(&train.clone().collect::<Vec<_>>())?;
+    e.test = e.test.subset(&test.clone().collect::<Vec<_>>())?;
+    e.train_origin = e.train_origin[train].to_vec();
+    e.test_origin = e.test_origin[test].to_vec();
+    Ok(loaded)
 }
 
 /// A source's tables and how they become a data set, before encoding.
@@ -237,8 +267,8 @@ struct Prepared {
 }
 
 /// Reads (fetching what the cache lacks) the tables of `source` and the
-/// spec that encodes them.
-fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
+/// spec that encodes them; a CSV or Parquet file in shares among `peers`.
+fn prepare(source: &DataSource, options: &LoadOptions, peers: Peers) -> Result<Prepared> {
     let schema = options.schema.clone().unwrap_or_default();
     let groups = match (&options.group, source.default_groups(), &schema.group) {
         (Some(g), _, _) => g.clone(),
@@ -372,6 +402,9 @@ fn prepare(source: &DataSource, options: &LoadOptions) -> Result<Prepared> {
                         let used = used_columns(main, &spec)?;
                         Ok(Some((0..main.names.len()).map(|c| used.contains(&c)).collect()))
                     };
+                    if !peers.is_alone() {
+                        return read_share(source, path, &csv_options, select, peers);
+                    }
                     if let DataSource::Parquet(_) = source {
                         return read_parquet_file(path, select);
                     }
@@ -437,7 +470,7 @@ pub struct Frame {
 /// assert_eq!(frame.groups[0], "White");
 /// ```
 pub fn load_frame(source: &DataSource, options: &LoadOptions, test: bool) -> Result<Frame> {
-    let p = prepare(source, options)?;
+    let p = prepare(source, options, Peers::alone())?;
     let tables: Vec<RawTable> = match &p.split {
         Split::Table(t) => vec![p.table.clone(), t.clone()],
         Split::Random { .. } => vec![p.table.clone()],
@@ -509,6 +542,32 @@ fn file_spec(
         keep_group_feature: options.keep_group_feature,
         weight: options.weight.clone().or(schema.weight.clone()),
     })
+}
+
+/// This process's share of a CSV or Parquet file (see [`load_among`]): the
+/// file's sha256 (rank 0's), its cells, and a Parquet file's string and
+/// floating-point columns. Whether every process can open the file is
+/// agreed first, so that none waits for one that failed.
+fn read_share(
+    source: &DataSource,
+    path: &Path,
+    csv_options: &ReadOptions,
+    select: impl FnOnce(&RawTable) -> Result<Option<Vec<bool>>>,
+    peers: Peers,
+) -> Result<(String, RawTable, Vec<String>, Vec<String>)> {
+    peers.agree(std::fs::File::open(path).map(drop).map_err(|e| Error::io(path, e)))?;
+    let sha = if peers.rank() == 0 { super::cache::sha256_file(path) } else { Ok(String::new()) };
+    let sha = peers.agree(sha).map(|sha| peers.gather(&sha).swap_remove(0))?;
+    if let DataSource::Parquet(_) = source {
+        #[cfg(feature = "parquet")]
+        {
+            let p = peers.agree(super::parquet::read_parquet_share(path, select, peers))?;
+            return Ok((sha, p.table, p.categorical, p.numeric));
+        }
+        #[cfg(not(feature = "parquet"))]
+        return read_parquet_file(path, select);
+    }
+    Ok((sha, read_csv_shard(path, csv_options, select, peers)?, Vec::new(), Vec::new()))
 }
 
 /// Reads a Parquet file: its sha256, cells, and string (categorical) and

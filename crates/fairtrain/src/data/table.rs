@@ -286,10 +286,24 @@ impl RawTable {
         let names: Vec<String> = match &options.names {
             Some(names) => names.clone(),
             None => {
-                let header = csv.headers().map_err(|e| csv_error(source, line_offset, e))?;
+                let header = csv.headers().map_err(|e| {
+                    let line = e.position().map_or(0, |p| p.line()) + line_offset;
+                    csv_error(source, line, e)
+                })?;
                 header.iter().map(|h| h.trim().to_string()).collect()
             }
         };
+        let mut table = RawTable::from_header(source, names, options)?;
+        let keep = select(&table)?.unwrap_or_else(|| vec![true; table.names.len()]);
+        let line_of = |at: u64| at + if at > 1 || options.names.is_none() { data_offset } else { line_offset };
+        table.read_records(&mut csv, &keep, line_of, false)?;
+        Ok(table)
+    }
+
+    /// The empty table of a file whose header holds `names` (repeated
+    /// names renamed or refused as `options` say; the columns that keep
+    /// their text so marked).
+    pub(super) fn from_header(source: &str, names: Vec<String>, options: &ReadOptions) -> Result<RawTable> {
         if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
             return Err(Error::Data(format!("{source}: no columns (empty file?)")));
         }
@@ -301,42 +315,64 @@ impl RawTable {
                 *column = RawColumn::text_only();
             }
         }
-        let keep = select(&table)?.unwrap_or_else(|| vec![true; table.names.len()]);
+        Ok(table)
+    }
+
+    /// Reads the records of `csv` into the kept columns (`keep`), the
+    /// record whose position is on line `at` numbered `line_of(at)`. Each
+    /// record must have one cell per column; with `single_lines`, no field
+    /// may span lines (a quoted line break).
+    pub(super) fn read_records<R: Read>(
+        &mut self,
+        csv: &mut csv::Reader<R>,
+        keep: &[bool],
+        line_of: impl Fn(u64) -> u64,
+        single_lines: bool,
+    ) -> Result<()> {
+        let source = self.source.clone();
         let mut record = csv::ByteRecord::new();
-        let mut cells = Vec::with_capacity(table.names.len());
+        let mut cells = Vec::with_capacity(self.names.len());
         loop {
             match csv.read_byte_record(&mut record) {
                 Ok(false) => break,
                 Ok(true) => {
-                    let at = record.position().map_or(0, |p| p.line());
-                    let line = at + if at > 1 || options.names.is_none() { data_offset } else { line_offset };
-                    if record.len() != table.names.len() {
+                    let line = line_of(record.position().map_or(0, |p| p.line()));
+                    let spans_lines = || record.as_slice().contains(&b'\n');
+                    if record.len() != self.names.len() {
                         // A quote left open runs on over the following lines.
-                        let hint = if record.iter().any(|f| f.contains(&b'\n')) {
-                            " (a quote opened on this line is never closed)"
-                        } else {
-                            ""
-                        };
+                        let hint = if spans_lines() { " (a quote opened on this line is never closed)" } else { "" };
                         return Err(Error::Parse {
-                            source_name: source.to_string(),
+                            source_name: source,
                             line,
-                            message: format!("expected {} fields, found {}{hint}", table.names.len(), record.len()),
+                            message: format!("expected {} fields, found {}{hint}", self.names.len(), record.len()),
                         });
                     }
-                    table.push_record(line, &record, &keep, &mut cells).map_err(|_| Error::Parse {
-                        source_name: source.to_string(),
+                    if single_lines && spans_lines() {
+                        return Err(Error::Parse {
+                            source_name: source,
+                            line,
+                            message: "a quoted field spans lines, so the file cannot be split between processes at \
+                                      line breaks; convert it to Parquet, or read it in one process"
+                                .into(),
+                        });
+                    }
+                    self.push_record(line, &record, keep, &mut cells).map_err(|_| Error::Parse {
+                        source_name: source.clone(),
                         line,
                         message: "the line is not valid UTF-8".into(),
                     })?;
                 }
-                Err(e) => return Err(csv_error(source, data_offset, e)),
+                Err(e) => {
+                    let line = line_of(e.position().map_or(0, |p| p.line()));
+                    return Err(csv_error(&source, line, e));
+                }
             }
         }
-        let rows = table.n_rows();
-        for (column, _) in table.columns.iter_mut().zip(&keep).filter(|(_, k)| !**k) {
+        let rows = self.n_rows();
+        for (column, _) in self.columns.iter_mut().zip(keep).filter(|(_, k)| !**k) {
             *column = RawColumn::all_missing(rows);
         }
-        Ok(table)
+        Ok(())
     }
 }
 
@@ -363,8 +399,8 @@ fn check_unique_names(names: &[String], source: &str) -> Result<()> {
     Ok(())
 }
 
-fn csv_error(source: &str, line_offset: u64, e: csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line()) + line_offset;
+/// A csv crate error at `line` (the header's: see `line_offset`).
+fn csv_error(source: &str, line: u64, e: csv::Error) -> Error {
     let message = match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8".to_string(),
         csv::ErrorKind::Io(io) => io.to_string(),

@@ -51,6 +51,12 @@ pub trait Collective: Send + Sync + std::fmt::Debug {
     /// Replaces `values` with their element-wise sum over all members.
     fn sum(&self, values: &mut [f32]);
 
+    /// Every member's `bytes`, in rank order, on every member (an
+    /// all-gather of byte strings of any length). Data-parallel loading
+    /// exchanges its per-process summaries through it, so that every
+    /// process combines them in the same (rank) order.
+    fn gather(&self, bytes: &[u8]) -> Vec<Vec<u8>>;
+
     /// True on every member when `flag` is true on any of them (the members
     /// agree to stop, say, when one of them was interrupted).
     fn any(&self, flag: bool) -> bool {
@@ -94,6 +100,8 @@ struct Shared {
     barrier: Barrier,
     /// Each member's contribution to the current operation.
     slots: Vec<Mutex<Vec<f32>>>,
+    /// Each member's bytes of the current gather.
+    byte_slots: Vec<Mutex<Vec<u8>>>,
 }
 
 impl ThreadGroup {
@@ -103,6 +111,7 @@ impl ThreadGroup {
         let shared = Arc::new(Shared {
             barrier: Barrier::new(size),
             slots: (0..size).map(|_| Mutex::new(Vec::new())).collect(),
+            byte_slots: (0..size).map(|_| Mutex::new(Vec::new())).collect(),
         });
         (0..size).map(|rank| ThreadGroup { rank, shared: shared.clone() }).collect()
     }
@@ -135,10 +144,22 @@ impl Collective for ThreadGroup {
         // Nobody overwrites a slot before everyone has read it.
         self.shared.barrier.wait();
     }
+
+    fn gather(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        {
+            let mut mine = lock(&self.shared.byte_slots[self.rank]);
+            mine.clear();
+            mine.extend_from_slice(bytes);
+        }
+        self.shared.barrier.wait();
+        let all = self.shared.byte_slots.iter().map(|slot| lock(slot).clone()).collect();
+        self.shared.barrier.wait();
+        all
+    }
 }
 
 /// A slot's lock (a member that panicked holding one left valid data).
-fn lock(slot: &Mutex<Vec<f32>>) -> std::sync::MutexGuard<'_, Vec<f32>> {
+fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -149,23 +170,26 @@ mod tests {
     #[test]
     fn thread_group_sums_and_agrees() {
         let members = ThreadGroup::new(3);
-        let results: Vec<(Vec<f32>, bool, bool)> = std::thread::scope(|s| {
+        type Seen = (Vec<f32>, bool, bool, Vec<Vec<u8>>);
+        let results: Vec<Seen> = std::thread::scope(|s| {
             let handles: Vec<_> = members
                 .into_iter()
                 .map(|m| {
                     s.spawn(move || {
                         let mut v = vec![m.rank() as f32, 0.5, -1.0];
                         m.sum(&mut v);
-                        (v, m.any(m.rank() == 2), m.any(false))
+                        let gathered = m.gather(&vec![m.rank() as u8; m.rank()]);
+                        (v, m.any(m.rank() == 2), m.any(false), gathered)
                     })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        for (v, any, none) in results {
+        for (v, any, none, gathered) in results {
             assert_eq!(v, vec![3.0, 1.5, -3.0]);
             assert!(any);
             assert!(!none);
+            assert_eq!(gathered, vec![vec![], vec![1], vec![2, 2]]);
         }
     }
 
@@ -176,5 +200,6 @@ mod tests {
         let mut v = vec![1.25, -2.0];
         m.sum(&mut v);
         assert_eq!(v, vec![1.25, -2.0]);
+        assert_eq!(m.gather(b"x"), vec![b"x".to_vec()]);
     }
 }

@@ -13,7 +13,9 @@
 
 use std::sync::Mutex;
 
+use mpi::Count;
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
+use mpi::datatype::PartitionMut;
 use mpi::environment::{Threading, Universe};
 use mpi::topology::{Communicator, SimpleCommunicator};
 
@@ -89,5 +91,30 @@ impl Collective for MpiWorld {
         // (The handle is a constant: taking it per call keeps this type
         // Send + Sync.)
         SimpleCommunicator::world().all_reduce_into(&send[..], values, SystemOperation::sum());
+    }
+
+    fn gather(&self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        if self.size == 1 {
+            return vec![bytes.to_vec()];
+        }
+        let world = SimpleCommunicator::world();
+        let mut counts: Vec<Count> = vec![0; self.size];
+        let mine = Count::try_from(bytes.len()).expect("a gathered buffer under 2 GiB");
+        world.all_gather_into(&mine, &mut counts[..]);
+        let displs: Vec<Count> = counts
+            .iter()
+            .scan(0, |at: &mut Count, &n| {
+                let start = *at;
+                *at += n;
+                Some(start)
+            })
+            .collect();
+        let total: usize = counts.iter().map(|&n| n as usize).sum();
+        let mut all = vec![0u8; total];
+        {
+            let mut partition = PartitionMut::new(&mut all[..], counts.clone(), &displs[..]);
+            world.all_gather_varcount_into(bytes, &mut partition);
+        }
+        counts.iter().zip(&displs).map(|(&n, &at)| all[at as usize..(at + n) as usize].to_vec()).collect()
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::columns::Columns;
 use super::{RowRef, as_number, used_values};
+use crate::data::peers::Peers;
 use crate::data::table::{MISSING, RawTable, excerpt};
 use crate::data::{CategoricalFeature, FeatureLayout, NO_INPUT};
 use crate::error::{Error, Result};
@@ -21,9 +22,16 @@ pub(super) struct FeatureTypes {
 }
 
 impl FeatureTypes {
-    /// Types from the values the kept rows use: a non-number in a column
-    /// declared numeric is an error naming file, line and column.
-    pub(super) fn infer(tables: &[RawTable], kept: &[RowRef], columns: &Columns) -> Result<Self> {
+    /// Types from the values the kept rows use (`n_kept` of them over
+    /// every process's share): a non-number in a column declared numeric is
+    /// an error naming file, line and column.
+    pub(super) fn infer(
+        tables: &[RawTable],
+        kept: &[RowRef],
+        n_kept: usize,
+        columns: &Columns,
+        peers: Peers,
+    ) -> Result<Self> {
         let main = &tables[0];
         let mut warnings = Vec::new();
         let mut numeric_cols = Vec::new();
@@ -33,18 +41,20 @@ impl FeatureTypes {
             // (Values of the tables in dictionary form; a column in numeric
             // form holds finite numbers only.)
             let used_values = used_values(tables, kept, c);
-            let all_numbers =
-                used_values.iter().all(|(t, code)| as_number(&tables[*t].columns[c].values[*code as usize]).is_some());
-            let numeric_form = tables.iter().any(|t| t.columns[c].numbers().is_some());
-            if columns.forced_numeric.contains(&c) && !all_numbers {
-                let r = kept
-                    .iter()
-                    .find(|r| {
-                        let column = &tables[r.table].columns[c];
-                        column.numbers().is_none() && as_number(&column.values[column.codes[r.row] as usize]).is_none()
-                    })
-                    .expect("a non-number among the used values");
-                return Err(Error::Parse {
+            let value = |&(t, code): &(usize, u32)| tables[t].columns[c].values[code as usize].as_str();
+            // [not all numbers, numeric form]: over every share.
+            let mut form = [
+                !used_values.iter().all(|v| as_number(value(v)).is_some()),
+                tables.iter().any(|t| t.columns[c].numbers().is_some()),
+            ];
+            peers.any(&mut form);
+            let [not_all_numbers, numeric_form] = form;
+            if columns.forced_numeric.contains(&c) && not_all_numbers {
+                let bad = kept.iter().find(|r| {
+                    let column = &tables[r.table].columns[c];
+                    column.numbers().is_none() && as_number(&column.values[column.codes[r.row] as usize]).is_none()
+                });
+                let error = |r: &RowRef| Error::Parse {
                     source_name: tables[r.table].source.clone(),
                     line: tables[r.table].lines[r.row],
                     message: format!(
@@ -52,9 +62,11 @@ impl FeatureTypes {
                         tables[r.table].columns[c].text(r.row).unwrap_or_default(),
                         main.names[c]
                     ),
-                });
+                };
+                peers.agree(bad.map_or(Ok(()), |r| Err(error(r))))?;
+                unreachable!("a process holds the non-number");
             }
-            let numeric = !columns.forced_categorical.contains(&c) && all_numbers;
+            let numeric = !columns.forced_categorical.contains(&c) && !not_all_numbers;
             if numeric {
                 numeric_cols.push(c);
             } else {
@@ -69,18 +81,23 @@ impl FeatureTypes {
                     })
                     .collect();
                 let present = kept.iter().filter(|r| !tables[r.table].columns[c].is_missing(r.row)).count();
-                if !bad.is_empty() && bad.len() * 10 <= present && used_values.len() > 10 {
+                let mut counts = [bad.len(), present];
+                peers.sum(&mut counts);
+                let [n_bad, present] = counts;
+                if n_bad > 0 && n_bad * 10 <= present && distinct_count(tables, c, &used_values, peers) > 10 {
                     warned.push(c);
-                    let first = kept[bad[0]];
+                    let first = bad.first().map(|&i| {
+                        let r = kept[i];
+                        let text = excerpt(&tables[r.table].columns[c].text(r.row).unwrap_or_default());
+                        (text, tables[r.table].lines[r.row], tables[r.table].source.clone())
+                    });
+                    let (text, line, source) =
+                        peers.gather(&first).into_iter().flatten().next().expect("a process holds the bad cell");
                     warnings.push(format!(
-                        "column '{}' holds numbers except in {} of its {present} cells (first '{}' on line {} of {}): \
-                         it is encoded as categorical with one input per distinct value; fix or `drop` those cells, or \
-                         declare its type in a `schema`",
+                        "column '{}' holds numbers except in {n_bad} of its {present} cells (first '{text}' on line \
+                         {line} of {source}): it is encoded as categorical with one input per distinct value; fix or \
+                         `drop` those cells, or declare its type in a `schema`",
                         main.names[c],
-                        bad.len(),
-                        excerpt(&tables[first.table].columns[c].text(first.row).unwrap_or_default()),
-                        tables[first.table].lines[first.row],
-                        tables[first.table].source
                     ));
                 }
             }
@@ -88,29 +105,25 @@ impl FeatureTypes {
             // distinct (a categorical one is caught by its many categories).
             let name = main.names[c].to_ascii_lowercase();
             let id_named = name == "id" || name.ends_with("_id") || name.ends_with("-id");
-            let whole_numbers = numeric
-                && used_values.iter().all(|(t, code)| {
-                    as_number(&tables[*t].columns[c].values[*code as usize]).is_some_and(|v| v.fract() == 0.0)
-                })
-                && (!numeric_form
-                    || kept.iter().all(|r| tables[r.table].columns[c].number(r.row).is_none_or(|v| v.fract() == 0.0)));
-            let all_distinct = || {
-                if !numeric_form {
-                    return used_values.len() == kept.len();
-                }
-                let mut numbers: Vec<f64> =
-                    kept.iter().filter_map(|r| tables[r.table].columns[c].number(r.row)).collect();
-                numbers.sort_unstable_by(f64::total_cmp);
-                numbers.dedup();
-                numbers.len() == kept.len()
-            };
-            if id_named || (whole_numbers && kept.len() >= 50 && all_distinct()) {
+            let mut fractional = [!numeric
+                || !(used_values.iter().all(|v| as_number(value(v)).is_some_and(|v| v.fract() == 0.0))
+                    && (tables.iter().all(|t| t.columns[c].numbers().is_none())
+                        || kept
+                            .iter()
+                            .all(|r| tables[r.table].columns[c].number(r.row).is_none_or(|v| v.fract() == 0.0))))];
+            peers.any(&mut fractional);
+            let whole_numbers = !fractional[0];
+            if id_named
+                || (whole_numbers
+                    && n_kept >= 50
+                    && all_distinct(tables, kept, c, &used_values, numeric_form, n_kept, peers))
+            {
                 warned.push(c);
                 warnings.push(format!(
                     "column '{}' looks like an identifier ({}): it is used as a feature; `drop` it unless it carries \
                      information",
                     main.names[c],
-                    if id_named { "its name".to_string() } else { format!("all {} values distinct", kept.len()) }
+                    if id_named { "its name".to_string() } else { format!("all {n_kept} values distinct") }
                 ));
             }
         }
@@ -118,10 +131,56 @@ impl FeatureTypes {
     }
 }
 
+/// The number of distinct `(table, value)` pairs among `used` (the used
+/// values of column `c` in dictionary form) over every process's share.
+fn distinct_count(tables: &[RawTable], c: usize, used: &[(usize, u32)], peers: Peers) -> usize {
+    if peers.is_alone() {
+        return used.len();
+    }
+    let mine: Vec<(u32, String)> =
+        used.iter().map(|&(t, code)| (t as u32, tables[t].columns[c].values[code as usize].clone())).collect();
+    peers.gather(&mine).into_iter().flatten().collect::<BTreeSet<_>>().len()
+}
+
+/// Whether the `n_kept` rows' values of column `c` are all distinct over
+/// every process's share: as cells of each table (`used`, its distinct
+/// used values) where every share holds the column in dictionary form, as
+/// numbers over all tables where any share holds it in `numeric_form`.
+fn all_distinct(
+    tables: &[RawTable],
+    kept: &[RowRef],
+    c: usize,
+    used: &[(usize, u32)],
+    numeric_form: bool,
+    n_kept: usize,
+    peers: Peers,
+) -> bool {
+    // (0 and -0 are one number.)
+    let numbers = || -> Vec<u64> {
+        let mut numbers: Vec<f64> = kept.iter().filter_map(|r| tables[r.table].columns[c].number(r.row)).collect();
+        numbers.sort_unstable_by(f64::total_cmp);
+        numbers.dedup();
+        numbers.into_iter().map(|x| (x + 0.0).to_bits()).collect()
+    };
+    let local = if numeric_form { numbers().len() == kept.len() } else { used.len() == kept.len() };
+    let mut repeated = [!local];
+    peers.any(&mut repeated);
+    if repeated[0] || peers.is_alone() {
+        return !repeated[0];
+    }
+    if numeric_form {
+        peers.gather(&numbers()).into_iter().flatten().collect::<BTreeSet<u64>>().len() == n_kept
+    } else {
+        distinct_count(tables, c, used, peers) == n_kept
+    }
+}
+
 /// Standardizes the numeric columns with their training mean and standard
 /// deviation (recorded in `layout`): per column, per table, each code's
 /// number. An infinite or overflowing value is an error naming file, line
-/// and column; a constant column is warned of.
+/// and column; a constant column is warned of. The sums run over the
+/// training rows in row order, continued from one process's share to the
+/// next ([`Peers::chain`]), so a data-parallel load gets one process's bits.
 pub(super) fn standardize(
     tables: &[RawTable],
     kept: &[RowRef],
@@ -129,71 +188,90 @@ pub(super) fn standardize(
     numeric_cols: &[usize],
     layout: &mut FeatureLayout,
     warnings: &mut Vec<String>,
+    peers: Peers,
 ) -> Result<Vec<Vec<Vec<f64>>>> {
     let main = &tables[0];
-    let mut numeric_values: Vec<Vec<Vec<f64>>> = Vec::new(); // [feature][table][code]
-    for &c in numeric_cols {
-        let mut per_table = Vec::new();
-        // (Empty for a table whose column is in numeric form: its rows
-        // hold their numbers.)
-        for table in tables {
-            let mut values = Vec::with_capacity(table.columns[c].values.len());
-            for v in &table.columns[c].values {
-                values.push(as_number(v).unwrap_or(f64::NAN));
-            }
-            per_table.push(values);
-        }
-        let value = |r: &RowRef| numeric_value(tables, &per_table, c, *r);
-        // A used value that parsed but is infinite is an error.
-        for r in kept {
-            let v = value(r);
-            if !v.is_finite() {
-                let column = &tables[r.table].columns[c];
-                let text = column.values[column.codes[r.row] as usize].trim();
-                let looks_infinite = text.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("inf");
-                return Err(Error::Parse {
-                    source_name: tables[r.table].source.clone(),
-                    line: tables[r.table].lines[r.row],
-                    message: if looks_infinite {
-                        format!("value '{}' in column '{}' is not a finite number", excerpt(text), main.names[c])
-                    } else {
-                        format!(
-                            "value '{}' in column '{}' overflows a 64-bit float (its magnitude is above 1.8e308)",
-                            excerpt(text),
-                            main.names[c]
-                        )
-                    },
-                });
-            }
-        }
-        let (mut sum, mut n) = (0.0, 0.0);
-        for &i in train_rows {
-            let r = kept[i];
-            sum += value(&r);
-            n += 1.0;
-        }
-        let mean = sum / n;
-        let mut var = 0.0;
-        for &i in train_rows {
-            let r = kept[i];
-            let d = value(&r) - mean;
-            var += d * d;
-        }
-        let std = (var / n).sqrt();
-        if !(mean.is_finite() && std.is_finite()) {
-            // Finite values whose sum or spread overflows.
-            let r = train_rows
+    // [feature][table][code] (empty for a table whose column is in numeric
+    // form: its rows hold their numbers).
+    let numeric_values: Vec<Vec<Vec<f64>>> = numeric_cols
+        .iter()
+        .map(|&c| {
+            tables
                 .iter()
-                .map(|&i| kept[i])
-                .max_by(|a, b| value(a).abs().total_cmp(&value(b).abs()))
-                .expect("training rows");
+                .map(|t| t.columns[c].values.iter().map(|v| as_number(v).unwrap_or(f64::NAN)).collect())
+                .collect()
+        })
+        .collect();
+    let value = |k: usize, r: &RowRef| numeric_value(tables, &numeric_values[k], numeric_cols[k], *r);
+    // A used value that parsed but is infinite is an error.
+    let infinite = (|| {
+        for (k, &c) in numeric_cols.iter().enumerate() {
+            let Some(r) = kept.iter().find(|r| !value(k, r).is_finite()) else { continue };
+            let column = &tables[r.table].columns[c];
+            let text = column.values[column.codes[r.row] as usize].trim();
+            let looks_infinite = text.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("inf");
             return Err(Error::Parse {
                 source_name: tables[r.table].source.clone(),
                 line: tables[r.table].lines[r.row],
+                message: if looks_infinite {
+                    format!("value '{}' in column '{}' is not a finite number", excerpt(text), main.names[c])
+                } else {
+                    format!(
+                        "value '{}' in column '{}' overflows a 64-bit float (its magnitude is above 1.8e308)",
+                        excerpt(text),
+                        main.names[c]
+                    )
+                },
+            });
+        }
+        Ok(())
+    })();
+    peers.agree(infinite)?;
+    let n_cols = numeric_cols.len();
+    let (sums, n) = peers.chain((vec![0.0f64; n_cols], 0.0f64), |(mut sums, mut n)| {
+        for (k, sum) in sums.iter_mut().enumerate() {
+            for &i in train_rows {
+                *sum += value(k, &kept[i]);
+            }
+        }
+        for _ in train_rows {
+            n += 1.0;
+        }
+        (sums, n)
+    });
+    let means: Vec<f64> = sums.iter().map(|s| s / n).collect();
+    let vars = peers.chain(vec![0.0f64; n_cols], |mut vars| {
+        for (k, var) in vars.iter_mut().enumerate() {
+            for &i in train_rows {
+                let d = value(k, &kept[i]) - means[k];
+                *var += d * d;
+            }
+        }
+        vars
+    });
+    for (k, &c) in numeric_cols.iter().enumerate() {
+        let (mean, std) = (means[k], (vars[k] / n).sqrt());
+        if !(mean.is_finite() && std.is_finite()) {
+            // Finite values whose sum or spread overflows: the largest (the
+            // last of equals) is named.
+            let largest =
+                train_rows.iter().map(|&i| kept[i]).max_by(|a, b| value(k, a).abs().total_cmp(&value(k, b).abs()));
+            let mine = largest.map(|r| {
+                let text = excerpt(&tables[r.table].columns[c].text(r.row).unwrap_or_default());
+                (value(k, &r).abs(), text, tables[r.table].lines[r.row], tables[r.table].source.clone())
+            });
+            let (_, text, line, source_name) = peers
+                .gather(&mine)
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| if b.0.total_cmp(&a.0).is_ge() { b } else { a })
+                .expect("training rows");
+            return Err(Error::Parse {
+                source_name,
+                line,
                 message: format!(
-                    "value '{}' in column '{}' is too large to standardize (the column's mean or spread overflows); \
-                     rescale the column",
-                    excerpt(&tables[r.table].columns[c].text(r.row).unwrap_or_default()),
+                    "value '{text}' in column '{}' is too large to standardize (the column's mean or spread \
+                     overflows); rescale the column",
                     main.names[c]
                 ),
             });
@@ -207,7 +285,6 @@ pub(super) fn standardize(
         layout.numeric.push(main.names[c].clone());
         layout.means.push(mean);
         layout.stds.push(if std > 0.0 { std } else { 1.0 });
-        numeric_values.push(per_table);
     }
     Ok(numeric_values)
 }
@@ -226,13 +303,16 @@ pub(super) fn numeric_value(tables: &[RawTable], per_table: &[Vec<f64>], c: usiz
 /// training rows, sorted (recorded in `layout`, after the numeric inputs):
 /// per column, per table, each code's input ([`NO_INPUT`] for a category
 /// unseen in training).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn one_hot(
     tables: &[RawTable],
     train_rows: &[usize],
+    n_train: usize,
     kept: &[RowRef],
     types: &FeatureTypes,
     layout: &mut FeatureLayout,
     warnings: &mut Vec<String>,
+    peers: Peers,
 ) -> Vec<Vec<Vec<u32>>> {
     let main = &tables[0];
     let (categorical_cols, warned) = (&types.categorical, &types.warned);
@@ -253,14 +333,20 @@ pub(super) fn one_hot(
             .zip(tables)
             .flat_map(|(used, t)| t.columns[c].values.iter().zip(used).filter(|(_, u)| **u).map(|(v, _)| v.as_str()))
             .collect();
-        let categories: Vec<String> = seen.into_iter().map(str::to_string).collect();
-        if categories.len() > 100 && categories.len() * 2 > train_rows.len() && !warned.contains(&c) {
+        let categories: Vec<String> = if peers.is_alone() {
+            seen.into_iter().map(str::to_string).collect()
+        } else {
+            // Every process's categories, merged (sorted, each once).
+            let mine: Vec<String> = seen.into_iter().map(str::to_string).collect();
+            peers.gather(&mine).into_iter().flatten().collect::<BTreeSet<String>>().into_iter().collect()
+        };
+        if categories.len() > 100 && categories.len() * 2 > n_train && !warned.contains(&c) {
             warnings.push(format!(
                 "column '{}' is categorical with {} distinct values in {} training rows: an identifier, or \
                  numbers with a non-numeric entry? (`drop` it, or fix the values)",
                 main.names[c],
                 categories.len(),
-                train_rows.len()
+                n_train
             ));
         } else if categories.len() == 1 {
             warnings.push(format!(

@@ -2,11 +2,12 @@
 //! numeric bands), and each kept row's group, named from its values and
 //! ordered by size over the training rows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::RowRef;
+use crate::data::peers::Peers;
 use crate::data::table::RawTable;
 use crate::error::{Error, Result};
 
@@ -143,6 +144,7 @@ pub(super) fn assign_groups(
     kept: &[RowRef],
     groups: &[GroupColumn],
     group_cols: &[usize],
+    peers: Peers,
 ) -> Result<(Vec<String>, Vec<u32>)> {
     let band_names: Vec<Vec<String>> = groups.iter().map(GroupColumn::band_names).collect();
     let group_key = |r: RowRef| -> Result<String> {
@@ -171,25 +173,35 @@ pub(super) fn assign_groups(
     let mut combos: Vec<(String, usize)> = Vec::new();
     let mut combo_of: Vec<u32> = Vec::with_capacity(kept.len());
     let mut codes: Vec<u32> = Vec::with_capacity(group_cols.len() + 1);
-    for &r in kept {
-        codes.clear();
-        codes.push(r.table as u32);
-        codes.extend(group_cols.iter().map(|&c| tables[r.table].columns[c].codes[r.row]));
-        let id = match combo_ids.get(codes.as_slice()) {
-            Some(&id) => id,
-            None => {
-                let id = combos.len() as u32;
-                combos.push((group_key(r)?, 0));
-                combo_ids.insert(codes.clone(), id);
-                id
-            }
-        };
-        combos[id as usize].1 += (r.table == 0) as usize;
-        combo_of.push(id);
-    }
-    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let named = (|| -> Result<()> {
+        for &r in kept {
+            codes.clear();
+            codes.push(r.table as u32);
+            codes.extend(group_cols.iter().map(|&c| tables[r.table].columns[c].codes[r.row]));
+            let id = match combo_ids.get(codes.as_slice()) {
+                Some(&id) => id,
+                None => {
+                    let id = combos.len() as u32;
+                    combos.push((group_key(r)?, 0));
+                    combo_ids.insert(codes.clone(), id);
+                    id
+                }
+            };
+            combos[id as usize].1 += (r.table == 0) as usize;
+            combo_of.push(id);
+        }
+        Ok(())
+    })();
+    peers.agree(named)?;
+    let mut local: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, n) in &combos {
-        *counts.entry(name.as_str()).or_default() += n;
+        *local.entry(name.as_str()).or_default() += n;
+    }
+    // Training rows per name over every process's share.
+    let shares = peers.gather(&local.into_iter().map(|(name, n)| (name.to_string(), n as u64)).collect::<Vec<_>>());
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (name, n) in shares.iter().flatten() {
+        *counts.entry(name.as_str()).or_default() += *n as usize;
     }
     // (A name with no training rows is a test row's unknown group.)
     counts.retain(|_, n| *n > 0);
@@ -207,17 +219,17 @@ pub(super) fn assign_groups(
         group_names.iter().enumerate().map(|(i, (name, _))| (*name, i as u32)).collect();
     let combo_group: Vec<Option<u32>> =
         combos.iter().map(|(name, _)| group_index.get(name.as_str()).copied()).collect();
-    let mut group_of = Vec::with_capacity(kept.len());
-    for (r, &id) in kept.iter().zip(&combo_of) {
-        match combo_group[id as usize] {
-            Some(g) => group_of.push(g),
-            None => {
-                return Err(Error::Data(format!(
+    let group_of = kept
+        .iter()
+        .zip(&combo_of)
+        .map(|(r, &id)| {
+            combo_group[id as usize].ok_or_else(|| {
+                Error::Data(format!(
                     "{}, line {}: group '{}' does not occur in the training data",
                     tables[r.table].source, tables[r.table].lines[r.row], combos[id as usize].0
-                )));
-            }
-        }
-    }
-    Ok((group_names.iter().map(|(n, _)| n.to_string()).collect(), group_of))
+                ))
+            })
+        })
+        .collect::<Result<Vec<u32>>>();
+    Ok((group_names.iter().map(|(n, _)| n.to_string()).collect(), peers.agree(group_of)?))
 }

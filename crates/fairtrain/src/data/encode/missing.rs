@@ -15,8 +15,8 @@ pub(super) struct CompleteRows {
 }
 
 impl CompleteRows {
-    /// The rows of `tables` complete in the `used` columns, under `policy`;
-    /// no row left is an error.
+    /// The rows of `tables` complete in the `used` columns, under `policy`
+    /// (none left is the caller's error: a process may hold no row).
     pub(super) fn find(tables: &[RawTable], used: &[usize], policy: MissingPolicy) -> Result<Self> {
         let main = &tables[0];
         let mut kept: Vec<RowRef> = Vec::new();
@@ -49,9 +49,6 @@ impl CompleteRows {
                     kept.push(RowRef { table: t, row });
                 }
             }
-        }
-        if kept.is_empty() {
-            return Err(Error::Data(format!("{}: no rows left after dropping rows with missing values", main.source)));
         }
         Ok(CompleteRows { kept, missing_counts, rows_dropped, rows_read })
     }

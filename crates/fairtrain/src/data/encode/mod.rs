@@ -25,6 +25,7 @@ use self::features::{FeatureTypes, one_hot, standardize};
 pub use self::groups::{GroupColumn, allowed_groups};
 use self::missing::CompleteRows;
 pub use self::target::{is_truthy, matches_value};
+use super::peers::Peers;
 use super::table::{MISSING, RawTable};
 use super::{Dataset, FeatureLayout};
 use crate::error::{Error, Result};
@@ -153,6 +154,19 @@ fn as_number(s: &str) -> Option<f64> {
 
 /// Encodes `table` (and the test table or split) according to `spec`.
 pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded> {
+    encode_among(table, split, spec, Peers::alone())
+}
+
+/// Encodes this process's share of the rows of a data-parallel load:
+/// `table` (and a test table in `split`) hold a contiguous part of each
+/// file's rows, rank 0 the first. Every decision that depends on all rows
+/// (column types, the positive class, groups, the split, categories, the
+/// means and deviations, the warnings) is taken from summaries exchanged
+/// among `peers` and combined in row order, so the data sets returned are
+/// exactly (bit for bit) this share's rows of the data sets [`encode`]
+/// makes from all rows, with the same layout, groups and report. `origin`
+/// rows count from the file's first row.
+pub fn encode_among(table: RawTable, split: Split, spec: &TableSpec, peers: Peers) -> Result<Encoded> {
     let (mut tables, random_split) = match split {
         Split::Table(test) => {
             if test.names != table.names {
@@ -174,30 +188,45 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
     // Columns used as text (target, groups, categories, and any column with
     // a value that is not a number) in dictionary form, in every table: a
     // column read as numbers is spelled out (see `RawColumn::to_dictionary`).
-    for &c in &columns.used {
-        let text = c == columns.target
-            || columns.groups.contains(&c)
-            || columns.forced_categorical.contains(&c)
-            || tables.iter().any(|t| t.columns[c].has_text());
+    let mut text: Vec<bool> = columns
+        .used
+        .iter()
+        .map(|&c| {
+            c == columns.target
+                || columns.groups.contains(&c)
+                || columns.forced_categorical.contains(&c)
+                || tables.iter().any(|t| t.columns[c].has_text())
+        })
+        .collect();
+    peers.any(&mut text);
+    for (&c, &text) in columns.used.iter().zip(&text) {
         if text && Some(c) != columns.weight {
             tables.iter_mut().for_each(|t| t.columns[c].to_dictionary());
         }
     }
     let tables = tables;
     let main = &tables[0];
-    let CompleteRows { kept, missing_counts, rows_dropped, rows_read } =
-        CompleteRows::find(&tables, &columns.used, spec.missing)?;
-    let positive = target::resolve_positive(&tables, &kept, columns.target, spec)?;
+    let CompleteRows { kept, mut missing_counts, rows_dropped, rows_read } =
+        peers.agree(CompleteRows::find(&tables, &columns.used, spec.missing))?;
+    let mut totals = [kept.len(), rows_dropped, rows_read];
+    peers.sum(&mut totals);
+    peers.sum(&mut missing_counts);
+    let [n_kept, rows_dropped, rows_read] = totals;
+    if n_kept == 0 {
+        return Err(Error::Data(format!("{}: no rows left after dropping rows with missing values", main.source)));
+    }
+    let positive = target::resolve_positive(&tables, &kept, columns.target, spec, peers)?;
     let row_labels = target::labels(&tables, &kept, columns.target, &positive);
-    let (group_names, group_of) = groups::assign_groups(&tables, &kept, &spec.groups, &columns.groups)?;
-    let (train_rows, test_rows) = split::split_rows(&kept, &group_of, &row_labels, &group_names, random_split)?;
+    let (group_names, group_of) = groups::assign_groups(&tables, &kept, &spec.groups, &columns.groups, peers)?;
+    let (train_rows, test_rows) = split::split_rows(&kept, &group_of, &row_labels, &group_names, random_split, peers)?;
+    let n_train = peers.offset(train_rows.len()).1;
 
-    let types = FeatureTypes::infer(&tables, &kept, &columns)?;
+    let types = FeatureTypes::infer(&tables, &kept, n_kept, &columns, peers)?;
     let mut layout = FeatureLayout::default();
     let mut warnings = types.warnings.clone();
-    let numeric_values = standardize(&tables, &kept, &train_rows, &types.numeric, &mut layout, &mut warnings)?;
-    let category_inputs = one_hot(&tables, &train_rows, &kept, &types, &mut layout, &mut warnings);
-    let weights = weights::sample_weights(&tables, &kept, columns.weight)?;
+    let numeric_values = standardize(&tables, &kept, &train_rows, &types.numeric, &mut layout, &mut warnings, peers)?;
+    let category_inputs = one_hot(&tables, &train_rows, n_train, &kept, &types, &mut layout, &mut warnings, peers);
+    let weights = peers.agree(weights::sample_weights(&tables, &kept, columns.weight))?;
     let (numeric_cols, categorical_cols) = (&types.numeric, &types.categorical);
 
     let layout = Arc::new(layout);
@@ -222,12 +251,21 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         }
         let data = Dataset::new(layout.clone(), group_names.clone(), dense, cats, labels, groups)?;
         match &weights {
-            Some(w) => data.with_weights(rows.iter().map(|&i| w[i]).collect()),
+            Some(w) if peers.is_alone() => data.with_weights(rows.iter().map(|&i| w[i]).collect()),
+            Some(w) => data.with_share_weights(rows.iter().map(|&i| w[i]).collect()),
             None => Ok(data),
         }
     };
-    let train = build(&train_rows)?;
-    let test = build(&test_rows)?;
+    if let Some(w) = &weights {
+        // (Alone, `with_weights` checks.)
+        let mut weighed = [train_rows.iter().any(|&i| w[i] > 0.0), test_rows.iter().any(|&i| w[i] > 0.0)];
+        peers.any(&mut weighed);
+        if !peers.is_alone() && weighed.contains(&false) {
+            return Err(Error::Data("every sample weight is zero".into()));
+        }
+    }
+    let first_row: Vec<usize> = tables.iter().map(|t| peers.offset(t.n_rows()).0).collect();
+    let (train, test) = peers.agree(build(&train_rows).and_then(|train| Ok((train, build(&test_rows)?))))?;
 
     let report = PrepReport {
         rows_read,
@@ -245,7 +283,9 @@ pub fn encode(table: RawTable, split: Split, spec: &TableSpec) -> Result<Encoded
         warnings,
         groups: spec.groups.clone(),
     };
-    let origin = |rows: &[usize]| rows.iter().map(|&i| (kept[i].table as u32, kept[i].row as u32)).collect();
+    let origin = |rows: &[usize]| {
+        rows.iter().map(|&i| (kept[i].table as u32, (first_row[kept[i].table] + kept[i].row) as u32)).collect()
+    };
     let (train_origin, test_origin) = (origin(&train_rows), origin(&test_rows));
     let features = columns.features.iter().map(|&c| main.names[c].clone()).collect();
     Ok(Encoded { train, test, report, train_origin, test_origin, features })

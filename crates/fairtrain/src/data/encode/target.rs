@@ -2,6 +2,7 @@
 //! row's label.
 
 use super::{RowRef, TableSpec, as_number, used_values};
+use crate::data::peers::Peers;
 use crate::data::table::RawTable;
 use crate::error::{Error, Result};
 
@@ -31,13 +32,24 @@ pub(super) fn resolve_positive(
     kept: &[RowRef],
     target: usize,
     spec: &TableSpec,
+    peers: Peers,
 ) -> Result<String> {
-    // Distinct target values among kept rows (equal spellings merged).
-    let mut distinct: Vec<String> = Vec::new();
-    for (t, code) in used_values(tables, kept, target) {
-        let v = &tables[t].columns[target].values[code as usize];
+    // Distinct target values among kept rows (equal spellings merged), in
+    // order of appearance: per table, then over the processes' shares.
+    let merge = |distinct: &mut Vec<String>, v: &String| {
         if !distinct.iter().any(|d| matches_value(d, v)) {
             distinct.push(v.clone());
+        }
+    };
+    let mut per_table: Vec<Vec<String>> = vec![Vec::new(); tables.len()];
+    for (t, code) in used_values(tables, kept, target) {
+        merge(&mut per_table[t], &tables[t].columns[target].values[code as usize]);
+    }
+    let shares = peers.gather(&per_table);
+    let mut distinct: Vec<String> = Vec::new();
+    for t in 0..tables.len() {
+        for share in &shares {
+            share[t].iter().for_each(|v| merge(&mut distinct, v));
         }
     }
     let shown = |d: &[String]| {
