@@ -178,3 +178,83 @@ fn a_member_forwards_only_its_share() {
     assert!(max_diff(&grad, &full) > 1e-4);
     assert!((half.last_estimate().objective - alone.last_estimate().objective).abs() > 1e-5);
 }
+
+/// Every row's label, group and weight, without features.
+fn outcomes(data: &Dataset) -> Arc<Dataset> {
+    let weights = data.weights().map(<[f32]>::to_vec);
+    let names = data.group_names_arc().clone();
+    Arc::new(
+        Dataset::outcomes_of(data.layout().clone(), names, data.labels().to_vec(), data.groups().to_vec(), weights)
+            .unwrap(),
+    )
+}
+
+#[test]
+fn members_holding_shares_of_the_rows_reach_the_single_process_solution() {
+    let data = synthetic();
+    let all = outcomes(&data);
+    let batch = BatchSizes { objective: 64, per_group: 30 };
+    let notions = [(Notion::DemographicParity, 0.02), (Notion::LossParity, 0.01)];
+    let members = 3;
+    // Uneven shares of the rows, contiguous in rank order.
+    let cuts = [0, data.n_rows() / 5, data.n_rows() / 2, data.n_rows()];
+    for name in [AlgorithmName::SslAlm, AlgorithmName::Ssw, AlgorithmName::Ghost, AlgorithmName::ProxyLagrangian] {
+        let (params, multipliers) = run(problem(&data, &notions, batch), name, 300);
+        let results: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = ThreadGroup::new(members)
+                .into_iter()
+                .map(|m| {
+                    let (all, data) = (&all, &data);
+                    s.spawn(move || {
+                        let rows: Vec<usize> = (cuts[m.rank()]..cuts[m.rank() + 1]).collect();
+                        let share = Arc::new(data.subset(&rows).unwrap());
+                        let p = problem(all, &notions, batch).with_share(Arc::new(m), share, rows[0]).unwrap();
+                        run(p, name, 300)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let scale = params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
+        for (rank, (p, l)) in results.iter().enumerate() {
+            assert_eq!(p, &results[0].0, "{name}: member {rank} drifted from member 0");
+            let dp = max_diff(p, &params);
+            assert!(dp < 1e-4 * scale.max(1.0), "{name}: parameters differ by {dp} (largest {scale})");
+            assert!(max_diff(l, &multipliers) < 1e-4, "{name}: multipliers {l:?} vs {multipliers:?}");
+        }
+    }
+}
+
+#[test]
+fn shares_that_do_not_cover_the_rows_are_refused() {
+    let data = synthetic();
+    let all = outcomes(&data);
+    let batch = BatchSizes { objective: 64, per_group: 30 };
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .map(|m| {
+                let (all, data) = (&all, &data);
+                s.spawn(move || {
+                    // Both members claim the first half.
+                    let rows: Vec<usize> = (0..data.n_rows() / 2).collect();
+                    let share = Arc::new(data.subset(&rows).unwrap());
+                    let p = problem(all, &[(Notion::DemographicParity, 0.02)], batch);
+                    p.with_share(Arc::new(m), share, 0).err().unwrap().to_string()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let half = data.n_rows() / 2;
+    for e in errors {
+        assert_eq!(
+            e,
+            format!(
+                "the processes' shares [(0, {half}), (0, {half})] do not cover the {} training rows in rank order, \
+                 each with at least one row",
+                data.n_rows()
+            )
+        );
+    }
+}

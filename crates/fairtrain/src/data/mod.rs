@@ -153,6 +153,37 @@ impl Dataset {
         Ok(Dataset { layout, group_names, dense, cats, labels, groups, weights: Vec::new() })
     }
 
+    /// Rows' labels, groups and (optional) weights without their features:
+    /// what every process of a data-parallel run holds of all the training
+    /// rows while each holds a share of their features (see
+    /// [`TabularProblem::with_share`](crate::problem::TabularProblem::with_share)).
+    /// `layout` is the features' encoding; the rows have no inputs to read
+    /// ([`Dataset::dense_row`] and [`Dataset::cat_row`] panic).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fairtrain::data::{Dataset, FeatureLayout};
+    /// let names = Arc::new(vec!["a".to_string(), "b".to_string()]);
+    /// let rows = Dataset::outcomes_of(Arc::new(FeatureLayout::default()), names, vec![1.0, 0.0], vec![0, 1], None)
+    ///     .unwrap();
+    /// assert_eq!((rows.n_rows(), rows.group_counts()), (2, vec![1, 1]));
+    /// ```
+    pub fn outcomes_of(
+        layout: Arc<FeatureLayout>,
+        group_names: Arc<Vec<String>>,
+        labels: Vec<f32>,
+        groups: Vec<u32>,
+        weights: Option<Vec<f32>>,
+    ) -> Result<Dataset> {
+        let empty = Arc::new(FeatureLayout::default());
+        let mut data = Dataset::new(empty, group_names, Vec::new(), Vec::new(), labels, groups)?;
+        data.layout = layout;
+        match weights {
+            Some(w) => data.with_weights(w),
+            None => Ok(data),
+        }
+    }
+
     /// The same data with per-row sample weights (non-negative, finite,
     /// not all zero). Weighted data weights every row's term in the
     /// objective, the group statistics and the metrics.

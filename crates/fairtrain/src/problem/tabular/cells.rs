@@ -90,13 +90,14 @@ impl<M: TabularModel> TabularProblem<M> {
         self.batch.objective..self.n_slots
     }
 
-    /// True when `slot` of the block starting at `start` is selected.
+    /// True when `slot` of the block starting at `start` is selected (by
+    /// its row's position as drawn).
     #[inline]
     pub(super) fn selected(&self, slot: usize, start: usize) -> bool {
         match self.selection {
             RowSelection::All => true,
-            RowSelection::Even => (slot - start).is_multiple_of(2),
-            RowSelection::Odd => (slot - start) % 2 == 1,
+            RowSelection::Even => self.parallel.position(slot, start).is_multiple_of(2),
+            RowSelection::Odd => self.parallel.position(slot, start) % 2 == 1,
         }
     }
 
@@ -114,6 +115,24 @@ impl<M: TabularModel> TabularProblem<M> {
                 self.rows[cell.first_slot..cell.first_slot + per].copy_from_slice(cell.sampler.next_batch_of(per));
             }
             self.has_constraints = true;
+        }
+        self.arrange(objective, cells);
+    }
+
+    /// In a run over shares of the rows, arranges the objective's and/or
+    /// the cells' minibatches by the process holding each row (see
+    /// [`Share::arrange`](super::parallel::Share::arrange)).
+    pub(super) fn arrange(&mut self, objective: bool, cells: bool) {
+        let rank = self.parallel.rank;
+        let Some(share) = &mut self.parallel.share else { return };
+        if objective {
+            share.arrange(rank, &mut self.rows, 0..self.batch.objective);
+        }
+        if cells {
+            let per = self.batch.per_group;
+            for cell in &self.cells {
+                share.arrange(rank, &mut self.rows, cell.first_slot..cell.first_slot + per);
+            }
         }
     }
 
@@ -150,6 +169,9 @@ impl<M: TabularModel> TabularProblem<M> {
         if self.rows.len() < self.n_slots {
             self.host.grow(self.n_slots);
             self.rows.resize(self.n_slots, 0);
+        }
+        if let Some(share) = &mut self.parallel.share {
+            share.grow(self.n_slots);
         }
         if self.ws_rows < self.n_slots {
             self.model.grow_workspace(&mut self.ws, self.n_slots);

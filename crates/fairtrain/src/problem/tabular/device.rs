@@ -7,6 +7,7 @@
 //! ([`Statistic::from_basis_sums`](crate::constraints::Statistic::from_basis_sums)),
 //! and takes per part the coefficients that make each row's `dz`.
 
+use super::parallel::Parallel;
 use super::{SUMS_PER_STATISTIC, TabularProblem};
 use crate::model::{BASIS_DERIVATIVES, BASIS_LEN, DLOSS};
 use crate::model::{PrimalRule, TabularModel};
@@ -70,7 +71,8 @@ impl<M: TabularModel> TabularProblem<M> {
             let before = self.device.rows.len();
             for slot in self.parallel.owned(block.clone()) {
                 if self.selected(slot, block.start) {
-                    self.device.rows.push(self.rows[slot]);
+                    let (_, rows) = Parallel::inputs(&self.parallel.share, &self.data, &self.rows);
+                    self.device.rows.push(rows[slot]);
                 }
             }
             self.device.part_lens.push(self.device.rows.len() - before);
@@ -81,14 +83,9 @@ impl<M: TabularModel> TabularProblem<M> {
             .sum::<usize>() as u64;
         self.device.part_sums.resize(self.device.part_lens.len() * BASIS_LEN, 0.0);
         let params = (!self.device.ahead).then_some(&self.params[..]);
-        device.forward_parts(
-            params,
-            &self.data,
-            &self.device.rows,
-            &self.device.part_lens,
-            self.temperature,
-            &mut self.ws,
-        );
+        // (Each row's features, label and weight: of this process's share.)
+        let (data, _) = Parallel::inputs(&self.parallel.share, &self.data, &self.rows);
+        device.forward_parts(params, data, &self.device.rows, &self.device.part_lens, self.temperature, &mut self.ws);
         device.part_sums(&mut self.ws, &mut self.device.part_sums);
         // The objective's sums first, then the cells', as in `basis_sums`.
         let skip = if objective { 0 } else { BASIS_LEN };
@@ -146,8 +143,10 @@ impl<M: TabularModel> TabularProblem<M> {
         }
         let Some(device) = self.model.device_statistics() else { return };
         let params = (!self.device.ahead).then_some(&self.params[..]);
-        self.parallel
-            .add_summed(grad, |g| device.add_part_gradient(params, &self.device.coefficients, &mut self.ws, g));
+        let Parallel { group, local, .. } = &mut self.parallel;
+        Parallel::add_summed(group, local, grad, |g| {
+            device.add_part_gradient(params, &self.device.coefficients, &mut self.ws, g)
+        });
     }
 
     /// Brings the device's parameters to the host when they are newer.

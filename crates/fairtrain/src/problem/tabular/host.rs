@@ -5,6 +5,7 @@
 //! derivative with respect to a row's logit is that row's terms divided by
 //! the group's denominator.
 
+use super::parallel::Parallel;
 use super::{SUMS_PER_STATISTIC, TabularProblem};
 use crate::model::TabularModel;
 
@@ -66,10 +67,11 @@ impl<M: TabularModel> TabularProblem<M> {
             return;
         }
         let labels = self.data.labels();
+        let (data, rows) = Parallel::inputs(&self.parallel.share, &self.data, &self.rows);
         self.model.forward(
             &self.params,
-            &self.data,
-            &self.rows[range.clone()],
+            data,
+            &rows[range.clone()],
             &mut self.ws,
             range.start,
             &mut self.host.logits[range.clone()],
@@ -182,9 +184,11 @@ impl<M: TabularModel> TabularProblem<M> {
         }
         if end > 0 {
             // Rows another process owns have dz = 0: the backward pass skips them.
-            let (rows, dz) = (&self.rows[..end], &self.host.dz[..end]);
-            let (model, params, data, ws) = (&self.model, &self.params, &self.data, &mut self.ws);
-            self.parallel.add_summed(grad, |g| model.backward(params, data, rows, ws, 0, dz, g));
+            let Parallel { group, local, share, .. } = &mut self.parallel;
+            let (data, rows) = Parallel::inputs(share, &self.data, &self.rows);
+            let (rows, dz) = (&rows[..end], &self.host.dz[..end]);
+            let (model, params, ws) = (&self.model, &self.params, &mut self.ws);
+            Parallel::add_summed(group, local, grad, |g| model.backward(params, data, rows, ws, 0, dz, g));
         }
     }
 }

@@ -32,7 +32,7 @@ use self::cells::{Cell, OBJECTIVE_STREAM, build_cells};
 use self::device::DeviceParts;
 use self::estimate::StatisticSums;
 use self::host::HostBuffers;
-use self::parallel::Parallel;
+use self::parallel::{Parallel, Share};
 use super::{BoundControl, Estimate, Problem, ProblemState, RowSelection};
 use crate::buffer::AlignedVec;
 use crate::constraints::{ConstraintSet, default_temperature};
@@ -234,6 +234,45 @@ impl<M: TabularModel> TabularProblem<M> {
         // The gradient is summed across the group on the host.
         self.device.keeps_params = false;
         self
+    }
+
+    /// Makes this problem one member of a data-parallel run over `group` in
+    /// which each member holds only a share of the training rows' features:
+    /// the problem was built (alike on every member) on the labels, groups
+    /// and weights of every row ([`Dataset::outcomes_of`]), and this member
+    /// holds rows `first..first + features.n_rows()` of them in `features`
+    /// (the shares, in rank order, must cover the rows). Every member draws
+    /// the same minibatches and forwards the rows it holds; estimates and
+    /// gradients are those of the whole minibatch, as with
+    /// [`TabularProblem::with_collective`], and a checkpoint is the same.
+    pub fn with_share(mut self, group: Arc<dyn Collective>, features: Arc<Dataset>, first: usize) -> Result<Self> {
+        if features.layout() != self.data.layout() || features.group_names() != self.data.group_names() {
+            return Err(Error::Data("a share's features are not encoded as the problem's rows are".into()));
+        }
+        let end = first + features.n_rows();
+        let shares = group.gather(&[first as u64, end as u64].map(u64::to_le_bytes).concat());
+        let bounds: Vec<(usize, usize)> = shares
+            .iter()
+            .map(|b| {
+                let word = |k: usize| u64::from_le_bytes(b[8 * k..8 * k + 8].try_into().expect("8 bytes")) as usize;
+                (word(0), word(1))
+            })
+            .collect();
+        let covered = bounds.first().is_some_and(|b| b.0 == 0)
+            && bounds.windows(2).all(|w| w[0].1 == w[1].0)
+            && bounds.last().is_some_and(|b| b.1 == self.data.n_rows());
+        if !covered || bounds.iter().any(|b| b.0 >= b.1) {
+            return Err(Error::Data(format!(
+                "the processes' shares {bounds:?} do not cover the {} training rows in rank order, each with at least \
+                 one row",
+                self.data.n_rows()
+            )));
+        }
+        self = self.with_collective(group);
+        let ends = bounds.iter().map(|b| b.1 as u32).collect();
+        self.parallel.share = Some(Share::new(features, ends, self.rows.len()));
+        self.arrange(self.has_objective, self.has_constraints);
+        Ok(self)
     }
 
     /// Keeps the parameters and the optimizer's state on the host even when

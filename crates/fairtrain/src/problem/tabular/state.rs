@@ -41,13 +41,27 @@ impl<M: TabularModel> TabularProblem<M> {
             batch: self.batch,
             objective_sampler: self.objective_sampler.clone(),
             cell_samplers: self.cells.iter().map(|c| c.sampler.clone()).collect(),
-            rows: self.rows[..self.n_slots].to_vec(),
+            rows: self.drawn_rows(),
             estimate: self.estimate.clone(),
             has_objective: self.has_objective,
             has_constraints: self.has_constraints,
             selection: self.selection,
             bounds: self.constraints.constraints().iter().map(|c| c.bound).collect(),
         })
+    }
+
+    /// The minibatches' rows in the order they were drawn (in a run over
+    /// shares, slots are arranged by process; a checkpoint keeps the draw,
+    /// so that any number of processes, or one, continues it exactly).
+    fn drawn_rows(&self) -> Vec<u32> {
+        let mut rows = self.rows[..self.n_slots].to_vec();
+        if let Some(share) = &self.parallel.share {
+            share.drawn(&self.rows, 0..self.batch.objective, &mut rows);
+            for cell in &self.cells {
+                share.drawn(&self.rows, cell.first_slot..cell.first_slot + self.batch.per_group, &mut rows);
+            }
+        }
+        rows
     }
 
     /// Restores a state saved by [`Self::state_bytes`], checked against this
@@ -80,6 +94,7 @@ impl<M: TabularModel> TabularProblem<M> {
             cell.sampler = sampler;
         }
         self.rows[..self.n_slots].copy_from_slice(&state.rows);
+        self.arrange(true, true);
         self.estimate = state.estimate;
         self.has_objective = state.has_objective;
         self.has_constraints = state.has_constraints;
