@@ -477,6 +477,11 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
 
+    /// Refuse to train when the encoded rows this process holds take more than MB megabytes (in a data-parallel run, each process holds only its share of the rows) [default: no limit]
+    #[arg(long, value_name = "MB", help_heading = "Training")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_budget: Option<f64>,
+
     /// Evaluate the full train and test splits every N iterations, or every S seconds written "Ss" (e.g. 0.5s), into evaluations.csv; evaluation time is not training time
     #[arg(long, value_name = "N|Ss", help_heading = "Output")]
     #[serde(skip_serializing_if = "Option::is_none")]

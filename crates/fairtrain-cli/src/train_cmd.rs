@@ -167,7 +167,14 @@ pub fn run(args: TrainArgs, group: Option<Arc<dyn Collective>>) -> Result<()> {
     // outputs.
     let root = group.as_ref().is_none_or(|g| g.rank() == 0);
     let out = if root { Some(choose_dir(plan.out.as_deref(), args.overwrite)?) } else { None };
-    let data = load_data(&plan, args.cache.as_deref(), args.offline)?;
+    // Each process of a data-parallel run reads and holds its share of the rows.
+    let data = match &group {
+        Some(g) => {
+            crate::datasets_cmd::ensure_cached(&plan.source, args.cache.as_deref(), args.offline)?;
+            RunData::load_among(&plan, args.cache.as_deref(), args.offline, g.clone())?
+        }
+        None => load_data(&plan, args.cache.as_deref(), args.offline)?,
+    };
     let console = Console { print: root && !args.quiet, progress: root && !args.quiet, warnings: root };
     let options = RunOptions { collective: group, started: Some(started), ..RunOptions::default() };
     execute(&plan, &data, out.as_deref(), options, console).map(|_| ())
@@ -194,11 +201,18 @@ fn check_data_parallel(plan: &RunPlan) -> Result<()> {
             plan.algorithm.name()
         );
     }
+    if plan.postprocess != fairtrain::postprocess::Postprocess::Off {
+        bail!(
+            "--postprocess: post-processing does not run data-parallel (each process holds only its share of the \
+             rows, and the decisions hash every row's inputs); run it without mpirun"
+        );
+    }
     Ok(())
 }
 
 /// Keys that a resumed run may change: the budget and how it runs.
-const RESUMABLE_CHANGES: [&str; 5] = ["iterations", "time-budget", "epochs", "threads", "checkpoint-every"];
+const RESUMABLE_CHANGES: [&str; 6] =
+    ["iterations", "time-budget", "epochs", "threads", "checkpoint-every", "memory-budget"];
 
 /// `fairtrain train --resume --out DIR`.
 fn resume(args: TrainArgs, started: Instant) -> Result<()> {
@@ -225,7 +239,7 @@ fn resume(args: TrainArgs, started: Instant) -> Result<()> {
         if probe.resolve().map(|p| p.config().to_toml()).ok().as_ref() != Some(&settled) {
             bail!(
                 "--resume continues the run in {} with its own settings; --{key} cannot change (only --iterations, \
-                 --time-budget, --epochs, --threads, --checkpoint-every)",
+                 --time-budget, --epochs, --threads, --checkpoint-every, --memory-budget)",
                 out.display()
             );
         }

@@ -99,6 +99,62 @@ mod with_mpi {
     }
 
     #[test]
+    fn processes_that_each_read_a_share_of_a_file_fit_a_budget_one_process_exceeds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let csv = tmp.path().join("data.csv");
+        // 20,000 rows of six numbers, a category, a group and a label: one
+        // process holds about 0.68 MB of encoded rows, each of two about
+        // 0.49 MB (half the features, every row's label and group).
+        let mut text = String::from("x0,x1,x2,x3,x4,x5,c,g,y\n");
+        for i in 0..20_000u64 {
+            let x: Vec<f64> = (0..6).map(|k| ((i * (7919 + 104 * k)) % 1000) as f64 / 250.0 - 2.0).collect();
+            let cells: Vec<String> = x.iter().map(|v| v.to_string()).collect();
+            let g = ["a", "b", "c"][(i % 3) as usize];
+            text += &format!("{},k{},{g},{}\n", cells.join(","), i % 7, u8::from(x[0] + x[1] > 0.0));
+        }
+        std::fs::write(&csv, text).unwrap();
+        let run = |processes: usize, out: &Path, budget: &str| -> Output {
+            let args = [
+                "train",
+                "--data",
+                s(&csv),
+                "--target",
+                "y",
+                "--group",
+                "g",
+                "--iterations",
+                "500",
+                "--quiet",
+                "--memory-budget",
+                budget,
+                "--out",
+                s(out),
+            ];
+            if processes == 1 { fairtrain(&args) } else { mpirun(processes, &args) }
+        };
+        let (one, two, refused) = (tmp.path().join("one"), tmp.path().join("two"), tmp.path().join("refused"));
+        for (processes, out) in [(1, &one), (2, &two)] {
+            let o = run(processes, out, "100");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+        let (m1, m2) = (metrics(&one), metrics(&two));
+        assert_eq!(m2["processes"], 2);
+        assert_eq!(m1["data"]["train_rows"], m2["data"]["train_rows"]);
+        let accuracy = |m: &serde_json::Value| m["test"]["accuracy"].as_f64().unwrap();
+        assert!((accuracy(&m1) - accuracy(&m2)).abs() <= 0.002, "{m1} vs {m2}");
+        // A budget under what one process holds and over each share.
+        let o = run(1, &refused, "0.6");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("invalid value for memory-budget: 0.6 MB: this process would hold"),
+            "{err}"
+        );
+        assert!(!refused.exists(), "a refused run wrote outputs");
+        let o = run(2, &refused, "0.6");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    #[test]
     fn data_parallel_runs_name_what_they_cannot_do() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("run");

@@ -218,3 +218,80 @@ fn built_in_data_is_cut_into_shares() {
     let trains: Vec<&Dataset> = shares.iter().map(|l| &l.encoded.train).collect();
     assert_same(&joined(&trains), &whole.encoded.train, "synthetic");
 }
+
+/// A run over shares: each of `members` processes loads its share of the
+/// rows and trains; every process returns the one model.
+fn run_on(members: usize, config: &fairtrain::run::RunConfig) -> Vec<fairtrain::run::RunOutcome> {
+    use fairtrain::run::{RunData, RunOptions, Session};
+    let plan = config.resolve().unwrap();
+    let group = ThreadGroup::new(members);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .into_iter()
+            .map(|m| {
+                let plan = &plan;
+                s.spawn(move || {
+                    let m: std::sync::Arc<dyn fairtrain::distributed::Collective> = std::sync::Arc::new(m);
+                    let data = RunData::load_among(plan, None, true, m.clone()).unwrap();
+                    let options = RunOptions { collective: Some(m), ..RunOptions::default() };
+                    Session::new(plan, &data, options).unwrap().train(&mut ()).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
+    let dir = folder("run");
+    let path = dir.join("data.csv");
+    write_csv(&path, 0..3000, "\n");
+    let mut config = fairtrain::run::RunConfig::default();
+    config.set("data", path.display().to_string()).unwrap();
+    config.set("target", "y").unwrap();
+    config.set("group", "g").unwrap();
+    config.set("constraint", "demographic-parity").unwrap();
+    config.set("iterations", 1500).unwrap();
+    let alone = fairtrain::run::run(&config, &mut ()).unwrap();
+    let scale = alone.params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
+    for outcome in run_on(3, &config) {
+        let diff = outcome.params.iter().zip(&alone.params).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(diff < 1e-3 * scale.max(1.0), "parameters differ by {diff}");
+        let (m, a) = (&outcome.metrics, &alone.metrics);
+        assert_eq!((m.data.train_rows, m.data.test_rows), (a.data.train_rows, a.data.test_rows));
+        let accuracy = |m: &fairtrain::run::Metrics| m.test.accuracy.unwrap();
+        assert!((accuracy(m) - accuracy(a)).abs() <= 0.002, "{} vs {}", accuracy(m), accuracy(a));
+        assert_eq!(m.selected.as_ref().map(|s| s.iteration), a.selected.as_ref().map(|s| s.iteration));
+    }
+}
+
+#[test]
+fn a_memory_budget_one_process_exceeds_is_met_by_three() {
+    use fairtrain::run::{RunData, RunOptions, Session};
+    let dir = folder("budget");
+    let path = dir.join("data.csv");
+    write_csv(&path, 0..3000, "\n");
+    let mut config = fairtrain::run::RunConfig::default();
+    config.set("data", path.display().to_string()).unwrap();
+    config.set("target", "y").unwrap();
+    config.set("group", "g").unwrap();
+    config.set("iterations", 200).unwrap();
+    let whole = RunData::load(&config.resolve().unwrap(), None, true).unwrap().held_mb();
+    // Each of three processes holds a third of the features and every
+    // row's label, group and weight: under 80% of the whole.
+    let budget = 0.8 * whole;
+    config.set("memory-budget", budget).unwrap();
+    let plan = config.resolve().unwrap();
+    let data = RunData::load(&plan, None, true).unwrap();
+    let refused = Session::new(&plan, &data, RunOptions::default()).err().unwrap().to_string();
+    assert_eq!(
+        refused,
+        format!(
+            "invalid value for memory-budget: {budget} MB: this process would hold {whole:.1} MB of encoded rows (all \
+             of them); run it data-parallel over about 3 processes (mpirun -np N), or raise the budget"
+        )
+    );
+    let outcomes = run_on(3, &config);
+    assert!(outcomes.iter().all(|o| o.metrics.test.accuracy.unwrap() > 0.7));
+}

@@ -109,6 +109,8 @@ pub struct Dataset {
     groups: Vec<u32>,
     /// Sample weights; empty when every row weighs 1.
     weights: Vec<f32>,
+    /// The rows' features are held elsewhere ([`Dataset::outcomes_of`]).
+    outcomes_only: bool,
 }
 
 impl Dataset {
@@ -150,7 +152,7 @@ impl Dataset {
                 "categorical input index {c} outside the one-hot range {n_dense}..{n_inputs}"
             )));
         }
-        Ok(Dataset { layout, group_names, dense, cats, labels, groups, weights: Vec::new() })
+        Ok(Dataset { layout, group_names, dense, cats, labels, groups, weights: Vec::new(), outcomes_only: false })
     }
 
     /// Rows' labels, groups and (optional) weights without their features:
@@ -178,6 +180,7 @@ impl Dataset {
         let empty = Arc::new(FeatureLayout::default());
         let mut data = Dataset::new(empty, group_names, Vec::new(), Vec::new(), labels, groups)?;
         data.layout = layout;
+        data.outcomes_only = true;
         match weights {
             Some(w) => data.with_weights(w),
             None => Ok(data),
@@ -301,6 +304,12 @@ impl Dataset {
         self.group_names.len()
     }
 
+    /// The bytes the rows take in memory (features, labels, groups,
+    /// weights).
+    pub fn memory_bytes(&self) -> usize {
+        4 * (self.dense.len() + self.cats.len() + self.labels.len() + self.groups.len() + self.weights.len())
+    }
+
     /// Number of rows in each group.
     pub fn group_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.n_groups()];
@@ -318,6 +327,15 @@ impl Dataset {
     /// The rows `rows` (in that order) as a data set sharing this one's
     /// layout and group names.
     pub fn subset(&self, rows: &[usize]) -> Result<Dataset> {
+        if self.outcomes_only {
+            return Dataset::outcomes_of(
+                self.layout.clone(),
+                self.group_names.clone(),
+                rows.iter().map(|&i| self.labels[i]).collect(),
+                rows.iter().map(|&i| self.groups[i]).collect(),
+                self.weights().map(|w| rows.iter().map(|&i| w[i]).collect()),
+            );
+        }
         let (d, c) = (self.layout.numeric.len(), self.layout.categorical.len());
         let mut dense = Vec::with_capacity(rows.len() * d);
         let mut cats = Vec::with_capacity(rows.len() * c);
@@ -350,8 +368,20 @@ impl Dataset {
     /// assert_eq!(all.dense_row(e.train.n_rows()), e.test.dense_row(0));
     /// ```
     pub fn concat(&self, other: &Dataset) -> Result<Dataset> {
-        if self.layout != other.layout || self.group_names != other.group_names {
+        if self.layout != other.layout
+            || self.group_names != other.group_names
+            || self.outcomes_only != other.outcomes_only
+        {
             return Err(Error::Data("cannot join data sets with different inputs or groups".into()));
+        }
+        let weights = (self.weights().is_some() || other.weights().is_some()).then(|| {
+            let weight = |d: &Dataset| (0..d.n_rows()).map(|i| d.weight(i)).collect::<Vec<_>>();
+            [weight(self), weight(other)].concat()
+        });
+        if self.outcomes_only {
+            let (labels, groups) =
+                ([&self.labels[..], &other.labels].concat(), [&self.groups[..], &other.groups].concat());
+            return Dataset::outcomes_of(self.layout.clone(), self.group_names.clone(), labels, groups, weights);
         }
         let data = Dataset::new(
             self.layout.clone(),
@@ -361,12 +391,9 @@ impl Dataset {
             [&self.labels[..], &other.labels].concat(),
             [&self.groups[..], &other.groups].concat(),
         )?;
-        match (self.weights(), other.weights()) {
-            (None, None) => Ok(data),
-            _ => {
-                let weight = |d: &Dataset| (0..d.n_rows()).map(|i| d.weight(i)).collect::<Vec<_>>();
-                data.with_weights([weight(self), weight(other)].concat())
-            }
+        match weights {
+            None => Ok(data),
+            Some(w) => data.with_weights(w),
         }
     }
 
@@ -383,6 +410,12 @@ impl Dataset {
     /// assert_eq!(validation.n_rows(), 6_000);
     /// ```
     pub fn split_off(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (keep, out) = self.split_off_rows(fraction, seed)?;
+        Ok((self.subset(&keep)?, self.subset(&out)?))
+    }
+
+    /// The rows [`Dataset::split_off`] keeps and splits off, in order.
+    pub fn split_off_rows(&self, fraction: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
         use rand::SeedableRng;
         use rand::seq::SliceRandom;
         if !(fraction > 0.0 && fraction < 1.0) {
@@ -415,7 +448,7 @@ impl Dataset {
                 )));
             }
         }
-        Ok((self.subset(&keep)?, self.subset(&out)?))
+        Ok((keep, out))
     }
 
     /// The input vector of row `i` as a dense vector (for inspection and for

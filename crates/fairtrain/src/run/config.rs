@@ -326,6 +326,10 @@ pub struct TrainingKeys {
     /// Threads for evaluation (results do not depend on it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// Refuse to train when the encoded rows this process holds (its share
+    /// in a data-parallel run) take more than this many MB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_budget: Option<f64>,
 }
 unset!(TrainingKeys);
 

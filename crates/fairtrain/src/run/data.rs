@@ -4,7 +4,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::plan::RunPlan;
+use super::split_rows::{FeatureShare, SplitRows};
+use crate::data::peers::Peers;
 use crate::data::{Dataset, PrepReport, load};
+use crate::distributed::Collective;
 use crate::error::{Error, Result};
 
 /// Groups with fewer training rows get a warning.
@@ -27,6 +30,18 @@ pub struct RunData {
     pub validation: Option<Arc<Dataset>>,
     /// The test split.
     pub test: Arc<Dataset>,
+    /// In a data-parallel run over shares ([`RunData::load_among`]): the
+    /// features of each split that this process holds. The splits above
+    /// then hold every row's labels, groups and weights only.
+    pub(crate) shares: Option<RunShares>,
+}
+
+/// This process's features of each split in a run over shares.
+#[derive(Debug, Clone)]
+pub(crate) struct RunShares {
+    train: FeatureShare,
+    validation: Option<FeatureShare>,
+    test: FeatureShare,
 }
 
 impl RunData {
@@ -37,6 +52,116 @@ impl RunData {
         options.cache = cache.map(Path::to_path_buf);
         options.offline = offline;
         Self::from_loaded(plan, load(&plan.source, &options)?)
+    }
+
+    /// Loads this process's share of the data of `plan` in a data-parallel
+    /// run over `group`: each process reads and encodes only its share of
+    /// the rows (see [`crate::data::source::load_among`]: the shares are
+    /// the rows one process would encode, bit for bit) and all hold every
+    /// row's label, group and weight, from which the validation split is
+    /// held out as [`RunData::load`] holds it out. Models are judged on
+    /// every row ([`RunData::train_rows`] and its siblings), so every
+    /// process reports what one process would.
+    pub fn load_among(
+        plan: &RunPlan,
+        cache: Option<&Path>,
+        offline: bool,
+        group: Arc<dyn Collective>,
+    ) -> Result<RunData> {
+        let peers = Peers::of(&*group);
+        if peers.is_alone() {
+            return RunData::load(plan, cache, offline);
+        }
+        let mut options = plan.load.clone();
+        options.cache = cache.map(Path::to_path_buf);
+        options.offline = offline;
+        let loaded = crate::data::source::load_among(&plan.source, &options, peers)?;
+        let shared = |features: Dataset| -> Result<SplitRows> {
+            let (first, _) = peers.offset(features.n_rows());
+            let mut weighted = [features.weights().is_some()];
+            peers.any(&mut weighted);
+            let weights = weighted[0].then(|| {
+                let mine: Vec<f32> = (0..features.n_rows()).map(|i| features.weight(i)).collect();
+                peers.gather(&mine).concat()
+            });
+            let outcomes = Dataset::outcomes_of(
+                features.layout().clone(),
+                features.group_names_arc().clone(),
+                peers.gather(&features.labels().to_vec()).concat(),
+                peers.gather(&features.groups().to_vec()).concat(),
+                weights,
+            )?;
+            let share = FeatureShare { features: Arc::new(features), first, group: group.clone() };
+            Ok(SplitRows::shared(Arc::new(outcomes), share))
+        };
+        let encoded = loaded.encoded;
+        let (train, test) = (shared(encoded.train)?, shared(encoded.test)?);
+        let (train, validation) = if plan.validation_fraction > 0.0 {
+            let (keep, held) = train.outcomes().split_off_rows(plan.validation_fraction, plan.load.split_seed)?;
+            (train.subset(&keep)?, Some(train.subset(&held)?))
+        } else {
+            (train, None)
+        };
+        let share = |rows: &SplitRows| rows.share().expect("a shared split").clone();
+        Ok(RunData {
+            name: loaded.name,
+            sha256: loaded.sha256,
+            group_columns: loaded.group_columns,
+            report: encoded.report,
+            shares: Some(RunShares {
+                train: share(&train),
+                validation: validation.as_ref().map(share),
+                test: share(&test),
+            }),
+            train: train.outcomes().clone(),
+            validation: validation.as_ref().map(|v| v.outcomes().clone()),
+            test: test.outcomes().clone(),
+        })
+    }
+
+    /// The MB (2^20 bytes) of encoded rows this process holds: every
+    /// split's features, labels, groups and weights; in a run over shares,
+    /// its share of the features and every row's labels, groups and weights.
+    pub fn held_mb(&self) -> f64 {
+        let splits = [Some(&self.train), self.validation.as_ref(), Some(&self.test)];
+        let mut bytes: usize = splits.into_iter().flatten().map(|d| d.memory_bytes()).sum();
+        if let Some(s) = &self.shares {
+            bytes += [Some(&s.train), s.validation.as_ref(), Some(&s.test)]
+                .into_iter()
+                .flatten()
+                .map(|share| share.features.memory_bytes())
+                .sum::<usize>();
+        }
+        bytes as f64 / (1u64 << 20) as f64
+    }
+
+    /// The training split as models are judged on it (see [`SplitRows`]).
+    pub fn train_rows(&self) -> SplitRows {
+        self.rows(&self.train, self.shares.as_ref().map(|s| &s.train))
+    }
+
+    /// The validation split as models are judged on it.
+    pub fn validation_rows(&self) -> Option<SplitRows> {
+        let share = self.shares.as_ref().and_then(|s| s.validation.as_ref());
+        self.validation.as_ref().map(|v| self.rows(v, share))
+    }
+
+    /// The test split as models are judged on it.
+    pub fn test_rows(&self) -> SplitRows {
+        self.rows(&self.test, self.shares.as_ref().map(|s| &s.test))
+    }
+
+    fn rows(&self, split: &Arc<Dataset>, share: Option<&FeatureShare>) -> SplitRows {
+        match share {
+            None => SplitRows::whole(split.clone()),
+            Some(share) => SplitRows::shared(split.clone(), share.clone()),
+        }
+    }
+
+    /// The features of the training rows this process holds and the first
+    /// of them, in a run over shares.
+    pub(crate) fn train_share(&self) -> Option<(&Arc<Dataset>, usize, &Arc<dyn Collective>)> {
+        self.shares.as_ref().map(|s| (&s.train.features, s.train.first, &s.train.group))
     }
 
     /// An in-memory table (a data frame's columns, see
@@ -108,6 +233,7 @@ impl RunData {
             train: Arc::new(train),
             validation,
             test: Arc::new(test),
+            shares: None,
         })
     }
 }

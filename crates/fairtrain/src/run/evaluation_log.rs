@@ -10,7 +10,7 @@ use super::files::open_log;
 use crate::algorithms::Algorithm;
 use crate::constraints::FairnessConstraint;
 use crate::error::{Error, Result};
-use crate::evaluation::{GroupFrame, SplitReport};
+use crate::evaluation::SplitReport;
 use crate::model::Mlp;
 use crate::problem::Problem;
 use crate::train::{LoopState, Observer, ObserverStates};
@@ -69,8 +69,8 @@ impl<'a> EvaluationLog<'a> {
 
 impl Observer for EvaluationLog<'_> {
     fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> Result<()> {
-        for (split, data) in [("train", &self.data.train), ("test", &self.data.test)] {
-            let frame = GroupFrame::from_model(&self.mlp, params, data, self.threads);
+        for (split, rows) in [("train", self.data.train_rows()), ("test", self.data.test_rows())] {
+            let frame = rows.frame(&self.mlp, params, self.threads);
             let report = SplitReport::new(&frame, self.constraints, params);
             let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v}"));
             let values: Vec<String> = report.constraints.iter().map(|c| cell(c.value)).collect();

@@ -8,8 +8,10 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::split_rows::SplitRows;
 use crate::constraints::FairnessConstraint;
 use crate::data::Dataset;
+use crate::error::Result;
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
@@ -38,14 +40,14 @@ pub(crate) const SELECTION_SAMPLE_SEED: u64 = 0x5e1e_c7ed;
 /// Mixed into the run's seed for the training split's sample.
 pub(crate) const TRAIN_SAMPLE_SEED: u64 = 0x7a1_5e1e;
 
-/// A fixed stratified sample (by group and label, seeded) of `data` for
-/// the controls, or `None` when `data` is small enough to use whole (or a
-/// group would be left without rows).
-pub(crate) fn selection_sample(data: &Dataset, seed: u64) -> Option<Dataset> {
+/// The rows of a fixed stratified sample (by group and label, seeded) of
+/// `data` for the controls, or `None` when `data` is small enough to use
+/// whole (or a group would be left without rows).
+pub(crate) fn selection_sample(data: &Dataset, seed: u64) -> Option<Vec<usize>> {
     if data.n_rows() <= SELECTION_ROWS {
         return None;
     }
-    data.split_off(SELECTION_ROWS as f64 / data.n_rows() as f64, seed).ok().map(|(_, sample)| sample)
+    data.split_off_rows(SELECTION_ROWS as f64 / data.n_rows() as f64, seed).ok().map(|(_, sample)| sample)
 }
 
 /// Evaluation snapshots averaged into a selection candidate (a tenth of
@@ -58,9 +60,9 @@ const SNAPSHOTS: usize = 4;
 pub(crate) struct Generalization<'a> {
     pub(crate) mlp: &'a Mlp,
     /// The validation rows the controls judge by (a sample of a large split).
-    pub(crate) validation: Judged<'a>,
+    pub(crate) validation: Judged,
     /// The training rows the controls judge by (a sample of a large split).
-    pub(crate) train: Judged<'a>,
+    pub(crate) train: Judged,
     pub(crate) constraints: &'a [FairnessConstraint],
     pub(crate) threads: usize,
     pub(crate) time_budget: bool,
@@ -75,22 +77,19 @@ pub(crate) struct Generalization<'a> {
 }
 
 /// A split, or a fixed sample of it ([`selection_sample`]).
-pub(crate) enum Judged<'a> {
-    Whole(&'a Dataset),
-    Sample(Dataset),
-}
+pub(crate) struct Judged(SplitRows);
 
-impl<'a> Judged<'a> {
-    /// `data`, or its sample when it is large.
-    pub(crate) fn of(data: &'a Dataset, seed: u64) -> Self {
-        selection_sample(data, seed).map_or(Judged::Whole(data), Judged::Sample)
+impl Judged {
+    /// `rows`, or their sample when there are many.
+    pub(crate) fn of(rows: SplitRows, seed: u64) -> Result<Self> {
+        Ok(Judged(match selection_sample(rows.outcomes(), seed) {
+            Some(sample) => rows.subset(&sample)?,
+            None => rows,
+        }))
     }
 
-    pub(crate) fn rows(&self) -> &Dataset {
-        match self {
-            Judged::Whole(d) => d,
-            Judged::Sample(d) => d,
-        }
+    pub(crate) fn rows(&self) -> &SplitRows {
+        &self.0
     }
 }
 
@@ -137,8 +136,8 @@ pub(crate) struct Pending {
 const STATE_KEY: &str = "generalization";
 
 impl<'a> Generalization<'a> {
-    fn frame(&self, params: &[f32], data: &Dataset) -> GroupFrame {
-        GroupFrame::from_model(self.mlp, params, data, self.threads)
+    fn frame(&self, params: &[f32], rows: &SplitRows) -> GroupFrame {
+        rows.frame(self.mlp, params, self.threads)
     }
 
     /// The largest violation on the training rows (the sample of a large
@@ -186,7 +185,8 @@ impl<'a> Generalization<'a> {
     /// no closer to the bound.)
     fn measure_margin(&mut self, params: &[f32]) -> crate::error::Result<()> {
         let v = self.validation.rows();
-        let logits = self.mlp.logits(params, v, self.threads);
+        let logits = v.logits(self.mlp, params, self.threads);
+        let v = v.outcomes();
         let certs = certify_dataset(
             v,
             &logits,
@@ -281,7 +281,8 @@ impl Observer for Generalization<'_> {
         let candidate = &self.candidate;
         let v = self.validation.rows();
         // One forward pass of the validation rows per evaluation.
-        let logits = self.mlp.logits(candidate, v, self.threads);
+        let logits = v.logits(self.mlp, candidate, self.threads);
+        let v = v.outcomes();
         if self.state.tolerance.is_none() {
             let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
             let certs = certify_dataset(v, &logits, self.constraints, candidate, &options);
@@ -351,8 +352,8 @@ mod tests {
         let constraints = [FairnessConstraint::new(crate::constraints::Notion::WeightNorm, 1.0).unwrap()];
         let mut g = Generalization {
             mlp: &mlp,
-            validation: Judged::Whole(&data),
-            train: Judged::Whole(&data),
+            validation: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
+            train: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
             constraints: &constraints,
             threads: 1,
             time_budget: false,
@@ -387,7 +388,7 @@ mod tests {
     fn large_splits_are_judged_on_a_fixed_stratified_sample() {
         assert!(selection_sample(&rows(SELECTION_ROWS), 0).is_none());
         let data = rows(4 * SELECTION_ROWS);
-        let sample = selection_sample(&data, 1).unwrap();
+        let sample = data.subset(&selection_sample(&data, 1).unwrap()).unwrap();
         assert!(sample.n_rows().abs_diff(SELECTION_ROWS) <= 4, "{}", sample.n_rows());
         // Each group and label keeps its share (a tenth in group b, a third positive).
         let share = |d: &Dataset, f: &dyn Fn(usize) -> bool| {
@@ -396,7 +397,7 @@ mod tests {
         assert!((share(&sample, &|i| sample.groups()[i] == 1) - 0.1).abs() < 1e-3);
         assert!((share(&sample, &|i| sample.labels()[i] > 0.5) - 1.0 / 3.0).abs() < 1e-3);
         // Fixed by the seed.
-        assert_eq!(selection_sample(&data, 1).unwrap().labels(), sample.labels());
-        assert_eq!(selection_sample(&data, 1).unwrap().dense_row(7), sample.dense_row(7));
+        let again = data.subset(&selection_sample(&data, 1).unwrap()).unwrap();
+        assert_eq!((again.labels(), again.dense_row(7)), (sample.labels(), sample.dense_row(7)));
     }
 }

@@ -49,6 +49,7 @@ mod plan;
 pub mod resolve;
 mod resume;
 mod session;
+mod split_rows;
 mod table;
 
 pub use algorithm_keys::{applicable as algorithm_keys, keys_of as algorithm_keys_of};
@@ -69,6 +70,7 @@ pub use outcome::RunOutcome;
 pub use plan::{BudgetSetting, RunPlan};
 pub use resume::Resumable;
 pub use session::{PruneStage, RunOptions, Session};
+pub use split_rows::SplitRows;
 pub use table::{render, render_split};
 
 use crate::error::Result;

@@ -74,6 +74,9 @@ pub struct RunPlan {
     pub average: f64,
     /// Evaluation threads.
     pub threads: usize,
+    /// The most MB of encoded rows this process may hold (see
+    /// [`RunData::held_mb`](super::RunData::held_mb)).
+    pub memory_budget: Option<f64>,
     /// Fraction of the training split held out for validation.
     pub validation_fraction: f64,
     /// The generalization margin.
@@ -156,6 +159,7 @@ impl RunPlan {
             temperature: self.temperature,
             average: Some(self.average),
             threads: Some(self.threads),
+            memory_budget: self.memory_budget,
             ..TrainingKeys::default()
         };
         match self.budget {
@@ -201,6 +205,7 @@ impl RunPlan {
         config.training.time_budget = None;
         config.training.epochs = None;
         config.training.threads = None;
+        config.training.memory_budget = None;
         config.output = OutputKeys { log_every: config.output.log_every, ..OutputKeys::default() };
         config.to_toml()
     }

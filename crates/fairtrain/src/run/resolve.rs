@@ -504,6 +504,12 @@ impl RunConfig {
                 }
             },
             threads: threads(t.threads.unwrap_or(1))?,
+            memory_budget: match t.memory_budget {
+                Some(mb) if !(mb.is_finite() && mb > 0.0) => {
+                    return Err(Error::config("memory-budget", format!("{mb} (must be a positive number of MB)")));
+                }
+                mb => mb,
+            },
             out: o.out.clone(),
             notes,
         })

@@ -15,6 +15,7 @@ use super::generalization::{Generalization, GeneralizationState, Judged, SELECTI
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
+use super::split_rows::SplitRows;
 use crate::algorithms::methods::prune::PruneMethod;
 use crate::algorithms::{Algorithm, AlgorithmConfig};
 use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
@@ -143,29 +144,35 @@ fn tabular_problem(
     plan: &RunPlan,
     mlp: &Mlp,
     params: Vec<f32>,
-    train: &Arc<crate::data::Dataset>,
+    data: &RunData,
     constraints: ConstraintSet,
     collective: Option<Arc<dyn Collective>>,
 ) -> Result<Box<dyn TabularRun>> {
+    // In a run over shares, the problem holds every row's outcomes and this
+    // process's features.
+    let share = data.train_share();
     fn configured<M: crate::model::TabularModel>(
         p: TabularProblem<M>,
         temperature: Option<f32>,
         collective: Option<Arc<dyn Collective>>,
+        share: Option<(&Arc<crate::data::Dataset>, usize, &Arc<dyn Collective>)>,
     ) -> Result<TabularProblem<M>> {
         let p = match temperature {
             Some(t) => p.with_temperature(t)?,
             None => p,
         };
-        Ok(match collective {
-            Some(g) => p.with_collective(g),
-            None => p,
-        })
+        match (share, collective) {
+            (Some((features, first, group)), _) => p.with_share(group.clone(), features.clone(), first),
+            (None, Some(g)) => Ok(p.with_collective(g)),
+            (None, None) => Ok(p),
+        }
     }
+    let train = &data.train;
     let (batch, seed) = (plan.batch_for(train.n_rows()), plan.seed);
     match &plan.burn_device {
         None => {
             let p = TabularProblem::new(mlp.clone(), params, train.clone(), constraints, batch, seed)?;
-            Ok(Box::new(configured(p, plan.temperature, collective)?))
+            Ok(Box::new(configured(p, plan.temperature, collective, share)?))
         }
         #[cfg(feature = "burn")]
         Some(name) => {
@@ -179,7 +186,7 @@ fn tabular_problem(
             if plan.checkpoint_every.is_some() {
                 p = p.keep_params_on_host();
             }
-            Ok(Box::new(configured(p, plan.temperature, collective)?))
+            Ok(Box::new(configured(p, plan.temperature, collective, share)?))
         }
         #[cfg(not(feature = "burn"))]
         Some(d) => Err(Error::config("backend", format!("burn (device {d}): this fairtrain was built without it"))),
@@ -191,6 +198,36 @@ impl<'a> Session<'a> {
     /// the checkpoint's state.
     pub fn new(plan: &'a RunPlan, data: &'a RunData, options: RunOptions) -> Result<Session<'a>> {
         let started = options.started.unwrap_or_else(Instant::now);
+        if let Some(budget) = plan.memory_budget.filter(|&mb| data.held_mb() > mb) {
+            let held = data.held_mb();
+            let (how, way_out) = match &options.collective {
+                Some(g) => (
+                    format!("its share, as one of {} processes", g.size()),
+                    format!("over more processes (about {})", (held / budget * g.size() as f64).ceil() as usize + 1),
+                ),
+                None => (
+                    "all of them".to_string(),
+                    format!(
+                        "data-parallel over about {} processes (mpirun -np N)",
+                        (held / budget).ceil() as usize + 1
+                    ),
+                ),
+            };
+            return Err(Error::config(
+                "memory-budget",
+                format!(
+                    "{budget} MB: this process would hold {held:.1} MB of encoded rows ({how}); run it {way_out}, \
+                     or raise the budget"
+                ),
+            ));
+        }
+        if data.shares.is_some() && plan.postprocess != Postprocess::Off {
+            // (Its decisions hash each row's inputs, which no process holds all of.)
+            return Err(Error::config(
+                "postprocess",
+                "does not run over shares of the rows (a data-parallel run); run it on one process",
+            ));
+        }
         let train = &data.train;
         let constraints = ConstraintSet::new(plan.initial_constraints(), train)?;
         let mlp = Mlp::new(train.n_inputs(), &plan.hidden)?;
@@ -199,7 +236,7 @@ impl<'a> Session<'a> {
             None => mlp.init_params(plan.seed),
         };
         let initial = params.clone();
-        let mut problem = tabular_problem(plan, &mlp, params, train, constraints, options.collective.clone())?;
+        let mut problem = tabular_problem(plan, &mlp, params, data, constraints, options.collective.clone())?;
         let batch = plan.batch_for(train.n_rows()).objective;
         let mut algorithm = plan.algorithm.for_run(train.n_rows(), batch, plan.seed).build()?;
         algorithm.supports(problem.num_constraints())?;
@@ -375,11 +412,15 @@ impl<'a> Session<'a> {
             ));
         }
         if let Some(g) = &self.options.collective {
+            let share = if data.shares.is_some() {
+                "each holds its share of the rows and forwards the minibatches' rows it holds"
+            } else {
+                "each forwards its share of every minibatch"
+            };
             lines.push(format!(
-                "data-parallel over {} processes: each forwards 1/{} of every minibatch; group sums and gradients \
-                 are summed across processes before any ratio is formed",
+                "data-parallel over {} processes: {share}; group sums and gradients are summed across processes \
+                 before any ratio is formed",
                 g.size(),
-                g.size()
             ));
         }
         lines
@@ -395,11 +436,14 @@ impl<'a> Session<'a> {
             Budget::Seconds(s) => s,
         };
         let select = plan.select == Select::BestFeasible;
-        let mut generalization = data.validation.as_deref().map(|validation| Generalization {
+        let judged = |rows: Option<SplitRows>, seed: u64| rows.map(|r| Judged::of(r, plan.seed ^ seed)).transpose();
+        // (Streams of their own: the samples do not repeat the splits' draws.)
+        let validation = judged(data.validation_rows(), SELECTION_SAMPLE_SEED)?;
+        let train = judged(validation.is_some().then(|| data.train_rows()), TRAIN_SAMPLE_SEED)?;
+        let mut generalization = validation.zip(train).map(|(validation, train)| Generalization {
             mlp: &self.mlp,
-            // (Streams of their own: the samples do not repeat the splits' draws.)
-            validation: Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED),
-            train: Judged::of(&data.train, plan.seed ^ TRAIN_SAMPLE_SEED),
+            validation,
+            train,
             constraints: &plan.constraints,
             threads: plan.threads,
             time_budget: matches!(self.budget, Budget::Seconds(_)),
@@ -496,12 +540,12 @@ impl<'a> Session<'a> {
         }
         // Judged on held-out rows only: a run without a validation split
         // (the paper preset) trains as configured.
-        let Some(validation) = data.validation.as_deref() else { return Ok(None) };
+        let Some(validation) = data.validation_rows() else { return Ok(None) };
         // (On the selection's sample of a large split: the same rows it judges.)
-        let judged = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED);
-        let judged = judged.rows();
+        let judged = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
         let params = self.problem.params();
-        let logits = self.mlp.logits(params, judged, plan.threads);
+        let logits = judged.rows().logits(&self.mlp, params, plan.threads);
+        let judged = judged.rows().outcomes();
         let Some(near) = NearConstant::of(GroupFrame::from_logits(judged, &logits).overall()) else {
             return Ok(None);
         };
@@ -551,13 +595,14 @@ impl<'a> Session<'a> {
         let mlp = &self.mlp;
         let (train, test) = (&data.train, &data.test);
         let constraints: &[FairnessConstraint] = &plan.constraints;
-        let train_logits = mlp.logits(&params, train, plan.threads);
+        // (Every row's logits, in a run over shares too.)
+        let train_logits = data.train_rows().logits(mlp, &params, plan.threads);
         let train_frame = GroupFrame::from_logits(train, &train_logits);
         let mut train_report = SplitReport::new(&train_frame, constraints, &params);
-        let test_logits = mlp.logits(&params, test, plan.threads);
+        let test_logits = data.test_rows().logits(mlp, &params, plan.threads);
         let mut test_report = SplitReport::new(&GroupFrame::from_logits(test, &test_logits), constraints, &params);
-        let validation = data.validation.as_deref().map(|v| {
-            let logits = mlp.logits(&params, v, plan.threads);
+        let validation_logits = data.validation_rows().map(|v| v.logits(mlp, &params, plan.threads));
+        let validation = data.validation.as_deref().zip(validation_logits).map(|(v, logits)| {
             let frame = GroupFrame::from_logits(v, &logits);
             (v, logits, frame)
         });

@@ -64,7 +64,8 @@ impl FeatureTypes {
                     ),
                 };
                 peers.agree(bad.map_or(Ok(()), |r| Err(error(r))))?;
-                unreachable!("a process holds the non-number");
+                // (A process holds the non-number, so it was reported above.)
+                return Err(Error::Data(format!("column '{}' is declared numeric but holds text", main.names[c])));
             }
             let numeric = !columns.forced_categorical.contains(&c) && !not_all_numbers;
             if numeric {
