@@ -258,3 +258,48 @@ fn shares_that_do_not_cover_the_rows_are_refused() {
         );
     }
 }
+
+#[test]
+fn estimates_over_shares_are_the_one_process_bits() {
+    // Each row's terms are exchanged by position and summed in the order
+    // drawn: the estimates are one process's, bit for bit (the gradient's
+    // sum over rows is taken per process, so only it is rounded otherwise).
+    let data = synthetic();
+    let all = outcomes(&data);
+    let batch = BatchSizes { objective: 33, per_group: 31 };
+    let notions = [(Notion::DemographicParity, 0.0), (Notion::EqualOpportunity, 0.0), (Notion::LossParity, 0.0)];
+    let mut alone = problem(&data, &notions, batch);
+    let mut expected = Vec::new();
+    for _ in 0..5 {
+        alone.estimate(Request::Both).unwrap();
+        expected.push(alone.last_estimate().clone());
+    }
+    let cuts = [0, data.n_rows() / 3, data.n_rows()];
+    let results: Vec<Vec<_>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .map(|m| {
+                let (all, data) = (&all, &data);
+                s.spawn(move || {
+                    let rows: Vec<usize> = (cuts[m.rank()]..cuts[m.rank() + 1]).collect();
+                    let share = Arc::new(data.subset(&rows).unwrap());
+                    let mut p = problem(all, &notions, batch).with_share(Arc::new(m), share, rows[0]).unwrap();
+                    (0..5)
+                        .map(|_| {
+                            p.estimate(Request::Both).unwrap();
+                            p.last_estimate().clone()
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for estimates in results {
+        for (got, want) in estimates.iter().zip(&expected) {
+            assert_eq!(got.objective.to_bits(), want.objective.to_bits());
+            assert_eq!(got.constraints, want.constraints);
+            assert_eq!(got.exact_constraints, want.exact_constraints);
+        }
+    }
+}

@@ -100,14 +100,17 @@ impl<M: TabularModel> TabularProblem<M> {
             return;
         }
         self.stats.sums.fill(0.0);
-        if self.device.enabled {
+        let summed = if self.device.enabled {
             self.device_sums(objective, constraints);
+            false
         } else {
-            self.host_sums(objective, constraints);
-        }
+            self.host_sums(objective, constraints)
+        };
         // Ratios only after the sums: the union batch's, not a mean of the
         // processes' ratios.
-        self.parallel.sum(&mut self.stats.sums);
+        if !summed {
+            self.parallel.sum(&mut self.stats.sums);
+        }
         if objective {
             let (sum, total) = (self.stats.sums[0], self.stats.sums[1]);
             self.stats.objective_total = total;

@@ -90,7 +90,11 @@ impl<M: TabularModel> TabularProblem<M> {
     /// The objective's (weighted loss, weight) and each needed statistic's
     /// smooth and exact numerators and denominators into `stats.sums`, over
     /// this process's selected slots.
-    pub(super) fn host_sums(&mut self, objective: bool, constraints: bool) {
+    pub(super) fn host_sums(&mut self, objective: bool, constraints: bool) -> bool {
+        if self.parallel.share.is_some() && self.parallel.size > 1 {
+            self.shared_sums(objective, constraints);
+            return true;
+        }
         if objective {
             // Sample weights (1 without them) make this the weighted mean.
             let (mut sum, mut total) = (0.0f32, 0.0f32);
@@ -128,6 +132,73 @@ impl<M: TabularModel> TabularProblem<M> {
                 self.stats.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&[num, den, exact_num, exact_den]);
             }
         }
+        false
+    }
+
+    /// [`Self::host_sums`] over shares of the rows, summed across the
+    /// processes: each row's terms are exchanged by position (each position
+    /// is one process's, the others add zeros, which is exact), then summed
+    /// in the order the rows were drawn, so the sums are the bits one
+    /// process would take.
+    fn shared_sums(&mut self, objective: bool, constraints: bool) {
+        let (bs, per) = (self.batch.objective, self.batch.per_group);
+        let n_needed = self.constraints.needed().len();
+        let stat_base = 2 * bs;
+        let mut terms = std::mem::take(&mut self.parallel.terms);
+        terms.clear();
+        terms.resize(stat_base + SUMS_PER_STATISTIC * per * n_needed, 0.0);
+        if objective {
+            for slot in self.parallel.owned(0..bs) {
+                if self.selected(slot, 0) {
+                    let p = self.parallel.position(slot, 0);
+                    let w = self.data.weight(self.rows[slot] as usize);
+                    terms[2 * p] = w * self.host.losses[slot];
+                    terms[2 * p + 1] = w;
+                }
+            }
+        }
+        if constraints {
+            let labels = self.data.labels();
+            for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
+                let first = self.cells[self.needed_cell[k]].first_slot;
+                for slot in self.parallel.owned(first..first + per) {
+                    if !self.selected(slot, first) {
+                        continue;
+                    }
+                    let row = self.rows[slot] as usize;
+                    let (z, y, loss, w) =
+                        (self.host.logits[slot], labels[row], self.host.losses[slot], self.data.weight(row));
+                    let t = statistic.smooth(z, y, loss, self.host.dlosses[slot], self.temperature);
+                    let (n, d) = statistic.exact(z, y, loss);
+                    let at = stat_base + SUMS_PER_STATISTIC * (per * k + self.parallel.position(slot, first));
+                    terms[at..at + SUMS_PER_STATISTIC].copy_from_slice(&[w * t.num, w * t.den, w * n, w * d]);
+                }
+            }
+        }
+        self.parallel.sum(&mut terms);
+        if objective {
+            let (mut sum, mut total) = (0.0f32, 0.0f32);
+            for p in 0..bs {
+                sum += terms[2 * p];
+                total += terms[2 * p + 1];
+            }
+            self.stats.sums[0] = sum;
+            self.stats.sums[1] = total;
+        }
+        if constraints {
+            for k in 0..n_needed {
+                let mut sums = [0.0f32; SUMS_PER_STATISTIC];
+                for p in 0..per {
+                    let at = stat_base + SUMS_PER_STATISTIC * (per * k + p);
+                    for (s, t) in sums.iter_mut().zip(&terms[at..at + SUMS_PER_STATISTIC]) {
+                        *s += t;
+                    }
+                }
+                let at = 2 + SUMS_PER_STATISTIC * k;
+                self.stats.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&sums);
+            }
+        }
+        self.parallel.terms = terms;
     }
 
     /// Adds the gradient of `objective_weight * f` (when `objective`) and of

@@ -29,6 +29,8 @@ pub(super) struct Parallel {
     pub(super) local: Vec<f32>,
     /// The features this process holds, where it holds a share of them.
     pub(super) share: Option<Share>,
+    /// Scratch of the per-row terms exchanged in a run over shares.
+    pub(super) terms: Vec<f32>,
 }
 
 /// A share of the training rows' features: this process holds rows
@@ -125,7 +127,7 @@ impl Share {
 impl Parallel {
     /// A process alone.
     pub(super) fn alone() -> Self {
-        Parallel { group: None, rank: 0, size: 1, local: Vec::new(), share: None }
+        Parallel { group: None, rank: 0, size: 1, local: Vec::new(), share: None, terms: Vec::new() }
     }
 
     /// A member of `group` for a model of `n_params` parameters.
@@ -136,6 +138,7 @@ impl Parallel {
             local: vec![0.0; n_params],
             group: Some(group),
             share: None,
+            terms: Vec::new(),
         }
     }
 
