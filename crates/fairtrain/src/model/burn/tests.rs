@@ -74,20 +74,32 @@ fn ssl_alm_reaches_the_native_solution() {
 }
 
 /// Data-parallel on burn: two members (threads) forward half the rows
-/// each and get the estimates and gradient of the whole minibatch.
+/// each, holding every row or a share of the rows' features, and get the
+/// estimates and gradient of the whole minibatch.
 #[test]
 fn members_of_a_group_split_the_minibatch() {
-    use crate::distributed::ThreadGroup;
+    use crate::distributed::{Collective, ThreadGroup};
     let data = Arc::new(synthetic());
+    let outcomes = Arc::new(
+        crate::data::Dataset::outcomes_of(
+            data.layout().clone(),
+            data.group_names_arc().clone(),
+            data.labels().to_vec(),
+            data.groups().to_vec(),
+            None,
+        )
+        .unwrap(),
+    );
     let bound = FairnessConstraint::new(Notion::EqualizedOdds, 0.05).unwrap();
     let batches = BatchSizes { objective: 24, per_group: 11 };
     let params = Mlp::new(data.n_inputs(), &[8]).unwrap().init_params(4);
-    let build = || {
+    let build_on = |rows: &Arc<crate::data::Dataset>| {
         let dev = device("cpu").unwrap();
         let model = BurnModel::new(BurnMlp::new(data.n_inputs(), &[8], &dev), data.n_inputs(), dev);
-        let set = ConstraintSet::new(vec![bound.clone()], &data).unwrap();
-        TabularProblem::new(model, params.clone(), data.clone(), set, batches, 4).unwrap()
+        let set = ConstraintSet::new(vec![bound.clone()], rows).unwrap();
+        TabularProblem::new(model, params.clone(), rows.clone(), set, batches, 4).unwrap()
     };
+    let build = || build_on(&data);
     let step = |p: &mut dyn Problem| {
         p.estimate(Request::Both).unwrap();
         let weights: Vec<f32> = (0..p.num_constraints()).map(|i| 0.5 + i as f32).collect();
@@ -106,7 +118,22 @@ fn members_of_a_group_split_the_minibatch() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for (v, g) in members {
+    let shared: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(2)
+            .into_iter()
+            .map(|m| {
+                let half = data.n_rows() / 2;
+                let rows: Vec<usize> =
+                    if m.rank() == 0 { (0..half).collect() } else { (half..data.n_rows()).collect() };
+                let share = Arc::new(data.subset(&rows).unwrap());
+                let p = build_on(&outcomes);
+                // (`with_share` exchanges the shares: on the members' threads.)
+                s.spawn(move || step(&mut p.with_share(Arc::new(m), share, rows[0]).unwrap()))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+    });
+    for (v, g) in members.into_iter().chain(shared) {
         for (a, b) in v.iter().zip(&values) {
             assert!((a - b).abs() < 1e-5, "constraint {a} vs {b}");
         }
