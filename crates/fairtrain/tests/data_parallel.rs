@@ -189,32 +189,41 @@ fn outcomes(data: &Dataset) -> Arc<Dataset> {
     )
 }
 
+/// `f` on each member of a group holding the rows `cuts[r]..cuts[r + 1]`
+/// of `data` (the problem built on every row's outcomes, `all`).
+fn on_shares<T: Send>(
+    data: &Arc<Dataset>,
+    cuts: &[usize],
+    build: impl Fn(&Arc<Dataset>) -> TabularProblem + Sync,
+    f: impl Fn(TabularProblem) -> T + Sync,
+) -> Vec<T> {
+    let all = outcomes(data);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ThreadGroup::new(cuts.len() - 1)
+            .into_iter()
+            .map(|m| {
+                let (all, build, f) = (&all, &build, &f);
+                s.spawn(move || {
+                    let rows: Vec<usize> = (cuts[m.rank()]..cuts[m.rank() + 1]).collect();
+                    let share = Arc::new(data.subset(&rows).unwrap());
+                    f(build(all).with_share(Arc::new(m), share, rows[0]).unwrap())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn members_holding_shares_of_the_rows_reach_the_single_process_solution() {
     let data = synthetic();
-    let all = outcomes(&data);
     let batch = BatchSizes { objective: 64, per_group: 30 };
     let notions = [(Notion::DemographicParity, 0.02), (Notion::LossParity, 0.01)];
-    let members = 3;
     // Uneven shares of the rows, contiguous in rank order.
     let cuts = [0, data.n_rows() / 5, data.n_rows() / 2, data.n_rows()];
     for name in [AlgorithmName::SslAlm, AlgorithmName::Ssw, AlgorithmName::Ghost, AlgorithmName::ProxyLagrangian] {
         let (params, multipliers) = run(problem(&data, &notions, batch), name, 300);
-        let results: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = ThreadGroup::new(members)
-                .into_iter()
-                .map(|m| {
-                    let (all, data) = (&all, &data);
-                    s.spawn(move || {
-                        let rows: Vec<usize> = (cuts[m.rank()]..cuts[m.rank() + 1]).collect();
-                        let share = Arc::new(data.subset(&rows).unwrap());
-                        let p = problem(all, &notions, batch).with_share(Arc::new(m), share, rows[0]).unwrap();
-                        run(p, name, 300)
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
+        let results = on_shares(&data, &cuts, |all| problem(all, &notions, batch), |p| run(p, name, 300));
         let scale = params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
         for (rank, (p, l)) in results.iter().enumerate() {
             assert_eq!(p, &results[0].0, "{name}: member {rank} drifted from member 0");
@@ -265,7 +274,6 @@ fn estimates_over_shares_are_the_one_process_bits() {
     // drawn: the estimates are one process's, bit for bit (the gradient's
     // sum over rows is taken per process, so only it is rounded otherwise).
     let data = synthetic();
-    let all = outcomes(&data);
     let batch = BatchSizes { objective: 33, per_group: 31 };
     let notions = [(Notion::DemographicParity, 0.0), (Notion::EqualOpportunity, 0.0), (Notion::LossParity, 0.0)];
     let mut alone = problem(&data, &notions, batch);
@@ -275,26 +283,19 @@ fn estimates_over_shares_are_the_one_process_bits() {
         expected.push(alone.last_estimate().clone());
     }
     let cuts = [0, data.n_rows() / 3, data.n_rows()];
-    let results: Vec<Vec<_>> = std::thread::scope(|s| {
-        let handles: Vec<_> = ThreadGroup::new(2)
-            .into_iter()
-            .map(|m| {
-                let (all, data) = (&all, &data);
-                s.spawn(move || {
-                    let rows: Vec<usize> = (cuts[m.rank()]..cuts[m.rank() + 1]).collect();
-                    let share = Arc::new(data.subset(&rows).unwrap());
-                    let mut p = problem(all, &notions, batch).with_share(Arc::new(m), share, rows[0]).unwrap();
-                    (0..5)
-                        .map(|_| {
-                            p.estimate(Request::Both).unwrap();
-                            p.last_estimate().clone()
-                        })
-                        .collect()
+    let results = on_shares(
+        &data,
+        &cuts,
+        |all| problem(all, &notions, batch),
+        |mut p| {
+            (0..5)
+                .map(|_| {
+                    p.estimate(Request::Both).unwrap();
+                    p.last_estimate().clone()
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+                .collect::<Vec<_>>()
+        },
+    );
     for estimates in results {
         for (got, want) in estimates.iter().zip(&expected) {
             assert_eq!(got.objective.to_bits(), want.objective.to_bits());

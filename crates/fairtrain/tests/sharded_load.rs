@@ -242,17 +242,22 @@ fn run_on(members: usize, config: &fairtrain::run::RunConfig) -> Vec<fairtrain::
     })
 }
 
-#[test]
-fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
-    let dir = folder("run");
-    let path = dir.join("data.csv");
+/// A run configuration over 3,000 rows written to a CSV file in `dir`.
+fn csv_run(dir: &str, iterations: i64) -> fairtrain::run::RunConfig {
+    let path = folder(dir).join("data.csv");
     write_csv(&path, 0..3000, "\n");
     let mut config = fairtrain::run::RunConfig::default();
     config.set("data", path.display().to_string()).unwrap();
     config.set("target", "y").unwrap();
     config.set("group", "g").unwrap();
+    config.set("iterations", iterations).unwrap();
+    config
+}
+
+#[test]
+fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
+    let mut config = csv_run("run", 1500);
     config.set("constraint", "demographic-parity").unwrap();
-    config.set("iterations", 1500).unwrap();
     let alone = fairtrain::run::run(&config, &mut ()).unwrap();
     let scale = alone.params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
     for outcome in run_on(3, &config) {
@@ -269,14 +274,7 @@ fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
 #[test]
 fn a_memory_budget_one_process_exceeds_is_met_by_three() {
     use fairtrain::run::{RunData, RunOptions, Session};
-    let dir = folder("budget");
-    let path = dir.join("data.csv");
-    write_csv(&path, 0..3000, "\n");
-    let mut config = fairtrain::run::RunConfig::default();
-    config.set("data", path.display().to_string()).unwrap();
-    config.set("target", "y").unwrap();
-    config.set("group", "g").unwrap();
-    config.set("iterations", 200).unwrap();
+    let mut config = csv_run("budget", 200);
     let whole = RunData::load(&config.resolve().unwrap(), None, true).unwrap().held_mb();
     // Each of three processes holds a third of the features and every
     // row's label, group and weight: under 80% of the whole.

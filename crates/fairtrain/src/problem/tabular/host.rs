@@ -7,6 +7,7 @@
 
 use super::parallel::Parallel;
 use super::{SUMS_PER_STATISTIC, TabularProblem};
+use crate::constraints::Statistic;
 use crate::model::TabularModel;
 
 /// Per-slot buffers of the host forward and backward passes.
@@ -97,42 +98,50 @@ impl<M: TabularModel> TabularProblem<M> {
         }
         if objective {
             // Sample weights (1 without them) make this the weighted mean.
-            let (mut sum, mut total) = (0.0f32, 0.0f32);
+            let mut sums = [0.0f32; 2];
             for slot in self.parallel.owned(0..self.batch.objective) {
                 if self.selected(slot, 0) {
-                    let w = self.data.weight(self.rows[slot] as usize);
-                    sum += w * self.host.losses[slot];
-                    total += w;
+                    add(&mut sums, &self.objective_terms(slot));
                 }
             }
-            self.stats.sums[0] = sum;
-            self.stats.sums[1] = total;
+            self.stats.sums[..2].copy_from_slice(&sums);
         }
         if constraints {
-            let labels = self.data.labels();
             let per = self.batch.per_group;
             for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
                 let first = self.cells[self.needed_cell[k]].first_slot;
-                let (mut num, mut den, mut exact_num, mut exact_den) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+                let mut sums = [0.0f32; SUMS_PER_STATISTIC];
                 for slot in self.parallel.owned(first..first + per) {
-                    if !self.selected(slot, first) {
-                        continue;
+                    if self.selected(slot, first) {
+                        add(&mut sums, &self.statistic_terms(statistic, slot));
                     }
-                    let row = self.rows[slot] as usize;
-                    let (z, y, loss, w) =
-                        (self.host.logits[slot], labels[row], self.host.losses[slot], self.data.weight(row));
-                    let t = statistic.smooth(z, y, loss, self.host.dlosses[slot], self.temperature);
-                    num += w * t.num;
-                    den += w * t.den;
-                    let (n, d) = statistic.exact(z, y, loss);
-                    exact_num += w * n;
-                    exact_den += w * d;
                 }
                 let at = 2 + SUMS_PER_STATISTIC * k;
-                self.stats.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&[num, den, exact_num, exact_den]);
+                self.stats.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&sums);
             }
         }
         false
+    }
+
+    /// The objective's terms of the row in `slot`: its weighted loss and
+    /// its weight (sample weights, 1 without them, make the sum's ratio the
+    /// weighted mean).
+    #[inline]
+    fn objective_terms(&self, slot: usize) -> [f32; 2] {
+        let w = self.data.weight(self.rows[slot] as usize);
+        [w * self.host.losses[slot], w]
+    }
+
+    /// `statistic`'s terms of the row in `slot`: its weighted smooth and
+    /// exact numerator and denominator.
+    #[inline]
+    fn statistic_terms(&self, statistic: Statistic, slot: usize) -> [f32; SUMS_PER_STATISTIC] {
+        let row = self.rows[slot] as usize;
+        let (z, y, loss, w) =
+            (self.host.logits[slot], self.data.labels()[row], self.host.losses[slot], self.data.weight(row));
+        let t = statistic.smooth(z, y, loss, self.host.dlosses[slot], self.temperature);
+        let (n, d) = statistic.exact(z, y, loss);
+        [w * t.num, w * t.den, w * n, w * d]
     }
 
     /// [`Self::host_sums`] over shares of the rows, summed across the
@@ -151,49 +160,31 @@ impl<M: TabularModel> TabularProblem<M> {
             for slot in self.parallel.owned(0..bs) {
                 if self.selected(slot, 0) {
                     let p = self.parallel.position(slot, 0);
-                    let w = self.data.weight(self.rows[slot] as usize);
-                    terms[2 * p] = w * self.host.losses[slot];
-                    terms[2 * p + 1] = w;
+                    terms[2 * p..2 * p + 2].copy_from_slice(&self.objective_terms(slot));
                 }
             }
         }
         if constraints {
-            let labels = self.data.labels();
             for (k, &(_, statistic)) in self.constraints.needed().iter().enumerate() {
                 let first = self.cells[self.needed_cell[k]].first_slot;
                 for slot in self.parallel.owned(first..first + per) {
-                    if !self.selected(slot, first) {
-                        continue;
+                    if self.selected(slot, first) {
+                        let at = stat_base + SUMS_PER_STATISTIC * (per * k + self.parallel.position(slot, first));
+                        terms[at..at + SUMS_PER_STATISTIC].copy_from_slice(&self.statistic_terms(statistic, slot));
                     }
-                    let row = self.rows[slot] as usize;
-                    let (z, y, loss, w) =
-                        (self.host.logits[slot], labels[row], self.host.losses[slot], self.data.weight(row));
-                    let t = statistic.smooth(z, y, loss, self.host.dlosses[slot], self.temperature);
-                    let (n, d) = statistic.exact(z, y, loss);
-                    let at = stat_base + SUMS_PER_STATISTIC * (per * k + self.parallel.position(slot, first));
-                    terms[at..at + SUMS_PER_STATISTIC].copy_from_slice(&[w * t.num, w * t.den, w * n, w * d]);
                 }
             }
         }
         self.parallel.sum(&mut terms);
         if objective {
-            let (mut sum, mut total) = (0.0f32, 0.0f32);
-            for p in 0..bs {
-                sum += terms[2 * p];
-                total += terms[2 * p + 1];
-            }
-            self.stats.sums[0] = sum;
-            self.stats.sums[1] = total;
+            let mut sums = [0.0f32; 2];
+            terms[..stat_base].chunks_exact(2).for_each(|t| add(&mut sums, t));
+            self.stats.sums[..2].copy_from_slice(&sums);
         }
         if constraints {
-            for k in 0..n_needed {
+            for (k, block) in terms[stat_base..].chunks_exact(SUMS_PER_STATISTIC * per).enumerate() {
                 let mut sums = [0.0f32; SUMS_PER_STATISTIC];
-                for p in 0..per {
-                    let at = stat_base + SUMS_PER_STATISTIC * (per * k + p);
-                    for (s, t) in sums.iter_mut().zip(&terms[at..at + SUMS_PER_STATISTIC]) {
-                        *s += t;
-                    }
-                }
+                block.chunks_exact(SUMS_PER_STATISTIC).for_each(|t| add(&mut sums, t));
                 let at = 2 + SUMS_PER_STATISTIC * k;
                 self.stats.sums[at..at + SUMS_PER_STATISTIC].copy_from_slice(&sums);
             }
@@ -261,5 +252,13 @@ impl<M: TabularModel> TabularProblem<M> {
             let (model, params, ws) = (&self.model, &self.params, &mut self.ws);
             Parallel::add_summed(group, local, grad, |g| model.backward(params, data, rows, ws, 0, dz, g));
         }
+    }
+}
+
+/// Adds `terms` to `sums`, element by element.
+#[inline]
+fn add(sums: &mut [f32], terms: &[f32]) {
+    for (s, t) in sums.iter_mut().zip(terms) {
+        *s += t;
     }
 }
