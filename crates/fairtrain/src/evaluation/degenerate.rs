@@ -87,13 +87,68 @@ pub fn feasible_threshold(
     constraints: &[FairnessConstraint],
     params: &[f32],
 ) -> Option<FeasibleThreshold> {
+    sweep(data, logits, constraints, params).into_iter().next()
+}
+
+/// The most accurate decision threshold on `validation` (a model's scores
+/// of those rows) at which every constraint holds and the predictions are
+/// not near-constant there and, with the same threshold, on `train`: a
+/// threshold that meets the bounds on validation alone may be the luck of
+/// a small group's noise. The threshold lies midway between two scores of
+/// the validation rows. `None` when no threshold of the sweep passes both
+/// splits: a near-constant model is then one the bound forces, as far as
+/// its ranking of the rows can tell.
+///
+/// ```
+/// use fairtrain::constraints::{FairnessConstraint, Notion};
+/// use fairtrain::data::Dataset;
+/// use fairtrain::evaluation::degenerate::threshold_on_both;
+/// // Half of each group positive, every positive scored above every
+/// // negative, all below 0: "no" for everyone at the model's threshold.
+/// let labels: Vec<f32> = (0..200).map(|i| (i % 2) as f32).collect();
+/// let groups: Vec<u32> = (0..200).map(|i| (i / 100) as u32).collect();
+/// let logits: Vec<f32> = (0..200).map(|i| -1.0 + 0.5 * (i % 2) as f32).collect();
+/// let data = Dataset::from_dense(vec![0.0; 200], 1, labels, groups, vec!["a".into(), "b".into()]).unwrap();
+/// let dp = [FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap()];
+/// let t = threshold_on_both((&data, &logits), (&data, &logits), &dp, &[]).unwrap();
+/// assert_eq!((t.logit, t.accuracy), (-0.75, 1.0));
+/// ```
+pub fn threshold_on_both(
+    validation: (&Dataset, &[f32]),
+    train: (&Dataset, &[f32]),
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+) -> Option<FeasibleThreshold> {
+    let (data, logits) = validation;
+    let mut sorted: Vec<f32> = logits.iter().copied().filter(|z| z.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    let mut shifted = vec![0.0f32; train.1.len()];
+    sweep(data, logits, constraints, params).into_iter().find_map(|found| {
+        // Midway to the next larger score: the same decisions on validation,
+        // and none of its rows left exactly at the moved threshold.
+        let next = sorted.iter().copied().find(|&z| z > found.logit)?;
+        let logit = found.logit + 0.5 * (next - found.logit);
+        for (s, &z) in shifted.iter_mut().zip(train.1) {
+            *s = z - logit;
+        }
+        let frame = GroupFrame::from_logits(train.0, &shifted);
+        let feasible = constraints.iter().all(|c| c.value(&frame, params).is_some_and(|v| c.violation(v) <= 0.0));
+        (feasible && NearConstant::of(frame.overall()).is_none())
+            .then_some(FeasibleThreshold { logit, accuracy: found.accuracy })
+    })
+}
+
+/// The thresholds of the sweep at which every constraint holds on `data`
+/// and the predictions are not near-constant, most accurate first (the
+/// lower threshold first on a tie).
+fn sweep(data: &Dataset, logits: &[f32], constraints: &[FairnessConstraint], params: &[f32]) -> Vec<FeasibleThreshold> {
     let mut sorted: Vec<f32> = logits.iter().copied().filter(|z| z.is_finite()).collect();
     if sorted.is_empty() {
-        return None;
+        return Vec::new();
     }
     sorted.sort_by(f32::total_cmp);
     let mut shifted = vec![0.0f32; logits.len()];
-    let mut best: Option<FeasibleThreshold> = None;
+    let mut found = Vec::new();
     for k in 1..THRESHOLDS {
         let t = sorted[k * (sorted.len() - 1) / THRESHOLDS];
         for (s, &z) in shifted.iter_mut().zip(logits) {
@@ -101,15 +156,13 @@ pub fn feasible_threshold(
         }
         let frame = GroupFrame::from_logits(data, &shifted);
         let feasible = constraints.iter().all(|c| c.value(&frame, params).is_some_and(|v| c.violation(v) <= 0.0));
-        let accuracy = frame.overall().accuracy().unwrap_or(0.0);
-        if feasible
-            && NearConstant::of(frame.overall()).is_none()
-            && best.is_none_or(|b: FeasibleThreshold| accuracy > b.accuracy)
-        {
-            best = Some(FeasibleThreshold { logit: t, accuracy });
+        if feasible && NearConstant::of(frame.overall()).is_none() {
+            found.push(FeasibleThreshold { logit: t, accuracy: frame.overall().accuracy().unwrap_or(0.0) });
         }
     }
-    best
+    // Stable: the lower threshold first among equally accurate ones.
+    found.sort_by(|a, b| b.accuracy.total_cmp(&a.accuracy));
+    found
 }
 
 #[cfg(test)]
@@ -138,6 +191,22 @@ mod tests {
         let t = feasible_threshold(&data, &logits, &dp, &[]).unwrap();
         assert_eq!(t.accuracy, 1.0);
         assert!(t.logit > -1.0 && t.logit < -0.5, "{}", t.logit);
+    }
+
+    /// A threshold that meets demographic parity on validation but not on
+    /// the training rows (group b scored below it there) does not count:
+    /// the near-constant model is then said to be forced.
+    #[test]
+    fn a_threshold_must_meet_the_bounds_on_train_as_well() {
+        let labels: Vec<f32> = (0..200).map(|i| (i % 2) as f32).collect();
+        let groups: Vec<u32> = (0..200).map(|i| (i / 100) as u32).collect();
+        let logits: Vec<f32> = (0..200).map(|i| -1.0 + 0.5 * (i % 2) as f32).collect();
+        let data = data(labels, groups);
+        let dp = [FairnessConstraint::new(Notion::DemographicParity, 0.05).unwrap()];
+        assert!(threshold_on_both((&data, &logits), (&data, &logits), &dp, &[]).is_some());
+        let train_logits: Vec<f32> = logits.iter().enumerate().map(|(i, &z)| if i < 100 { z } else { -2.0 }).collect();
+        assert!(feasible_threshold(&data, &logits, &dp, &[]).is_some());
+        assert_eq!(threshold_on_both((&data, &logits), (&data, &train_logits), &dp, &[]), None);
     }
 
     /// Group a all positive and scored high, group b all negative and

@@ -398,7 +398,8 @@ pub enum Margin {
     Off,
     /// A fixed margin.
     Fixed(f64),
-    /// Measured on the validation split at a quarter of the budget.
+    /// Measured on the validation split at a quarter, a half and three
+    /// quarters of the budget (a later measurement only tightens it).
     Auto,
 }
 

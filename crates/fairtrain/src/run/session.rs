@@ -22,7 +22,7 @@ use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
-use crate::evaluation::degenerate::{NearConstant, feasible_threshold};
+use crate::evaluation::degenerate::{NearConstant, feasible_threshold, threshold_on_both};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
 use crate::postprocess::Postprocess;
@@ -663,16 +663,23 @@ impl<'a> Session<'a> {
         };
         let near_constant = NearConstant::of(judged_frame.overall());
         if let (Some(near), true) = (near_constant, plan.algorithm.name().pursues_bounds()) {
-            let why = match feasible_threshold(judged, judged_logits, constraints, &params) {
+            // With a validation split, a threshold must meet the bounds on
+            // train as well (validation alone is noisy on small groups).
+            let threshold = match &validation {
+                Some(_) => threshold_on_both((judged, judged_logits), (train, &train_logits), constraints, &params),
+                None => feasible_threshold(judged, judged_logits, constraints, &params),
+            };
+            let on = if validation.is_some() { "on train and validation" } else { "on train" };
+            let why = match threshold {
                 Some(t) => format!(
                     "the bound does not force it: predicting positive above logit {:.3} instead of 0 gives {split} \
-                     accuracy {:.4} with the bound(s) met on {split}; try another algorithm (ssw, \
+                     accuracy {:.4} with the bound(s) met {on}; try another algorithm (ssw, \
                      proxy-lagrangian) or a looser bound",
                     t.logit, t.accuracy
                 ),
                 None => format!(
-                    "no decision threshold on this model's scores meets the bound(s) above the near-constant line on \
-                     {split}, so the bound may force it"
+                    "no decision threshold on this model's scores meets the bound(s) above the near-constant line \
+                     {on}, so the bound may force it"
                 ),
             };
             warnings.push(Warning {
