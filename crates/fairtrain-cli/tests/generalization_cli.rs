@@ -98,7 +98,7 @@ fn the_margin_is_measured_again_later_in_the_run() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let c = &metrics(&out)["test"]["constraints"][0];
     let b = c["train_bound"].as_f64().unwrap_or(0.05);
-    assert!(b < 0.05 && b >= 0.0125, "{c}");
+    assert!((0.0125..0.05).contains(&b), "{c}");
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains(&format!("training against {b:.4} (bound 0.05")), "{stdout}");
 }
