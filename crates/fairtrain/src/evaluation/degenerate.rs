@@ -87,7 +87,7 @@ pub fn feasible_threshold(
     constraints: &[FairnessConstraint],
     params: &[f32],
 ) -> Option<FeasibleThreshold> {
-    sweep(data, logits, constraints, params).into_iter().next()
+    sweep(data, logits, &sorted_scores(logits), constraints, params).into_iter().next()
 }
 
 /// The most accurate decision threshold on `validation` (a model's scores
@@ -120,10 +120,9 @@ pub fn threshold_on_both(
     params: &[f32],
 ) -> Option<FeasibleThreshold> {
     let (data, logits) = validation;
-    let mut sorted: Vec<f32> = logits.iter().copied().filter(|z| z.is_finite()).collect();
-    sorted.sort_by(f32::total_cmp);
+    let sorted = sorted_scores(logits);
     let mut shifted = vec![0.0f32; train.1.len()];
-    sweep(data, logits, constraints, params).into_iter().find_map(|found| {
+    sweep(data, logits, &sorted, constraints, params).into_iter().find_map(|found| {
         // Midway to the next larger score: the same decisions on validation,
         // and none of its rows left exactly at the moved threshold.
         let next = sorted.iter().copied().find(|&z| z > found.logit)?;
@@ -138,15 +137,27 @@ pub fn threshold_on_both(
     })
 }
 
-/// The thresholds of the sweep at which every constraint holds on `data`
-/// and the predictions are not near-constant, most accurate first (the
-/// lower threshold first on a tie).
-fn sweep(data: &Dataset, logits: &[f32], constraints: &[FairnessConstraint], params: &[f32]) -> Vec<FeasibleThreshold> {
+/// The finite scores of `logits`, ascending.
+fn sorted_scores(logits: &[f32]) -> Vec<f32> {
     let mut sorted: Vec<f32> = logits.iter().copied().filter(|z| z.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    sorted
+}
+
+/// The thresholds of the sweep (quantiles of `sorted`, the finite scores
+/// of `logits` in order) at which every constraint holds on `data` and the
+/// predictions are not near-constant, most accurate first (the lower
+/// threshold first on a tie).
+fn sweep(
+    data: &Dataset,
+    logits: &[f32],
+    sorted: &[f32],
+    constraints: &[FairnessConstraint],
+    params: &[f32],
+) -> Vec<FeasibleThreshold> {
     if sorted.is_empty() {
         return Vec::new();
     }
-    sorted.sort_by(f32::total_cmp);
     let mut shifted = vec![0.0f32; logits.len()];
     let mut found = Vec::new();
     for k in 1..THRESHOLDS {
