@@ -90,6 +90,8 @@ def run(indexed):
             "feasible": m["train"]["max_violation"] <= 0, "within": within,
             "unforced_constant": unforced,
             "test_value": max(c["value"] for c in m["test"]["constraints"]),
+            # How far the worst test value lies beyond bound + half-width (> 0: outside).
+            "test_excess": max(c["value"] - c["bound"] - c["ci_half_width"] for c in m["test"]["constraints"]),
             "train_violation": m["train"]["max_violation"],
             "validation_value": max((c["value"] for c in (m.get("validation") or {}).get("constraints", [])
                                      if c.get("value") is not None), default=None),

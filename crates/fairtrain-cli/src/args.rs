@@ -197,7 +197,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,
 
-    /// Train against a tighter bound so held-out values land within yours: auto (measured on validation at a quarter, half and three quarters of the budget; only ever tightened), off, or a number [default: auto; --preset paper: off]
+    /// Train against a tighter bound so held-out values land within yours: auto (at least one standard error of the training estimate, more where validation shows overfitting beyond its noise; measured at a quarter, half and three quarters of the budget; only ever tightened), off, or a number [default: auto; --preset paper: off]
     #[arg(long, value_name = "auto|off|X", help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<String>,

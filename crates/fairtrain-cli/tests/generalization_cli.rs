@@ -35,13 +35,20 @@ fn validation_margin_and_selection_are_reported() {
     let v = &m["validation"];
     let n: u64 = v["groups"].as_object().unwrap().values().map(|g| g["n"].as_u64().unwrap()).sum();
     assert_eq!(n, 6_000);
-    // The user's bound stays the bound; training aims lower only where the
-    // validation split shows overfitting beyond its noise (not here: 24,000
-    // training rows); the test entry has its interval.
+    // The user's bound stays the bound; training aims lower by the larger
+    // of the overfitting validation can tell from its noise (none here:
+    // 24,000 training rows) and one standard error of the training
+    // estimate, the validation half-width scaled by sqrt(6,000 / 24,000)
+    // and over 1.96.
+    let look = MarginLook::parse(&stdout, "loss-parity");
+    assert!(look.excess < look.half_width, "{stdout}");
+    assert!((look.standard_error - look.half_width * 0.5 / 1.96).abs() < 1e-4, "{stdout}");
+    assert!((look.training_against - (0.02 - look.standard_error)).abs() < 1e-4, "{stdout}");
     for split in ["train", "validation", "test"] {
         let c = &m[split]["constraints"][0];
         assert_eq!(c["bound"], 0.02);
-        assert!(c.get("train_bound").is_none(), "{split}: {c}");
+        let train_bound = c["train_bound"].as_f64().unwrap();
+        assert!((train_bound - look.training_against).abs() < 1e-4, "{split}: {c}");
     }
     let half = m["test"]["constraints"][0]["ci_half_width"].as_f64().unwrap();
     assert!(half > 0.0 && half < 0.05, "{half}");
@@ -72,14 +79,41 @@ fn validation_margin_and_selection_are_reported() {
     assert_eq!(m["data"]["train_rows"], 30_000);
 }
 
-/// Rates overfit as training goes on: on the synthetic data at demographic
-/// parity 0.05 (seed 0) validation shows no excess beyond its noise at a
-/// quarter of the budget, but does later, and the run trains the rest
-/// against a tighter bound. (Measured: none at a quarter, 0.0477 from a
-/// later measurement; COMPAS at the same bound, seed 0: 0.0354, test
-/// accuracy 0.579 -> 0.623.)
+/// The auto margin's last look (the console line of `constraint`).
+struct MarginLook {
+    training_against: f64,
+    excess: f64,
+    half_width: f64,
+    standard_error: f64,
+}
+
+impl MarginLook {
+    fn parse(stdout: &str, constraint: &str) -> MarginLook {
+        let prefix = format!("generalization margin: {constraint}: training against ");
+        let line = stdout.lines().find_map(|l| l.strip_prefix(prefix.as_str())).expect(stdout);
+        let number_after = |key: &str| -> f64 {
+            let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+            let end =
+                rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(rest.len());
+            rest[..end].parse().unwrap()
+        };
+        MarginLook {
+            training_against: number_after(""),
+            excess: number_after("validation "),
+            half_width: number_after("half-width "),
+            standard_error: number_after("training standard error "),
+        }
+    }
+}
+
+/// Rates overfit as training goes on, so the margin is measured at a
+/// quarter, a half and three quarters of the budget and only ever
+/// tightens: the bound trained against is at most the one the last look
+/// alone gives (synthetic data, demographic parity 0.05, seed 0: 0.0433;
+/// COMPAS at the same bound, seed 0, where validation shows 0.087 of
+/// excess over train at the end: 0.0320).
 #[test]
-fn the_margin_is_measured_again_later_in_the_run() {
+fn the_margin_only_tightens_over_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let o = fairtrain(&[
@@ -96,11 +130,13 @@ fn the_margin_is_measured_again_later_in_the_run() {
         s(&out),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let c = &metrics(&out)["test"]["constraints"][0];
-    let b = c["train_bound"].as_f64().unwrap_or(0.05);
-    assert!((0.0125..0.05).contains(&b), "{c}");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains(&format!("training against {b:.4} (bound 0.05")), "{stdout}");
+    let look = MarginLook::parse(&stdout, "demographic-parity");
+    let last_look_alone = 0.05 - (look.excess - look.half_width).max(look.standard_error);
+    assert!(look.training_against <= last_look_alone + 1e-4, "{stdout}");
+    assert!((0.0125..0.05).contains(&look.training_against), "{stdout}");
+    let c = &metrics(&out)["test"]["constraints"][0];
+    assert!((c["train_bound"].as_f64().unwrap() - look.training_against).abs() < 1e-4, "{c}");
 }
 
 #[test]

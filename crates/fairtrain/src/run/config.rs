@@ -399,7 +399,9 @@ pub enum Margin {
     /// A fixed margin.
     Fixed(f64),
     /// Measured on the validation split at a quarter, a half and three
-    /// quarters of the budget (a later measurement only tightens it).
+    /// quarters of the budget (a later measurement only tightens it): one
+    /// standard error of the training estimate, or the overfitting the
+    /// validation split shows beyond its noise where that is more.
     Auto,
 }
 

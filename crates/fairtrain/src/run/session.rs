@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use super::config::{Margin, Select};
 use super::data::RunData;
-use super::generalization::{Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED};
+use super::generalization::{
+    Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED, train_error_per_half_width,
+};
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
@@ -439,8 +441,11 @@ impl<'a> Session<'a> {
         let judged = |rows: Option<SplitRows>, seed: u64| rows.map(|r| Judged::of(r, plan.seed ^ seed)).transpose();
         // (Streams of their own: the samples do not repeat the splits' draws.)
         let validation = judged(data.validation_rows(), SELECTION_SAMPLE_SEED)?;
-        let train = judged(validation.is_some().then(|| data.train_rows()), TRAIN_SAMPLE_SEED)?;
+        let all_train = data.train_rows();
+        let train_rows = all_train.outcomes().n_rows();
+        let train = judged(validation.is_some().then_some(all_train), TRAIN_SAMPLE_SEED)?;
         let mut generalization = validation.zip(train).map(|(validation, train)| Generalization {
+            train_error_per_half_width: train_error_per_half_width(validation.rows().outcomes().n_rows(), train_rows),
             mlp: &self.mlp,
             validation,
             train,
