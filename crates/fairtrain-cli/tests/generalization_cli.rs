@@ -56,6 +56,17 @@ fn validation_margin_and_selection_are_reported() {
     let sel = &m["selected"];
     assert_eq!(sel["rule"], "best-feasible");
     assert!(sel["iteration"].as_u64().unwrap() >= 1000);
+    // The returned model is the one selected: the objective the selection
+    // recorded is the returned model's on validation, and the console names
+    // it (the model training ended with competes with the evaluated ones).
+    let recorded = sel["validation_objective"].as_f64().unwrap();
+    assert!((recorded - v["objective"].as_f64().unwrap()).abs() < 1e-9, "{sel} {v}");
+    let named = if sel["trained_model"].as_bool().unwrap() {
+        "returned model: the trained model above, the best validation objective".to_string()
+    } else {
+        format!("returned model: the average of the evaluated iterates up to iteration {}", sel["iteration"])
+    };
+    assert!(stdout.contains(&named), "{stdout}");
     // The resolved config re-runs it.
     let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
     assert!(config.contains("margin = \"auto\"") && config.contains("select = \"best-feasible\""), "{config}");

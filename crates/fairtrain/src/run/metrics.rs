@@ -167,6 +167,10 @@ pub struct Selected {
     pub rule: String,
     /// Its validation objective.
     pub validation_objective: f64,
+    /// Whether it is the model training ended with (the tail average, or
+    /// the last iterate) rather than an average of evaluated iterates.
+    #[serde(default)]
+    pub trained_model: bool,
 }
 
 /// What was loaded.

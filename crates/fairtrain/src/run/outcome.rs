@@ -119,10 +119,15 @@ impl RunOutcome {
             lines.push(self.postprocess_line(pp));
         }
         if let Some(sel) = &self.metrics.selected {
+            let which = if sel.trained_model {
+                "the trained model above".to_string()
+            } else {
+                format!("the average of the evaluated iterates up to iteration {}", sel.iteration)
+            };
             lines.push(format!(
-                "returned model: the average of the evaluated iterates up to iteration {}, the best validation \
-                 objective ({:.4}) among candidates feasible on validation",
-                sel.iteration, sel.validation_objective
+                "returned model: {which}, the best validation objective ({:.4}) among candidates feasible on \
+                 validation",
+                sel.validation_objective
             ));
         }
         lines

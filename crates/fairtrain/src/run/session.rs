@@ -498,16 +498,27 @@ impl<'a> Session<'a> {
         let margin_report = generalization.as_ref().map(|g| g.state.margin_report.clone()).unwrap_or_default();
         if let (Some(g), true) = (&mut generalization, select) {
             g.settle();
-            match &g.state.best {
-                Some((objective, iteration, best)) => {
+            let trained = self.problem.params().to_vec();
+            let rule = Select::BestFeasible.name().to_string();
+            match (g.final_model_wins(&trained), &g.state.best) {
+                (Some(objective), _) => {
+                    selected = Some(Selected {
+                        iteration: summary.iterations,
+                        rule,
+                        validation_objective: objective,
+                        trained_model: true,
+                    });
+                }
+                (None, Some((objective, iteration, best))) => {
                     self.problem.params_mut().copy_from_slice(best);
                     selected = Some(Selected {
                         iteration: *iteration,
-                        rule: Select::BestFeasible.name().to_string(),
+                        rule,
                         validation_objective: *objective,
+                        trained_model: false,
                     });
                 }
-                None => {
+                (None, None) => {
                     let (v, at) = g.state.least_violation.unwrap_or((f64::NAN, 0));
                     warnings.push(Warning {
                         iteration: summary.iterations,
