@@ -419,6 +419,23 @@ mod tests {
         Dataset::from_dense(x, 1, y, g, vec!["a".into(), "b".into()]).unwrap()
     }
 
+    /// Selection controls judging `data` as both validation and training rows.
+    fn controls<'a>(mlp: &'a Mlp, data: &Dataset, constraints: &'a [FairnessConstraint]) -> Generalization<'a> {
+        Generalization {
+            mlp,
+            validation: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
+            train: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
+            constraints,
+            threads: 1,
+            time_budget: false,
+            select: true,
+            select_from: 0.0,
+            train_error_per_half_width: train_error_per_half_width(data.n_rows(), data.n_rows()),
+            state: GeneralizationState::default(),
+            candidate: Vec::new(),
+        }
+    }
+
     /// The waiting candidates are checked lowest objective first (the
     /// earlier on a tie): the first feasible on the training rows is the
     /// best, and the infeasible one before it counts as the smallest
@@ -430,19 +447,7 @@ mod tests {
         let mlp = Mlp::new(1, &[2]).unwrap();
         let n = mlp.n_params();
         let constraints = [FairnessConstraint::new(crate::constraints::Notion::WeightNorm, 1.0).unwrap()];
-        let mut g = Generalization {
-            mlp: &mlp,
-            validation: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
-            train: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
-            constraints: &constraints,
-            threads: 1,
-            time_budget: false,
-            select: true,
-            select_from: 0.0,
-            train_error_per_half_width: train_error_per_half_width(200, 200),
-            state: GeneralizationState::default(),
-            candidate: Vec::new(),
-        };
+        let mut g = controls(&mlp, &data, &constraints);
         let waiting = |objective, iteration, value: f32| Pending {
             objective,
             on_validation: -0.1,
@@ -474,19 +479,7 @@ mod tests {
         let mlp = Mlp::new(1, &[2]).unwrap();
         let n = mlp.n_params();
         let constraints = [FairnessConstraint::new(crate::constraints::Notion::WeightNorm, 1.0).unwrap()];
-        let mut g = Generalization {
-            mlp: &mlp,
-            validation: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
-            train: Judged(SplitRows::whole(std::sync::Arc::new(data.clone()))),
-            constraints: &constraints,
-            threads: 1,
-            time_budget: false,
-            select: true,
-            select_from: 0.0,
-            train_error_per_half_width: train_error_per_half_width(200, 200),
-            state: GeneralizationState::default(),
-            candidate: Vec::new(),
-        };
+        let mut g = controls(&mlp, &data, &constraints);
         let feasible = vec![0.1; n];
         // No evaluated candidate: a feasible trained model is returned, with
         // its validation objective (all-0.1 weights: every logit alike).
