@@ -543,14 +543,16 @@ impl<'a> Session<'a> {
 
     /// The escalated algorithm and why, when the model the attempt's
     /// training ended with is near-constant on validation while a decision
-    /// threshold on its scores meets the bounds above that line, and the
-    /// algorithm has an escalation. The trained model, not the selected
-    /// one: a run that collapses late can leave an early candidate, taken
-    /// before it had learned much, that is just above the near-constant
-    /// line (synthetic data with 8 groups, demographic parity 0.05, seeds
-    /// 0 and 1: test accuracy 0.599 and 0.587 returned, 0.774 and 0.773
-    /// after the restart). Not for interrupted, pruning or data-parallel runs
-    /// (a restart there would not be the run the other processes continue).
+    /// threshold on its scores meets the bounds above that line, or is
+    /// [`MostlyConstant`] against a threshold that meets them on train and
+    /// validation, and the algorithm has an escalation. The trained model,
+    /// not the selected one: a run that collapses late can leave an early
+    /// candidate, taken before it had learned much, that is just above the
+    /// near-constant line (synthetic data with 8 groups, demographic parity
+    /// 0.05, seeds 0 and 1: test accuracy 0.599 and 0.587 returned, 0.774
+    /// and 0.773 after the restart). Not for interrupted, pruning or
+    /// data-parallel runs (a restart there would not be the run the other
+    /// processes continue).
     /// A resumed first attempt decides as the uninterrupted one did: its
     /// checkpoint holds everything the decision reads.
     fn restart(&self, attempt: &Attempt) -> Result<Option<(AlgorithmConfig, String)>> {
