@@ -12,6 +12,15 @@ fn adult(groups: &str, notion: &str, bound: f64, seed: u64) -> RunConfig {
     .unwrap()
 }
 
+/// Eight synthetic groups (`synthetic:groups=8`) under pairwise demographic parity.
+fn eight_groups(bound: f64, seed: u64) -> RunConfig {
+    RunConfig::from_toml(&format!(
+        "seed = {seed}\n[data]\nsource = \"synthetic:groups=8\"\n\
+         [[constraint]]\nnotion = \"demographic-parity\"\nbound = {bound}\n"
+    ))
+    .unwrap()
+}
+
 fn kinds(warnings: &[fairtrain::train::Warning]) -> Vec<&str> {
     warnings.iter().map(|w| w.kind.as_ref()).collect()
 }
@@ -62,12 +71,7 @@ fn eighteen_age_and_sex_groups_train_feasibly() {
 /// (unconstrained Adam: 0.778).
 #[test]
 fn a_run_that_collapses_late_restarts() {
-    let config = RunConfig::from_toml(
-        "seed = 0\n[data]\nsource = \"synthetic:groups=8\"\n\
-         [[constraint]]\nnotion = \"demographic-parity\"\nbound = 0.05\n",
-    )
-    .unwrap();
-    let outcome = run(&config, &mut ()).unwrap();
+    let outcome = run(&eight_groups(0.05, 0), &mut ()).unwrap();
     let m = &outcome.metrics;
     assert_eq!(m.train.groups.0.len(), 8);
     assert!(kinds(&m.warnings).contains(&"restarted"), "{:?}", m.warnings);
@@ -82,12 +86,7 @@ fn a_run_that_collapses_late_restarts() {
 /// and ends useful (test accuracy 0.584 without the restart).
 #[test]
 fn a_mostly_constant_run_restarts() {
-    let config = RunConfig::from_toml(
-        "seed = 1\n[data]\nsource = \"synthetic:groups=8\"\n\
-         [[constraint]]\nnotion = \"demographic-parity\"\nbound = 0.1\n",
-    )
-    .unwrap();
-    let outcome = run(&config, &mut ()).unwrap();
+    let outcome = run(&eight_groups(0.1, 1), &mut ()).unwrap();
     let m = &outcome.metrics;
     let restarted = m.warnings.iter().find(|w| w.kind == "restarted").expect("a restart");
     assert!(

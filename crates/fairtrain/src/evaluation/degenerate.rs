@@ -18,6 +18,13 @@ pub const ONE_CLASS_SHARE: f64 = 0.98;
 /// Decision thresholds the sweep tries (quantiles of the scores).
 const THRESHOLDS: usize = 200;
 
+/// The share of the majority class among a split's labels: the accuracy
+/// of predicting that class for everyone.
+fn majority_rate(counts: &GroupCounts) -> f64 {
+    let base = counts.positives / counts.n;
+    base.max(1.0 - base)
+}
+
 /// What makes a model near-constant on one split.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NearConstant {
@@ -46,9 +53,8 @@ impl NearConstant {
     /// ```
     pub fn of(counts: &GroupCounts) -> Option<Self> {
         let accuracy = counts.accuracy()?;
-        let base = counts.positives / counts.n;
         let near =
-            NearConstant { accuracy, majority_rate: base.max(1.0 - base), positive_share: counts.positive_rate()? };
+            NearConstant { accuracy, majority_rate: majority_rate(counts), positive_share: counts.positive_rate()? };
         (accuracy <= near.majority_rate + MAJORITY_MARGIN
             || near.positive_share >= ONE_CLASS_SHARE
             || near.positive_share <= 1.0 - ONE_CLASS_SHARE)
@@ -108,8 +114,7 @@ impl MostlyConstant {
     /// ```
     pub fn of(counts: &GroupCounts, threshold_accuracy: f64) -> Option<Self> {
         let accuracy = counts.accuracy()?;
-        let base = counts.positives / counts.n;
-        let majority_rate = base.max(1.0 - base);
+        let majority_rate = majority_rate(counts);
         (accuracy - majority_rate < KEPT_SHARE * (threshold_accuracy - majority_rate)).then_some(MostlyConstant {
             accuracy,
             majority_rate,

@@ -12,7 +12,7 @@ use super::split_rows::SplitRows;
 use crate::constraints::FairnessConstraint;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::evaluation::certificate::{CertifyOptions, certify_dataset};
+use crate::evaluation::certificate::{Certificate, CertifyOptions, certify_dataset};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
 use crate::train::{Observer, ObserverStates};
@@ -90,6 +90,12 @@ pub(crate) struct Generalization<'a> {
 /// training standard error is about a quarter of the half-width.)
 pub(crate) fn train_error_per_half_width(validation_rows: usize, train_rows: usize) -> f64 {
     (validation_rows as f64 / train_rows.max(1) as f64).sqrt() / 1.96
+}
+
+/// Each certificate's 95% half-width (0 where it has none): the tolerance
+/// of "feasible on validation".
+fn half_widths(certs: &[Certificate]) -> Vec<f64> {
+    certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect()
 }
 
 /// A split, or a fixed sample of it ([`selection_sample`]).
@@ -208,7 +214,7 @@ impl<'a> Generalization<'a> {
         if self.state.tolerance.is_none() {
             let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
             let certs = certify_dataset(v, &logits, self.constraints, candidate, &options);
-            self.state.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
+            self.state.tolerance = Some(half_widths(&certs));
         }
         let tolerance = self.state.tolerance.as_deref().unwrap_or(&[]);
         let report = SplitReport::new(&GroupFrame::from_logits(v, &logits), self.constraints, candidate);
@@ -282,7 +288,7 @@ impl<'a> Generalization<'a> {
         let train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
         // (The report says what the last measurement found.)
         self.state.margin_report.clear();
-        self.state.tolerance = Some(certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect());
+        self.state.tolerance = Some(half_widths(&certs));
         for (k, c) in self.constraints.iter().enumerate() {
             if c.kind == crate::constraints::ConstraintKind::WeightNorm {
                 continue;
