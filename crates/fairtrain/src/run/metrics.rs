@@ -171,6 +171,11 @@ pub struct Selected {
     /// the last iterate) rather than an average of evaluated iterates.
     #[serde(default)]
     pub trained_model: bool,
+    /// Whether it is the first attempt's model, kept after a restart
+    /// because the second attempt's was less accurate on validation or
+    /// violated the bounds on train (see the `restarted` warning).
+    #[serde(default)]
+    pub first_attempt: bool,
 }
 
 /// What was loaded.

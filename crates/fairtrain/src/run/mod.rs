@@ -31,6 +31,7 @@
 
 mod algorithm_keys;
 pub mod applicability;
+mod attempts;
 mod checkpointer;
 pub mod config;
 mod constraint_spec;

@@ -119,10 +119,14 @@ impl RunOutcome {
             lines.push(self.postprocess_line(pp));
         }
         if let Some(sel) = &self.metrics.selected {
-            let which = if sel.trained_model {
-                "the trained model above".to_string()
-            } else {
-                format!("the average of the evaluated iterates up to iteration {}", sel.iteration)
+            let which = match (sel.trained_model, sel.first_attempt) {
+                (true, false) => "the trained model above".to_string(),
+                (true, true) => "the model the first attempt ended with".to_string(),
+                (false, first) => format!(
+                    "the {}average of the evaluated iterates up to iteration {}",
+                    if first { "first attempt's " } else { "" },
+                    sel.iteration
+                ),
             };
             lines.push(format!(
                 "returned model: {which}, the best validation objective ({:.4}) among candidates feasible on \

@@ -23,7 +23,7 @@ use super::diagnostics::Diagnostics;
 use crate::error::{Error, Result};
 
 /// The checkpoint format; a reader refuses other versions.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 /// The first bytes of a checkpoint file.
 const MAGIC: &[u8; 8] = b"FTCKPT\0\n";
