@@ -98,6 +98,17 @@ fn half_widths(certs: &[Certificate]) -> Vec<f64> {
     certs.iter().map(|c| c.ci_half_width.unwrap_or(0.0)).collect()
 }
 
+/// A split report's largest violation of `constraints`, for "feasible"
+/// decisions: with no constraint every model is feasible (`-inf`); with an
+/// undefined value (a group without rows of a label) none is (`+inf`).
+pub(crate) fn largest_violation(report: &SplitReport, constraints: &[FairnessConstraint]) -> f64 {
+    match report.max_violation {
+        Some(v) => v,
+        None if constraints.is_empty() => f64::NEG_INFINITY,
+        None => f64::INFINITY,
+    }
+}
+
 /// A split, or a fixed sample of it ([`selection_sample`]).
 pub(crate) struct Judged(SplitRows);
 
@@ -173,11 +184,7 @@ impl<'a> Generalization<'a> {
     /// none is.
     fn train_violation(&self, params: &[f32]) -> f64 {
         let on_train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
-        match on_train.max_violation {
-            Some(v) => v,
-            None if self.constraints.is_empty() => f64::NEG_INFINITY,
-            None => f64::INFINITY,
-        }
+        largest_violation(&on_train, self.constraints)
     }
 
     /// Checks the waiting candidates on the training rows, lowest objective
