@@ -231,8 +231,17 @@ fn a_run_killed_anywhere_resumes_to_the_uninterrupted_result() {
         vec!["--data", "adult", "--group", "race,sex", "--constraint", "equalized-odds", "--iterations", "3000"],
         vec!["record:1000", "checkpoint:1200/2", "record:2000/2", "finish"],
     ));
+    // One whose first attempt's model beats the second's and is returned:
+    // the checkpoints of the second attempt carry the first's model.
+    cases.push((
+        "first-kept",
+        vec!["--data", "german", "--constraint", "demographic-parity", "--bound", "0.02", "--seed", "4"],
+        vec!["checkpoint:5000/2", "record:12000/2", "finish"],
+    ));
     for (name, args, kills) in cases {
-        let args: Vec<&str> = if name == "restarted" {
+        let args: Vec<&str> = if name == "first-kept" {
+            [&args[..], &["--checkpoint-every", "5000"]].concat()
+        } else if name == "restarted" {
             [&args[..], &["--checkpoint-every", "300"]].concat()
         } else {
             [&args[..], &budget[..]].concat()
@@ -242,6 +251,10 @@ fn a_run_killed_anywhere_resumes_to_the_uninterrupted_result() {
         if name == "restarted" {
             let m = json(&whole.join("metrics.json"));
             assert!(m["warnings"].to_string().contains("restarted"), "the case no longer restarts: {m}");
+        }
+        if name == "first-kept" {
+            let m = json(&whole.join("metrics.json"));
+            assert_eq!(m["selected"]["first_attempt"], true, "the case no longer keeps the first attempt: {m}");
         }
         for kill in kills {
             let dir = tmp.path().join(format!("{name}-{}", kill.replace([':', '/'], "-")));
