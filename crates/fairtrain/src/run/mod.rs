@@ -31,7 +31,6 @@
 
 mod algorithm_keys;
 pub mod applicability;
-mod attempts;
 mod checkpointer;
 pub mod config;
 mod constraint_spec;

@@ -3,37 +3,39 @@
 //! the problem and the algorithm, trains under the generalization controls
 //! (validation margin, model selection), and evaluates train, validation
 //! and test. It writes nothing: outputs are observers passed to
-//! [`Session::train`] and [`RunOutcome::save`].
+//! [`Session::train`] and [`RunOutcome::save`]. A run that collapses is
+//! rescued in `rescue` (restart, the better attempt, a moved threshold),
+//! with the attempts' state in `attempts`.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use super::attempts::{ATTEMPT_KEY, AttemptState, FirstAttempt, Standing};
+mod attempts;
+mod rescue;
+
 use super::config::{Margin, Select};
 use super::data::RunData;
 use super::generalization::{
-    Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED, largest_violation,
-    train_error_per_half_width,
+    Generalization, GeneralizationState, Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED, train_error_per_half_width,
 };
 use super::metrics::{BeforePostprocess, DataSummary, Metrics, Named, PostprocessReport, Selected, peak_rss_mb};
 use super::outcome::{ModelRecord, RunOutcome};
 use super::plan::RunPlan;
 use super::split_rows::SplitRows;
+use crate::algorithms::Algorithm;
 use crate::algorithms::methods::prune::PruneMethod;
-use crate::algorithms::{Algorithm, AlgorithmConfig};
 use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
-use crate::evaluation::degenerate::{
-    MostlyConstant, NearConstant, best_threshold_accuracy, feasible_threshold, threshold_on_both,
-};
+use crate::evaluation::degenerate::{NearConstant, feasible_threshold, threshold_on_both};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
 use crate::postprocess::Postprocess;
 use crate::problem::{TabularProblem, TabularRun};
 use crate::train::{Budget, Checkpoint, LoopState, Observer, Observers, StopReason, TrainerConfig, Warning};
+use attempts::{ATTEMPT_KEY, AttemptState, FirstAttempt};
 
 /// Evaluations over the budget that the model selection sees when no
 /// `eval-every` is asked.
@@ -525,171 +527,6 @@ impl<'a> Session<'a> {
         drop(generalization);
         self.algorithm.finalize(self.problem.params_mut());
         Ok(Attempt { summary, warnings, selected, train_bounds, margin_report, run_warnings, trained })
-    }
-
-    /// How `params` stand for the choice between attempts ([`Standing`]),
-    /// on the rows the selection judges; `None` without a validation split
-    /// or where the validation accuracy is undefined.
-    fn standing(&self, params: &[f32]) -> Result<Option<Standing>> {
-        let (plan, data) = (self.plan, self.data);
-        let Some(validation) = data.validation_rows() else { return Ok(None) };
-        let validation = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
-        let frame = validation.rows().frame(&self.mlp, params, plan.threads);
-        let Some(validation_accuracy) = frame.overall().accuracy() else { return Ok(None) };
-        let train = Judged::of(data.train_rows(), plan.seed ^ TRAIN_SAMPLE_SEED)?;
-        let on_train =
-            SplitReport::new(&train.rows().frame(&self.mlp, params, plan.threads), &plan.constraints, params);
-        let train_violation = largest_violation(&on_train, &plan.constraints);
-        Ok(Some(Standing { validation_accuracy, train_violation }))
-    }
-
-    /// Returns the first attempt's model, with its selection, warnings
-    /// and margin, instead of the second's where it stands better
-    /// ([`Standing::beats`]), and says why.
-    fn keep_first(&mut self, first: FirstAttempt, second: &mut Attempt) -> Result<Option<String>> {
-        let (Some(kept), Some(other)) = (self.standing(&first.params)?, self.standing(self.problem.params())?) else {
-            return Ok(None);
-        };
-        if !kept.beats(&other) {
-            return Ok(None);
-        }
-        self.problem.params_mut().copy_from_slice(&first.params);
-        second.selected = first.selected.map(|s| Selected { first_attempt: true, ..s });
-        second.warnings = first.warnings;
-        second.run_warnings = first.run_warnings;
-        second.train_bounds = first.train_bounds;
-        second.margin_report = first.margin_report;
-        Ok(Some(format!("the first attempt's model is returned: {}", kept.compared_with(&other))))
-    }
-
-    /// The escalated algorithm and why, when the model the attempt's
-    /// training ended with, or the model it returns, collapsed where the
-    /// bound does not force it ([`Session::collapse`]) and the algorithm
-    /// has an escalation. The trained model first: a run that collapses
-    /// late can leave an early candidate, taken before it had learned much,
-    /// that is just above the near-constant line (synthetic data with 8
-    /// groups, demographic parity 0.05, seeds 0 and 1: test accuracy 0.599
-    /// and 0.587 returned, 0.774 and 0.773 after the restart). The returned
-    /// model too: a near-constant early candidate can have the best
-    /// validation objective while training ends elsewhere (synthetic data,
-    /// equalized odds 0.02, seed 8: 0.597 returned, 0.7% predicted
-    /// positive). Not for interrupted, pruning or data-parallel runs (a
-    /// restart there would not be the run the other processes continue).
-    /// A resumed first attempt decides as the uninterrupted one did: its
-    /// checkpoint holds everything the decision reads.
-    fn restart(&self, attempt: &Attempt) -> Result<Option<(AlgorithmConfig, String)>> {
-        let plan = self.plan;
-        let Some(escalated) = plan.algorithm.escalated() else { return Ok(None) };
-        if self.attempt.escalated || !self.may_rescue(&attempt.summary) {
-            return Ok(None);
-        }
-        let returned = self.problem.params();
-        let ended = match self.collapse(&attempt.trained)? {
-            Some(how) => format!("ended {how}"),
-            None if returned != &attempt.trained[..] => match self.collapse(returned)? {
-                Some(how) => format!("returned a model {how}"),
-                None => return Ok(None),
-            },
-            None => return Ok(None),
-        };
-        Ok(Some((
-            escalated,
-            format!(
-                "the first attempt {ended} where the bound does not force it; trained again from the start with {}",
-                plan.algorithm.escalation()
-            ),
-        )))
-    }
-
-    /// Whether a collapsed model may be rescued (restarted, or its
-    /// threshold moved): not in interrupted, pruning or data-parallel runs
-    /// (the rescued model there would not be the one a resumed run, the
-    /// mask or the other processes continue), and only for rules that
-    /// escalate (those that pursue the bounds by multipliers).
-    fn may_rescue(&self, summary: &crate::train::RunSummary) -> bool {
-        self.plan.algorithm.escalated().is_some()
-            && summary.stop != StopReason::Interrupted
-            && self.options.prune.is_none()
-            && self.options.collective.is_none()
-    }
-
-    /// Moves the returned model's decision threshold (its output unit's
-    /// bias) when it collapsed where the bound does not force it
-    /// ([`Session::collapse`]), after any restart: to the most accurate
-    /// threshold on its scores that meets the bounds on validation and on
-    /// train and is not near-constant there ([`threshold_on_both`], which
-    /// the near-constant warning has suggested). The model stays one model
-    /// that does not read the group; it ranks the rows as trained, and only
-    /// where it draws the line changes (synthetic data, equalized odds
-    /// 0.02, seed 8: both attempts ended near-constant, 0.597 on test; the
-    /// moved threshold gives 0.651, feasible on train and validation). The
-    /// reason, for the warning, when it moved.
-    fn move_threshold(&mut self, summary: &crate::train::RunSummary) -> Result<Option<String>> {
-        let (plan, data) = (self.plan, self.data);
-        if !self.may_rescue(summary) {
-            return Ok(None);
-        }
-        let params = self.problem.params().to_vec();
-        let Some(how) = self.collapse(&params)? else { return Ok(None) };
-        let (Some(validation), train) = (data.validation_rows(), data.train_rows()) else { return Ok(None) };
-        let validation = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
-        let train = Judged::of(train, plan.seed ^ TRAIN_SAMPLE_SEED)?;
-        let logits = validation.rows().logits(&self.mlp, &params, plan.threads);
-        let train_logits = train.rows().logits(&self.mlp, &params, plan.threads);
-        let Some(threshold) = threshold_on_both(
-            (validation.rows().outcomes(), &logits),
-            (train.rows().outcomes(), &train_logits),
-            &plan.constraints,
-            &params,
-        ) else {
-            return Ok(None);
-        };
-        let bias = self.mlp.layers().last().expect("an output layer").b;
-        self.problem.params_mut()[bias] -= threshold.logit;
-        Ok(Some(format!(
-            "the returned model was {how} where the bound does not force it; its decision threshold moved to logit \
-             {:.3} (the output bias shifted to match), the most accurate one meeting the bound(s) on train and \
-             validation: validation accuracy {:.4}",
-            threshold.logit, threshold.accuracy
-        )))
-    }
-
-    /// How `params` collapsed, when they did where the bound does not force
-    /// it: near-constant on validation while a decision threshold on their
-    /// scores meets the bounds above that line, or [`MostlyConstant`]
-    /// against a threshold that meets them on train and validation. Judged
-    /// on held-out rows only: `None` without a validation split (the paper
-    /// preset trains as configured).
-    fn collapse(&self, params: &[f32]) -> Result<Option<String>> {
-        let (plan, data) = (self.plan, self.data);
-        let Some(validation) = data.validation_rows() else { return Ok(None) };
-        // (On the selection's sample of a large split: the same rows it judges.)
-        let judged = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
-        let logits = judged.rows().logits(&self.mlp, params, plan.threads);
-        let judged = judged.rows().outcomes();
-        let frame = GroupFrame::from_logits(judged, &logits);
-        if let Some(near) = NearConstant::of(frame.overall()) {
-            let unforced = feasible_threshold(judged, &logits, &plan.constraints, params).is_some();
-            return Ok(unforced.then(|| format!("near-constant (validation {})", near.describe())));
-        }
-        // Cheapest first: any threshold at all (one sort), then one meeting
-        // the bounds on validation alone (a sweep), then on both splits;
-        // each is at least as accurate as the next.
-        let any = best_threshold_accuracy(judged, &logits);
-        if any.and_then(|a| MostlyConstant::of(frame.overall(), a)).is_none() {
-            return Ok(None);
-        }
-        let best = feasible_threshold(judged, &logits, &plan.constraints, params);
-        if best.and_then(|t| MostlyConstant::of(frame.overall(), t.accuracy)).is_none() {
-            return Ok(None);
-        }
-        let train = Judged::of(data.train_rows(), plan.seed ^ TRAIN_SAMPLE_SEED)?;
-        let train_logits = train.rows().logits(&self.mlp, params, plan.threads);
-        let on_both =
-            threshold_on_both((judged, &logits), (train.rows().outcomes(), &train_logits), &plan.constraints, params);
-        Ok(on_both
-            .and_then(|t| MostlyConstant::of(frame.overall(), t.accuracy))
-            .map(|mostly| format!("mostly constant (validation {})", mostly.describe())))
     }
 
     /// Trains, selects the returned model, evaluates it on every split and

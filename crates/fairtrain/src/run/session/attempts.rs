@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::Selected;
 use crate::error::Result;
+use crate::run::metrics::Selected;
 use crate::train::{Observer, ObserverStates, Warning};
 
 /// Which attempt of a run a checkpoint belongs to, with why the run
