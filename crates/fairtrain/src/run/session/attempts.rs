@@ -50,42 +50,48 @@ pub(crate) struct FirstAttempt {
 }
 
 /// How a returned model stands for the choice between attempts: its
-/// accuracy on the validation rows the selection judges, and its largest
+/// accuracy on the validation rows the selection judges, its largest
 /// violation on the training rows it judges (`+inf` where a constraint is
-/// undefined).
+/// undefined), and whether the selection found it feasible on validation
+/// within the noise (`true` where nothing was selected on validation).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Standing {
     pub(crate) validation_accuracy: f64,
     pub(crate) train_violation: f64,
+    pub(crate) validated: bool,
 }
 
 impl Standing {
+    /// Meets the bounds on train and, as far as the selection could tell,
+    /// on validation.
+    fn feasible(&self) -> bool {
+        self.train_violation <= 0.0 && self.validated
+    }
+
     /// Whether a model standing so is returned instead of the second
-    /// attempt's, standing `second`: it meets the bounds on train (the
-    /// selection already required validation) and the second does not,
-    /// or it is more accurate on validation. The restart was called for
-    /// by the first model's accuracy (near-constant, or keeping little of
-    /// what a threshold on its scores gains), so accuracy decides: on small
-    /// data a restart can end less accurate than the model it replaced
-    /// (German credit, demographic parity 0.02, seed 4: 0.745 on test
-    /// before the restart, 0.725 after).
+    /// attempt's, standing `second`: it is feasible and the second is not,
+    /// or both are and it is more accurate on validation. The restart was
+    /// called for by the first model's accuracy (near-constant, or keeping
+    /// little of what a threshold on its scores gains), so accuracy
+    /// decides: on small data a restart can end less accurate than the
+    /// model it replaced (German credit, demographic parity 0.02, seed 4:
+    /// 0.745 on test before the restart, 0.725 after).
     pub(crate) fn beats(&self, second: &Standing) -> bool {
-        self.train_violation <= 0.0
-            && (second.train_violation > 0.0 || self.validation_accuracy > second.validation_accuracy)
+        self.feasible() && (!second.feasible() || self.validation_accuracy > second.validation_accuracy)
     }
 
     /// Why this (first) model beat `second`, for the restart's warning.
     pub(crate) fn compared_with(&self, second: &Standing) -> String {
+        let accuracies = format!(
+            "validation accuracy {:.4}, the second attempt's {:.4}",
+            self.validation_accuracy, second.validation_accuracy
+        );
         if second.train_violation > 0.0 {
-            format!(
-                "the second violates the bounds on train by {:.4} (validation accuracy {:.4} and {:.4})",
-                second.train_violation, self.validation_accuracy, second.validation_accuracy
-            )
+            format!("the second violates the bounds on train by {:.4} ({accuracies})", second.train_violation)
+        } else if !second.validated {
+            format!("no model of the second met the bounds on validation ({accuracies})")
         } else {
-            format!(
-                "validation accuracy {:.4}, the second attempt's {:.4}",
-                self.validation_accuracy, second.validation_accuracy
-            )
+            accuracies
         }
     }
 }
@@ -95,7 +101,7 @@ mod tests {
     use super::*;
 
     fn standing(validation_accuracy: f64, train_violation: f64) -> Standing {
-        Standing { validation_accuracy, train_violation }
+        Standing { validation_accuracy, train_violation, validated: true }
     }
 
     #[test]
@@ -107,5 +113,13 @@ mod tests {
         assert!(!feasible.beats(&standing(0.77, -0.02)));
         assert!(!standing(0.80, 0.001).beats(&standing(0.70, 0.02)), "an infeasible first attempt is never kept");
         assert!(!standing(0.80, f64::INFINITY).beats(&standing(0.70, -0.1)));
+        let unvalidated = |s: Standing| Standing { validated: false, ..s };
+        assert!(!unvalidated(feasible).beats(&standing(0.70, -0.1)), "nothing met the bounds on validation");
+        assert!(feasible.beats(&unvalidated(standing(0.80, -0.1))));
+        let why = feasible.compared_with(&unvalidated(standing(0.80, -0.1)));
+        assert_eq!(
+            why,
+            "no model of the second met the bounds on validation (validation accuracy 0.7600, the second attempt's 0.8000)"
+        );
     }
 }

@@ -10,15 +10,17 @@ use crate::evaluation::degenerate::{
     MostlyConstant, NearConstant, best_threshold_accuracy, feasible_threshold, threshold_on_both,
 };
 use crate::evaluation::{GroupFrame, SplitReport};
+use crate::run::config::Select;
 use crate::run::generalization::{Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED, largest_violation};
 use crate::run::metrics::Selected;
 use crate::train::{RunSummary, StopReason};
 
 impl Session<'_> {
-    /// How `params` stand for the choice between attempts ([`Standing`]),
-    /// on the rows the selection judges; `None` without a validation split
-    /// or where the validation accuracy is undefined.
-    pub(super) fn standing(&self, params: &[f32]) -> Result<Option<Standing>> {
+    /// How `params`, selected as `selected` says, stand for the choice
+    /// between attempts ([`Standing`]), on the rows the selection judges;
+    /// `None` without a validation split or where the validation accuracy
+    /// is undefined.
+    pub(super) fn standing(&self, params: &[f32], selected: Option<&Selected>) -> Result<Option<Standing>> {
         let (plan, data) = (self.plan, self.data);
         let Some(validation) = data.validation_rows() else { return Ok(None) };
         let validation = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
@@ -28,16 +30,18 @@ impl Session<'_> {
         let on_train =
             SplitReport::new(&train.rows().frame(&self.mlp, params, plan.threads), &plan.constraints, params);
         let train_violation = largest_violation(&on_train, &plan.constraints);
-        Ok(Some(Standing { validation_accuracy, train_violation }))
+        // (Without the selection, no model was judged on validation.)
+        let validated = selected.is_some() || self.plan.select != Select::BestFeasible;
+        Ok(Some(Standing { validation_accuracy, train_violation, validated }))
     }
 
     /// Returns the first attempt's model, with its selection, warnings
     /// and margin, instead of the second's where it stands better
     /// ([`Standing::beats`]), and says why.
     pub(super) fn keep_first(&mut self, first: FirstAttempt, second: &mut Attempt) -> Result<Option<String>> {
-        let (Some(kept), Some(other)) = (self.standing(&first.params)?, self.standing(self.problem.params())?) else {
-            return Ok(None);
-        };
+        let kept = self.standing(&first.params, first.selected.as_ref())?;
+        let other = self.standing(self.problem.params(), second.selected.as_ref())?;
+        let (Some(kept), Some(other)) = (kept, other) else { return Ok(None) };
         if !kept.beats(&other) {
             return Ok(None);
         }
