@@ -538,7 +538,9 @@ impl<'a> Session<'a> {
         let mut attempt = self.attempt(observers)?;
         // A run that collapsed to a near-constant model where the bound does
         // not force one trains again from the start with its rule's
-        // escalation (see [`AlgorithmConfig::escalated`]).
+        // escalation (see [`AlgorithmConfig::escalated`]); the better of the
+        // two attempts' models is returned, and one still collapsed moves
+        // its decision threshold (`rescue`).
         if let Some((escalated, why)) = self.restart(&attempt)? {
             let first = FirstAttempt {
                 params: self.problem.params().to_vec(),
