@@ -180,8 +180,7 @@ impl<'a> Generalization<'a> {
     }
 
     /// The largest violation on the training rows (the sample of a large
-    /// split). No constraint: every model is feasible; an undefined value:
-    /// none is.
+    /// split; see [`largest_violation`]).
     fn train_violation(&self, params: &[f32]) -> f64 {
         let on_train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
         largest_violation(&on_train, self.constraints)

@@ -7,13 +7,22 @@ use super::{Attempt, Session};
 use crate::algorithms::AlgorithmConfig;
 use crate::error::Result;
 use crate::evaluation::degenerate::{
-    MostlyConstant, NearConstant, best_threshold_accuracy, feasible_threshold, threshold_on_both,
+    FeasibleThreshold, MostlyConstant, NearConstant, best_threshold_accuracy, feasible_threshold, threshold_on_both,
 };
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::run::config::Select;
 use crate::run::generalization::{Judged, SELECTION_SAMPLE_SEED, TRAIN_SAMPLE_SEED, largest_violation};
 use crate::run::metrics::Selected;
 use crate::train::{RunSummary, StopReason};
+
+/// How a model collapsed ([`Session::collapse`]).
+pub(super) struct Collapse {
+    /// `near-constant (validation ...)` or `mostly constant (validation ...)`.
+    pub(super) how: String,
+    /// The most accurate threshold meeting the bounds on train and
+    /// validation, where the check already found it.
+    pub(super) on_both: Option<FeasibleThreshold>,
+}
 
 impl Session<'_> {
     /// How `params`, selected as `selected` says, stand for the choice
@@ -77,9 +86,9 @@ impl Session<'_> {
         }
         let returned = self.problem.params();
         let ended = match self.collapse(&attempt.trained)? {
-            Some(how) => format!("ended {how}"),
+            Some(c) => format!("ended {}", c.how),
             None if returned != &attempt.trained[..] => match self.collapse(returned)? {
-                Some(how) => format!("returned a model {how}"),
+                Some(c) => format!("returned a model {}", c.how),
                 None => return Ok(None),
             },
             None => return Ok(None),
@@ -122,20 +131,25 @@ impl Session<'_> {
             return Ok(None);
         }
         let params = self.problem.params().to_vec();
-        let Some(how) = self.collapse(&params)? else { return Ok(None) };
-        let (Some(validation), train) = (data.validation_rows(), data.train_rows()) else { return Ok(None) };
-        let validation = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
-        let train = Judged::of(train, plan.seed ^ TRAIN_SAMPLE_SEED)?;
-        let logits = validation.rows().logits(&self.mlp, &params, plan.threads);
-        let train_logits = train.rows().logits(&self.mlp, &params, plan.threads);
-        let Some(threshold) = threshold_on_both(
-            (validation.rows().outcomes(), &logits),
-            (train.rows().outcomes(), &train_logits),
-            &plan.constraints,
-            &params,
-        ) else {
-            return Ok(None);
+        let Some(Collapse { how, on_both }) = self.collapse(&params)? else { return Ok(None) };
+        // (A mostly-constant model's check found the threshold already.)
+        let threshold = match on_both {
+            Some(t) => Some(t),
+            None => {
+                let Some(validation) = data.validation_rows() else { return Ok(None) };
+                let validation = Judged::of(validation, plan.seed ^ SELECTION_SAMPLE_SEED)?;
+                let train = Judged::of(data.train_rows(), plan.seed ^ TRAIN_SAMPLE_SEED)?;
+                let logits = validation.rows().logits(&self.mlp, &params, plan.threads);
+                let train_logits = train.rows().logits(&self.mlp, &params, plan.threads);
+                threshold_on_both(
+                    (validation.rows().outcomes(), &logits),
+                    (train.rows().outcomes(), &train_logits),
+                    &plan.constraints,
+                    &params,
+                )
+            }
         };
+        let Some(threshold) = threshold else { return Ok(None) };
         let bias = self.mlp.layers().last().expect("an output layer").b;
         self.problem.params_mut()[bias] -= threshold.logit;
         Ok(Some(format!(
@@ -152,7 +166,7 @@ impl Session<'_> {
     /// against a threshold that meets them on train and validation. Judged
     /// on held-out rows only: `None` without a validation split (the paper
     /// preset trains as configured).
-    pub(super) fn collapse(&self, params: &[f32]) -> Result<Option<String>> {
+    pub(super) fn collapse(&self, params: &[f32]) -> Result<Option<Collapse>> {
         let (plan, data) = (self.plan, self.data);
         let Some(validation) = data.validation_rows() else { return Ok(None) };
         // (On the selection's sample of a large split: the same rows it judges.)
@@ -162,7 +176,8 @@ impl Session<'_> {
         let frame = GroupFrame::from_logits(judged, &logits);
         if let Some(near) = NearConstant::of(frame.overall()) {
             let unforced = feasible_threshold(judged, &logits, &plan.constraints, params).is_some();
-            return Ok(unforced.then(|| format!("near-constant (validation {})", near.describe())));
+            return Ok(unforced
+                .then(|| Collapse { how: format!("near-constant (validation {})", near.describe()), on_both: None }));
         }
         // Cheapest first: any threshold at all (one sort), then one meeting
         // the bounds on validation alone (a sweep), then on both splits;
@@ -179,8 +194,9 @@ impl Session<'_> {
         let train_logits = train.rows().logits(&self.mlp, params, plan.threads);
         let on_both =
             threshold_on_both((judged, &logits), (train.rows().outcomes(), &train_logits), &plan.constraints, params);
-        Ok(on_both
-            .and_then(|t| MostlyConstant::of(frame.overall(), t.accuracy))
-            .map(|mostly| format!("mostly constant (validation {})", mostly.describe())))
+        Ok(on_both.and_then(|t| {
+            let mostly = MostlyConstant::of(frame.overall(), t.accuracy)?;
+            Some(Collapse { how: format!("mostly constant (validation {})", mostly.describe()), on_both: Some(t) })
+        }))
     }
 }
