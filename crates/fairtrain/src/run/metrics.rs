@@ -165,7 +165,10 @@ pub struct Selected {
     pub iteration: u64,
     /// `best-feasible`.
     pub rule: String,
-    /// Its validation objective.
+    /// Its validation objective, as the selection judged it: before any
+    /// moved decision threshold (a `threshold-moved` warning), which
+    /// shifts the output bias; the `validation` report is of the returned
+    /// model.
     pub validation_objective: f64,
     /// Whether it is the model training ended with (the tail average, or
     /// the last iterate) rather than an average of evaluated iterates.
