@@ -14,7 +14,12 @@
 # commit has no near-constant detection, so its unforced count reads 0.
 # COMPAS and Law must be in the cache (`fairtrain datasets fetch`). Runs go two
 # at a time; SEEDS, DATA, NOTIONS and BOUNDS (space-separated) narrow the
-# table, and EXTRA adds flags to every run.
+# table, and EXTRA adds flags to every run. The README's many-group table
+# (108 runs of 4 to 18 groups):
+#
+#   DATA="adult:race,sex adult:sex,age:30:50 adult:sex,age:25:30:35:40:45:50:55:60 \
+#     synthetic:groups=4 synthetic:groups=8 synthetic:groups=18,train=60000" \
+#     BOUNDS="0.05 0.1" SEEDS="0 1 2" scripts/robustness.sh BINARY OUT.jsonl
 set -euo pipefail
 if [ "${1:-}" = "--compare" ]; then
   exec python3 - "$2" "$3" <<'PY'
