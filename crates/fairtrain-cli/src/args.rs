@@ -45,7 +45,11 @@ fn acs_missing_parser() -> impl TypedValueParser<Value = AcsMissing> {
 }
 
 fn select_parser() -> impl TypedValueParser<Value = Select> {
-    parser(&["last", "best-feasible"], |s| if s == "last" { Select::Last } else { Select::BestFeasible })
+    parser(&["last", "best-feasible", "best"], |s| match s {
+        "last" => Select::Last,
+        "best" => Select::Best,
+        _ => Select::BestFeasible,
+    })
 }
 
 fn postprocess_parser() -> impl TypedValueParser<Value = Postprocess> {
@@ -202,7 +206,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub margin: Option<String>,
 
-    /// The returned model: last (the tail average), or best-feasible (the best validation objective among models feasible on validation) [default: best-feasible; --preset paper, and sgd/adam/--method with --postprocess: last]
+    /// The returned model: last (the tail average), best-feasible (the best validation objective among models feasible on validation), or best (the best validation objective: early stopping) [default: best-feasible; last without a validation split (--preset paper, sgd, adam, --method); best for sgd/adam/--method with --postprocess]
     #[arg(long, value_parser = select_parser(), help_heading = "Generalization")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,

@@ -61,7 +61,7 @@ fn alternate_name(key: &str, value: &str) -> toml::Value {
         "regret" => &["external", "swap"],
         "meta-objective" => &["balanced", "worst-group"],
         "missing" => &["error", "drop"],
-        "select" => &["last", "best-feasible"],
+        "select" => &["last", "best-feasible", "best"],
         "preset" => &["paper", "default"],
         "source" => &["synthetic:train=3000;test=1500;seed=1"],
         "margin" => return toml::Value::Float(0.01),

@@ -275,7 +275,7 @@ fn paths_in_a_file_are_relative_to_its_folder() {
 }
 
 /// Post-processing: without an algorithm named, an unconstrained model
-/// chosen for accuracy (the last one) on a held-out validation split; with
+/// early-stopped on a held-out validation split (`best`); with
 /// one, the constrained run's usual selection; never on a loss notion or
 /// without a validation split.
 #[test]
@@ -285,7 +285,7 @@ fn postprocessing_defaults_and_refusals() {
     let plan = config(&format!("{dp}[generalization]\npostprocess = \"group-thresholds\"")).resolve().unwrap();
     assert_eq!(plan.algorithm.name(), AlgorithmName::Adam);
     assert_eq!(plan.postprocess, Postprocess::GroupThresholds);
-    assert_eq!((plan.validation_fraction, plan.margin, plan.select), (0.2, Margin::Off, Select::Last));
+    assert_eq!((plan.validation_fraction, plan.margin, plan.select), (0.2, Margin::Off, Select::Best));
     let plan =
         config(&format!("{dp}[algorithm]\nname = \"ssl-alm\"\n[generalization]\npostprocess = \"group-thresholds\""))
             .resolve()

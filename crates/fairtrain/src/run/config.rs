@@ -343,7 +343,7 @@ pub struct GeneralizationKeys {
     /// Train against a tighter bound: `auto`, `off`, or a number.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "margin")]
     pub margin: Option<Margin>,
-    /// The returned model: `last` or `best-feasible`.
+    /// The returned model: `last`, `best-feasible` or `best`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub select: Option<Select>,
     /// Decisions chosen after training: `off` or `group-thresholds`.
@@ -379,6 +379,10 @@ pub enum Select {
     Last,
     /// The best validation objective among models feasible on validation.
     BestFeasible,
+    /// The best validation objective, feasible or not: early stopping, for
+    /// a model trained without the constraints that post-processing will
+    /// make fair (its decisions are not the final ones; its scores are).
+    Best,
 }
 
 impl Select {
@@ -387,6 +391,7 @@ impl Select {
         match self {
             Select::Last => "last",
             Select::BestFeasible => "best-feasible",
+            Select::Best => "best",
         }
     }
 }

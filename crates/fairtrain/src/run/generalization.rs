@@ -67,6 +67,10 @@ pub(crate) struct Generalization<'a> {
     pub(crate) threads: usize,
     pub(crate) time_budget: bool,
     pub(crate) select: bool,
+    /// Candidates must meet the bounds on train and validation
+    /// (`best-feasible`); without it the selection is early stopping on the
+    /// validation objective alone (`best`).
+    pub(crate) require_feasible: bool,
     /// Candidates are eligible from this point of the budget on (earlier
     /// models are feasible only because they have not learned yet).
     pub(crate) select_from: f64,
@@ -182,6 +186,9 @@ impl<'a> Generalization<'a> {
     /// The largest violation on the training rows (the sample of a large
     /// split; see [`largest_violation`]).
     fn train_violation(&self, params: &[f32]) -> f64 {
+        if !self.require_feasible {
+            return f64::NEG_INFINITY;
+        }
         let on_train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
         largest_violation(&on_train, self.constraints)
     }
@@ -211,12 +218,17 @@ impl<'a> Generalization<'a> {
 
     /// A candidate's validation objective and its largest violation on
     /// validation beyond the noise of the estimate (feasible there when it
-    /// is at most 0); `None` where the objective is undefined. One forward
+    /// is at most 0; `-inf` where feasibility is not required); `None`
+    /// where the objective is undefined. One forward
     /// pass of the validation rows; the first call measures the tolerance.
     fn judge_on_validation(&mut self, candidate: &[f32]) -> Option<(f64, f64)> {
         let v = self.validation.rows();
         let logits = v.logits(self.mlp, candidate, self.threads);
         let v = v.outcomes();
+        if !self.require_feasible {
+            let report = SplitReport::new(&GroupFrame::from_logits(v, &logits), self.constraints, candidate);
+            return report.objective.map(|objective| (objective, f64::NEG_INFINITY));
+        }
         if self.state.tolerance.is_none() {
             let options = CertifyOptions { resamples: 200, ..CertifyOptions::default() };
             let certs = certify_dataset(v, &logits, self.constraints, candidate, &options);
@@ -441,6 +453,7 @@ mod tests {
             threads: 1,
             time_budget: false,
             select: true,
+            require_feasible: true,
             select_from: 0.0,
             train_error_per_half_width: train_error_per_half_width(data.n_rows(), data.n_rows()),
             state: GeneralizationState::default(),

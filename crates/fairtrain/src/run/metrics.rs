@@ -103,7 +103,7 @@ pub struct Metrics {
     pub validation: Option<SplitReport>,
     /// The test split.
     pub test: SplitReport,
-    /// How the returned model was chosen (with `select = "best-feasible"`).
+    /// How the returned model was chosen (with `select = "best-feasible"` or `"best"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected: Option<Selected>,
     /// Pruned runs: the fraction of the weights (not biases) that are zero.
@@ -158,12 +158,12 @@ pub struct BeforePostprocess {
     pub test: SplitReport,
 }
 
-/// How a best-feasible selection chose the returned model.
+/// How a `best-feasible` or `best` selection chose the returned model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Selected {
     /// The iteration of the last iterate in the chosen average.
     pub iteration: u64,
-    /// `best-feasible`.
+    /// `best-feasible`, or `best` (the validation objective alone).
     pub rule: String,
     /// Its validation objective, as the selection judged it: before any
     /// moved decision threshold (a `threshold-moved` warning), which

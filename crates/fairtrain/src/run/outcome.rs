@@ -128,9 +128,9 @@ impl RunOutcome {
                     sel.iteration
                 ),
             };
+            let among = if sel.rule == "best" { "" } else { " among candidates feasible on validation" };
             lines.push(format!(
-                "returned model: {which}, the best validation objective ({:.4}) among candidates feasible on \
-                 validation",
+                "returned model: {which}, the best validation objective ({:.4}){among}",
                 sel.validation_objective
             ));
         }

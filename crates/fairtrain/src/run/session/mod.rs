@@ -326,7 +326,7 @@ impl<'a> Session<'a> {
     /// The evaluation schedule: the plan's, or the model selection's
     /// (evaluations evenly over the budget).
     fn evaluate_every(&self) -> Option<Budget> {
-        let select = self.plan.select == Select::BestFeasible;
+        let select = self.plan.select != Select::Last;
         self.plan.eval_every.or(select.then(|| match self.budget {
             Budget::Iterations(n) => Budget::Iterations((n / SELECTION_EVALUATIONS).max(1)),
             Budget::Seconds(s) => Budget::Seconds(s / SELECTION_EVALUATIONS as f64),
@@ -426,7 +426,7 @@ impl<'a> Session<'a> {
             Budget::Iterations(n) => n as f64,
             Budget::Seconds(s) => s,
         };
-        let select = plan.select == Select::BestFeasible;
+        let select = plan.select != Select::Last;
         let judged = |rows: Option<SplitRows>, seed: u64| rows.map(|r| Judged::of(r, plan.seed ^ seed)).transpose();
         // (Streams of their own: the samples do not repeat the splits' draws.)
         let validation = judged(data.validation_rows(), SELECTION_SAMPLE_SEED)?;
@@ -442,6 +442,7 @@ impl<'a> Session<'a> {
             threads: plan.threads,
             time_budget: matches!(self.budget, Budget::Seconds(_)),
             select,
+            require_feasible: plan.select == Select::BestFeasible,
             select_from: 0.25 * budget_size,
             // (A resumed run restores the state its checkpoint saved.)
             state: GeneralizationState {
@@ -489,7 +490,7 @@ impl<'a> Session<'a> {
         let trained = self.problem.params().to_vec();
         if let (Some(g), true) = (&mut generalization, select) {
             g.settle();
-            let rule = Select::BestFeasible.name().to_string();
+            let rule = plan.select.name().to_string();
             match (g.final_model_wins(&trained), &g.state.best) {
                 (Some(objective), _) => {
                     selected = Some(Selected {
