@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::config::Select;
 use super::split_rows::SplitRows;
 use crate::constraints::FairnessConstraint;
 use crate::data::Dataset;
@@ -66,11 +67,10 @@ pub(crate) struct Generalization<'a> {
     pub(crate) constraints: &'a [FairnessConstraint],
     pub(crate) threads: usize,
     pub(crate) time_budget: bool,
-    pub(crate) select: bool,
-    /// Candidates must meet the bounds on train and validation
-    /// (`best-feasible`); without it the selection is early stopping on the
-    /// validation objective alone (`best`).
-    pub(crate) require_feasible: bool,
+    /// The selection rule: `best-feasible` candidates must meet the bounds
+    /// on train and validation; `best` is early stopping on the validation
+    /// objective alone; `last` selects nothing.
+    pub(crate) select: Select,
     /// Candidates are eligible from this point of the budget on (earlier
     /// models are feasible only because they have not learned yet).
     pub(crate) select_from: f64,
@@ -186,7 +186,7 @@ impl<'a> Generalization<'a> {
     /// The largest violation on the training rows (the sample of a large
     /// split; see [`largest_violation`]).
     fn train_violation(&self, params: &[f32]) -> f64 {
-        if !self.require_feasible {
+        if self.select != Select::BestFeasible {
             return f64::NEG_INFINITY;
         }
         let on_train = SplitReport::new(&self.frame(params, self.train.rows()), self.constraints, params);
@@ -225,7 +225,7 @@ impl<'a> Generalization<'a> {
         let v = self.validation.rows();
         let logits = v.logits(self.mlp, candidate, self.threads);
         let v = v.outcomes();
-        if !self.require_feasible {
+        if self.select != Select::BestFeasible {
             let report = SplitReport::new(&GroupFrame::from_logits(v, &logits), self.constraints, candidate);
             return report.objective.map(|objective| (objective, f64::NEG_INFINITY));
         }
@@ -380,7 +380,7 @@ impl Observer for Generalization<'_> {
 
     fn evaluate(&mut self, iteration: u64, seconds: f64, params: &[f32]) -> crate::error::Result<()> {
         let progress = if self.time_budget { seconds } else { iteration as f64 };
-        if !self.select || progress < self.select_from {
+        if self.select == Select::Last || progress < self.select_from {
             return Ok(());
         }
         if self.state.snapshots.len() == SNAPSHOTS {
@@ -452,8 +452,7 @@ mod tests {
             constraints,
             threads: 1,
             time_budget: false,
-            select: true,
-            require_feasible: true,
+            select: Select::BestFeasible,
             select_from: 0.0,
             train_error_per_half_width: train_error_per_half_width(data.n_rows(), data.n_rows()),
             state: GeneralizationState::default(),

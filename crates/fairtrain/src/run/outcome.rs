@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::config::Select;
 use super::metrics::Metrics;
 use crate::constraints::Sense;
 use crate::error::Result;
@@ -128,7 +129,7 @@ impl RunOutcome {
                     sel.iteration
                 ),
             };
-            let among = if sel.rule == "best" { "" } else { " among candidates feasible on validation" };
+            let among = if sel.rule == Select::Best.name() { "" } else { " among candidates feasible on validation" };
             lines.push(format!(
                 "returned model: {which}, the best validation objective ({:.4}){among}",
                 sel.validation_objective

@@ -441,8 +441,7 @@ impl<'a> Session<'a> {
             constraints: &plan.constraints,
             threads: plan.threads,
             time_budget: matches!(self.budget, Budget::Seconds(_)),
-            select,
-            require_feasible: plan.select == Select::BestFeasible,
+            select: plan.select,
             select_from: 0.25 * budget_size,
             // (A resumed run restores the state its checkpoint saved.)
             state: GeneralizationState {
