@@ -52,7 +52,8 @@ pub fn know_flags(command: &clap::Command) {
 }
 
 /// The library names a setting in its messages by its configuration key in
-/// backticks, alone or with a value (`` `lr` ``, `` `missing drop` ``), as
+/// backticks, alone or with a value (`` `lr` ``, `` `missing drop` ``,
+/// `` `average-penalty=false` ``), as
 /// a config file spells it; on the command line that setting is a flag.
 /// Rewrites each such span whose key is one of the command's flags to
 /// `--key ...`; other backticked text (commands, code) stays.
@@ -70,7 +71,7 @@ pub fn with_flags(text: &str) -> Cow<'_, str> {
     while let Some(open) = rest.find('`') {
         let Some(len) = rest[open + 1..].find('`') else { break };
         let span = &rest[open + 1..open + 1 + len];
-        let key = span.split(' ').next().unwrap_or_default();
+        let key = span.split([' ', '=']).next().unwrap_or_default();
         out.push_str(&rest[..open]);
         if flags.contains(key) {
             out.push_str("--");
@@ -98,6 +99,7 @@ mod tests {
         know_flags(&command);
         assert_eq!(with_flags("try a smaller `lr`"), "try a smaller --lr");
         assert_eq!(with_flags("use `missing drop` to drop them"), "use --missing drop to drop them");
+        assert_eq!(with_flags("set `lr=0.1`"), "set --lr=0.1");
         assert_eq!(
             with_flags("run `fairtrain datasets fetch x` or set `dual-lr`"),
             "run `fairtrain datasets fetch x` or set `dual-lr`"

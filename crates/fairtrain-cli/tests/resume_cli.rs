@@ -225,11 +225,29 @@ fn a_run_killed_anywhere_resumes_to_the_uninterrupted_result() {
         [&german[..], &["--constraint", "demographic-parity", "--postprocess", "group-thresholds"]].concat(),
         points.clone(),
     ));
-    // A run that restarts with its rule's escalation, killed in either attempt.
+    // Runs that train a second attempt, killed in either: one whose first
+    // attempt reads single-batch penalty terms and collapses, and one whose
+    // first reads averages (the run's choice over 8 groups) and ends
+    // infeasible.
     cases.push((
         "restarted",
-        vec!["--data", "adult", "--group", "race,sex", "--constraint", "equalized-odds", "--iterations", "3000"],
+        vec![
+            "--data",
+            "adult",
+            "--group",
+            "race,sex",
+            "--constraint",
+            "equalized-odds",
+            "--iterations",
+            "3000",
+            "--average-penalty=false",
+        ],
         vec!["record:1000", "checkpoint:1200/2", "record:2000/2", "finish"],
+    ));
+    cases.push((
+        "restarted-from-averages",
+        vec!["--data", "synthetic:groups=8", "--constraint", "equal-opportunity", "--bound", "0.05", "--seed", "2"],
+        vec!["checkpoint:1200/2", "finish"],
     ));
     // One whose first attempt's model beats the second's and is returned:
     // the checkpoints of the second attempt carry the first's model.
@@ -241,14 +259,14 @@ fn a_run_killed_anywhere_resumes_to_the_uninterrupted_result() {
     for (name, args, kills) in cases {
         let args: Vec<&str> = if name == "first-kept" {
             [&args[..], &["--checkpoint-every", "5000"]].concat()
-        } else if name == "restarted" {
+        } else if name.starts_with("restarted") {
             [&args[..], &["--checkpoint-every", "300"]].concat()
         } else {
             [&args[..], &budget[..]].concat()
         };
         let whole = tmp.path().join(format!("{name}-whole"));
         ok(&[&["train", "--quiet", "--out", s(&whole)][..], &args].concat());
-        if name == "restarted" {
+        if name.starts_with("restarted") {
             let m = json(&whole.join("metrics.json"));
             assert!(m["warnings"].to_string().contains("restarted"), "the case no longer restarts: {m}");
         }

@@ -12,11 +12,20 @@ fn adult(groups: &str, notion: &str, bound: f64, seed: u64) -> RunConfig {
     .unwrap()
 }
 
-/// Eight synthetic groups (`synthetic:groups=8`) under pairwise demographic parity.
-fn eight_groups(bound: f64, seed: u64) -> RunConfig {
+/// `config` with SSL-ALM's penalty terms set to read averaged estimates
+/// (`true`) or this step's (`false`) instead of the run's choice by the
+/// number of groups: over more than two groups the first attempt reads
+/// averages, and the collapses below are single-batch ones.
+fn average_penalty(mut config: RunConfig, on: bool) -> RunConfig {
+    config.algorithm.average_penalty = Some(on);
+    config
+}
+
+/// Eight synthetic groups (`synthetic:groups=8`) under pairwise `notion`.
+fn eight_groups(notion: &str, bound: f64, seed: u64) -> RunConfig {
     RunConfig::from_toml(&format!(
         "seed = {seed}\n[data]\nsource = \"synthetic:groups=8\"\n\
-         [[constraint]]\nnotion = \"demographic-parity\"\nbound = {bound}\n"
+         [[constraint]]\nnotion = \"{notion}\"\nbound = {bound}\n"
     ))
     .unwrap()
 }
@@ -35,23 +44,58 @@ fn kinds(warnings: &[fairtrain::train::Warning]) -> Vec<&str> {
 }
 
 /// Adult, equalized odds over race by sex (4 groups, 24 constraints),
-/// seed 1: the first attempt ends near-constant (validation accuracy
-/// 0.756 against a majority rate of 0.751, 0.8% predicted positive); the
-/// restart with averaged penalty terms ends at test accuracy 0.85, feasible
-/// on train, and says so.
+/// seed 1, on single-batch penalty terms: the first attempt ends
+/// near-constant (validation accuracy 0.756 against a majority rate of
+/// 0.751, 0.8% predicted positive); the restart with averaged penalty
+/// terms ends at test accuracy 0.85, feasible on train, and says so.
 #[test]
 fn a_collapsed_run_restarts_and_ends_useful() {
-    let outcome = run(&adult("\"race\", \"sex\"", "equalized-odds", 0.05, 1), &mut ()).unwrap();
+    let config = average_penalty(adult("\"race\", \"sex\"", "equalized-odds", 0.05, 1), false);
+    let outcome = run(&config, &mut ()).unwrap();
     let m = &outcome.metrics;
     let kinds = kinds(&m.warnings);
     assert!(kinds.contains(&"restarted"), "{kinds:?}");
     assert!(!kinds.contains(&"near-constant"), "{kinds:?}");
     let restarted = m.warnings.iter().find(|w| w.kind == "restarted").unwrap();
     assert!(restarted.message.starts_with("the first attempt ended near-constant (validation accuracy"));
+    assert!(restarted.message.contains("trained again from the start with penalty terms on averaged constraint"));
     assert!(m.test.accuracy.unwrap() >= 0.83, "test accuracy {:?}", m.test.accuracy);
     assert!(m.train.max_violation.unwrap() <= 0.0, "train violation {:?}", m.train.max_violation);
     assert!(outcome.near_constant.is_none());
     assert!(outcome.certificate_lines().iter().all(|l| !l.contains("near-constant")));
+}
+
+/// The same run as the run's choice: over more than two groups the first
+/// attempt's penalty terms read averaged estimates, so it ends useful at
+/// once (test accuracy 0.85, feasible on train), in one attempt.
+#[test]
+fn over_many_groups_the_first_attempt_averages_its_penalty_terms() {
+    let outcome = run(&adult("\"race\", \"sex\"", "equalized-odds", 0.05, 1), &mut ()).unwrap();
+    let m = &outcome.metrics;
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert!(m.test.accuracy.unwrap() >= 0.84, "test accuracy {:?}", m.test.accuracy);
+    assert!(m.train.max_violation.unwrap() <= 0.0, "train violation {:?}", m.train.max_violation);
+}
+
+/// Eight synthetic groups, equal opportunity 0.05, seed 2: on averaged
+/// penalty terms no model meets the bounds on validation (the averages let
+/// the gaps overfit their training rates), so the run trains again on
+/// single-batch penalty terms and says why. Set on, `average-penalty`
+/// keeps the first attempt's model, with its `infeasible` warning.
+#[test]
+fn an_infeasible_first_attempt_on_averages_trains_again_on_single_batches() {
+    let outcome = run(&eight_groups("equal-opportunity", 0.05, 2), &mut ()).unwrap();
+    let restarted = outcome.metrics.warnings.iter().find(|w| w.kind == "restarted").expect("a restart");
+    assert!(
+        restarted.message.starts_with(
+            "the first attempt found no model that met the bounds on validation; trained again from the start \
+             with penalty terms on this step's constraint estimates (`average-penalty=false`)"
+        ),
+        "{}",
+        restarted.message
+    );
+    let kept = run(&average_penalty(eight_groups("equal-opportunity", 0.05, 2), true), &mut ()).unwrap();
+    assert_eq!(kinds(&kept.metrics.warnings), ["infeasible"], "{:?}", kept.metrics.warnings);
 }
 
 /// 18 groups (sex by nine age bands), pairwise demographic parity 0.1: 306
@@ -73,14 +117,14 @@ fn eighteen_age_and_sex_groups_train_feasibly() {
 }
 
 /// Eight synthetic groups, pairwise demographic parity 0.05 (56 scalar
-/// constraints), seed 0: training collapses late, after the selection
+/// constraints), seed 0, on single-batch penalty terms: training collapses late, after the selection
 /// took an early candidate just above the near-constant line (test
 /// accuracy 0.599, 3% predicted positive). The restart is decided on the
 /// model training ended with, so the run trains again and ends useful
 /// (unconstrained Adam: 0.778).
 #[test]
 fn a_run_that_collapses_late_restarts() {
-    let outcome = run(&eight_groups(0.05, 0), &mut ()).unwrap();
+    let outcome = run(&average_penalty(eight_groups("demographic-parity", 0.05, 0), false), &mut ()).unwrap();
     let m = &outcome.metrics;
     assert_eq!(m.train.groups.0.len(), 8);
     assert!(kinds(&m.warnings).contains(&"restarted"), "{:?}", m.warnings);
@@ -88,14 +132,14 @@ fn a_run_that_collapses_late_restarts() {
     assert!(m.train.max_violation.unwrap() <= 0.0, "train violation {:?}", m.train.max_violation);
 }
 
-/// Eight synthetic groups, pairwise demographic parity 0.1, seed 1:
-/// training ends well above the near-constant line (validation accuracy
+/// Eight synthetic groups, pairwise demographic parity 0.1, seed 1, on
+/// single-batch penalty terms: training ends well above the near-constant line (validation accuracy
 /// 0.585 over a majority rate of 0.562) but keeps little of what a decision
 /// threshold on its own scores reaches within the bound, so it restarts
 /// and ends useful (test accuracy 0.584 without the restart).
 #[test]
 fn a_mostly_constant_run_restarts() {
-    let outcome = run(&eight_groups(0.1, 1), &mut ()).unwrap();
+    let outcome = run(&average_penalty(eight_groups("demographic-parity", 0.1, 1), false), &mut ()).unwrap();
     let m = &outcome.metrics;
     let restarted = m.warnings.iter().find(|w| w.kind == "restarted").expect("a restart");
     assert!(
@@ -134,14 +178,16 @@ fn a_restart_keeps_the_better_attempt_and_a_collapsed_model_moves_its_threshold(
 }
 
 /// Adult, equal opportunity 0.05 over sex by three age bands (six groups,
-/// 30 scalar constraints), seed 0: the first attempt ends predicting
+/// 30 scalar constraints), seed 0, on single-batch penalty terms: the
+/// first attempt ends predicting
 /// "no" for everyone, and no threshold on its scores meets the bound above
 /// the near-constant line, which over many groups does not show that the
 /// bound forces it. It trains again and ends useful (test accuracy 0.841
 /// against 0.757 without the restart), feasible on train.
 #[test]
 fn a_collapse_over_many_groups_restarts_even_where_its_scores_meet_no_bound() {
-    let outcome = run(&adult("\"sex\", \"age:30:50\"", "equal-opportunity", 0.05, 0), &mut ()).unwrap();
+    let config = average_penalty(adult("\"sex\", \"age:30:50\"", "equal-opportunity", 0.05, 0), false);
+    let outcome = run(&config, &mut ()).unwrap();
     let m = &outcome.metrics;
     assert_eq!(m.train.groups.0.len(), 6);
     assert_eq!(kinds(&m.warnings), ["restarted"], "{:?}", m.warnings);

@@ -38,7 +38,7 @@ fn defaults_are_the_paper_where_it_holds() {
         panic!()
     };
     assert_eq!((alm, primal), (AlmConfig { grow_bound: true, constraint_averaging: 0.02, ..paper }, paper_primal));
-    assert!(!paper.grow_bound && paper.constraint_averaging == 1.0 && !alm.average_penalty);
+    assert!(!paper.grow_bound && paper.constraint_averaging == 1.0 && alm.average_penalty.is_none());
     assert_eq!(plan.batch, BatchSizes { objective: 8, per_group: 8 });
     assert_eq!(plan.budget, BudgetSetting::Iterations(20_000));
     assert_eq!(plan.constraints, [FairnessConstraint::new(Notion::LossParity, 0.005).unwrap()]);

@@ -72,9 +72,11 @@ pub struct AlmConfig {
     /// as a penalty on the rates' variance: it keeps equalized odds on
     /// small groups from overfitting its training rates, but with many
     /// pairwise constraints it adds up to a push toward one class for
-    /// everyone (see [`crate::algorithms::AlgorithmConfig::escalated`]).
+    /// everyone. `None` lets a run choose by the number of groups (see
+    /// [`crate::algorithms::AlgorithmConfig::first_attempt`]); the
+    /// algorithm built from it reads it as off.
     #[serde(default)]
-    pub average_penalty: bool,
+    pub average_penalty: Option<bool>,
 }
 
 fn no_averaging() -> f32 {
@@ -98,7 +100,7 @@ impl Default for AlmConfig {
             dual_bound: 10.0,
             grow_bound: false,
             constraint_averaging: 1.0,
-            average_penalty: false,
+            average_penalty: None,
         }
     }
 }
@@ -191,7 +193,7 @@ impl DualRule for Alm {
         {
             // A rate of hard predictions is the constraint whose exact
             // estimate is not its smooth one.
-            let now = if self.config.average_penalty && exact != smooth { c } else { exact };
+            let now = if self.config.average_penalty == Some(true) && exact != smooth { c } else { exact };
             let dual_bound = self.bounds[i];
             if grow_bound {
                 let avg = &mut self.average[i];

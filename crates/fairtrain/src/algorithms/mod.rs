@@ -176,39 +176,75 @@ impl AlgorithmConfig {
         }
     }
 
-    /// The settings a run that ended near-constant, where the bound does
-    /// not force it, trains again with (`None`: no escalation): SSL-ALM's
-    /// and ALM's penalty terms on averaged estimates when their multipliers
-    /// already read averages. Their single-batch penalty term is a push
-    /// toward low-variance, i.e. constant, predictions that grows with the
-    /// number of pairwise constraints (Adult, equalized odds over race by
-    /// sex, 24 constraints: test accuracy 0.757 with every group's
-    /// positive rate near 0; with averaged penalty terms 0.850), while on
-    /// two groups it keeps equalized odds from overfitting its training
-    /// rates (synthetic and COMPAS: test values 0.03-0.07 above train with
-    /// averaged penalty terms, at the bound without).
-    pub fn escalated(&self) -> Option<Self> {
+    /// The settings of a run's first attempt over `n_groups` groups. Where
+    /// SSL-ALM's and ALM's multipliers read averaged estimates and
+    /// `average_penalty` is left to the run, their penalty terms read the
+    /// averages too over more than two groups, and this step's estimate
+    /// otherwise. The single-batch penalty term is a push toward
+    /// low-variance, i.e. constant, predictions that grows with the number
+    /// of pairwise constraints (Adult, equalized odds over race by sex, 24
+    /// constraints: test accuracy 0.757 with every group's positive rate
+    /// near 0; with averaged penalty terms 0.850), while on two groups it
+    /// keeps equalized odds from overfitting its training rates (synthetic
+    /// and COMPAS: test values 0.03-0.07 above train with averaged penalty
+    /// terms, at the bound without).
+    ///
+    /// ```
+    /// use fairtrain::algorithms::{AlgorithmConfig, AlgorithmName, Preset};
+    /// let ssl_alm = AlgorithmConfig::preset(AlgorithmName::SslAlm, Preset::Default);
+    /// assert!(ssl_alm.first_attempt(6).averages_penalty());
+    /// assert!(!ssl_alm.first_attempt(2).averages_penalty());
+    /// ```
+    pub fn first_attempt(&self, n_groups: usize) -> Self {
+        self.with_average_penalty(|c| match c.average_penalty {
+            None => Some(n_groups > 2),
+            set => set,
+        })
+    }
+
+    /// The settings a run trains again with, from the start, when its first
+    /// attempt ([`AlgorithmConfig::first_attempt`]) failed (`None`: it never
+    /// does): SSL-ALM's and ALM's other penalty term, unless
+    /// `average_penalty` was set on. A first attempt on single-batch penalty
+    /// terms fails when it collapses where the bound does not force it; one
+    /// on averaged terms also when it ends infeasible, since averages
+    /// let the gaps overfit their training rates.
+    pub fn second_attempt(&self, n_groups: usize) -> Option<Self> {
         match *self {
-            AlgorithmConfig::Lagrangian { name, dual: DualConfig::Alm(c), primal }
-                if c.constraint_averaging < 1.0 && !c.average_penalty =>
+            AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(c), .. }
+                if c.constraint_averaging < 1.0 && c.average_penalty != Some(true) =>
             {
-                Some(AlgorithmConfig::Lagrangian {
-                    name,
-                    dual: DualConfig::Alm(AlmConfig { average_penalty: true, ..c }),
-                    primal,
-                })
+                let first = self.first_attempt(n_groups).averages_penalty();
+                Some(self.with_average_penalty(|_| Some(!first)))
             }
             _ => None,
         }
     }
 
-    /// What [`AlgorithmConfig::escalated`] changes, in words.
-    pub fn escalation(&self) -> &'static str {
-        match self {
-            AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(_), .. } => {
-                "penalty terms on averaged constraint estimates (`average-penalty`)"
-            }
-            _ => "no change",
+    /// Whether SSL-ALM's or ALM's penalty terms read averaged constraint
+    /// estimates (`false` for every other rule).
+    pub fn averages_penalty(&self) -> bool {
+        matches!(self, AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(c), .. }
+            if c.constraint_averaging < 1.0 && c.average_penalty == Some(true))
+    }
+
+    /// What the penalty terms of these settings read, in words.
+    pub fn penalty_terms(&self) -> &'static str {
+        if self.averages_penalty() {
+            "penalty terms on averaged constraint estimates (`average-penalty`)"
+        } else {
+            "penalty terms on this step's constraint estimates (`average-penalty=false`)"
+        }
+    }
+
+    fn with_average_penalty(&self, set: impl Fn(&AlmConfig) -> Option<bool>) -> Self {
+        match *self {
+            AlgorithmConfig::Lagrangian { name, dual: DualConfig::Alm(c), primal } => AlgorithmConfig::Lagrangian {
+                name,
+                dual: DualConfig::Alm(AlmConfig { average_penalty: set(&c), ..c }),
+                primal,
+            },
+            other => other,
         }
     }
 

@@ -40,7 +40,7 @@ pub fn keys_of(config: &AlgorithmConfig) -> AlgorithmKeys {
                     k.dual_bound = Some(c.dual_bound);
                     k.grow_dual_bound = Some(c.grow_bound);
                     k.constraint_averaging = Some(c.constraint_averaging);
-                    k.average_penalty = Some(c.average_penalty);
+                    k.average_penalty = c.average_penalty;
                 }
                 DualConfig::Ialm(c) => {
                     k.penalty = Some(c.penalty);
@@ -132,8 +132,12 @@ pub fn set_keys(keys: &AlgorithmKeys) -> Vec<String> {
 pub fn applicable(name: AlgorithmName) -> Vec<String> {
     let mut config = AlgorithmConfig::preset(name, Preset::Default);
     match &mut config {
-        AlgorithmConfig::Lagrangian { primal, .. } => {
-            *primal = PrimalConfig { kind: PrimalKind::Sgd, mu: 1.0, ..*primal }
+        AlgorithmConfig::Lagrangian { primal, dual, .. } => {
+            *primal = PrimalConfig { kind: PrimalKind::Sgd, mu: 1.0, ..*primal };
+            // (Unset, the run chooses it by the number of groups.)
+            if let DualConfig::Alm(c) = dual {
+                c.average_penalty = Some(false);
+            }
         }
         AlgorithmConfig::Method(m) => m.primal.kind = PrimalKind::Sgd,
         _ => {}
@@ -162,7 +166,7 @@ pub fn resolve_keys(name: AlgorithmName, preset: Preset, a: &AlgorithmKeys) -> (
                     dual_bound: a.dual_bound.unwrap_or(d.dual_bound),
                     grow_bound: a.grow_dual_bound.unwrap_or(d.grow_bound),
                     constraint_averaging: a.constraint_averaging.unwrap_or(d.constraint_averaging),
-                    average_penalty: a.average_penalty.unwrap_or(d.average_penalty),
+                    average_penalty: a.average_penalty.or(d.average_penalty),
                 }),
                 DualConfig::Ialm(d) => DualConfig::Ialm(IalmConfig {
                     penalty: a.penalty.unwrap_or(d.penalty),

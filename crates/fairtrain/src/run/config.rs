@@ -211,7 +211,8 @@ pub struct AlgorithmKeys {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grow_dual_bound: Option<bool>,
     /// The penalty term of rate constraints reads the averaged estimates
-    /// (SSL-ALM, ALM).
+    /// (SSL-ALM, ALM); unset, the run chooses by the number of groups
+    /// (see `AlgorithmConfig::first_attempt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub average_penalty: Option<bool>,
     /// Penalty `rho` (ALM, nuPI, penalty) or initial `beta` (iALM).

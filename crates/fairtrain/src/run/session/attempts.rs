@@ -1,5 +1,5 @@
-//! The attempts of a run: a run whose first attempt collapsed trains again
-//! with its rule's escalation (see `Session::train`), and the better of
+//! The attempts of a run: a run whose first attempt failed trains again
+//! with its rule's second attempt (see `Session::train`), and the better of
 //! the two models is returned. [`AttemptState`] is what a checkpoint keeps
 //! of them, so that a resumed second attempt still has the first to
 //! compare with.
@@ -14,8 +14,9 @@ use crate::train::{Observer, ObserverStates, Warning};
 /// restarted and the first attempt's returned model.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct AttemptState {
-    /// The second attempt, with the escalated rule.
-    pub(crate) escalated: bool,
+    /// The second attempt (see `AlgorithmConfig::second_attempt`).
+    #[serde(alias = "escalated")]
+    pub(crate) second: bool,
     /// Why the first attempt was not returned at once.
     pub(crate) restart_note: Option<String>,
     /// The first attempt's returned model, for the comparison with the
@@ -64,7 +65,7 @@ pub(crate) struct Standing {
 impl Standing {
     /// Meets the bounds on train and, as far as the selection could tell,
     /// on validation.
-    fn feasible(&self) -> bool {
+    pub(crate) fn feasible(&self) -> bool {
         self.train_violation <= 0.0 && self.validated
     }
 

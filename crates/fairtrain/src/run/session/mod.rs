@@ -229,7 +229,8 @@ impl<'a> Session<'a> {
         let initial = params.clone();
         let mut problem = tabular_problem(plan, &mlp, params, data, constraints, options.collective.clone())?;
         let batch = plan.batch_for(train.n_rows()).objective;
-        let mut algorithm = plan.algorithm.for_run(train.n_rows(), batch, plan.seed).build()?;
+        let first = plan.algorithm.first_attempt(train.n_groups());
+        let mut algorithm = first.for_run(train.n_rows(), batch, plan.seed).build()?;
         algorithm.supports(problem.num_constraints())?;
         let budget = plan.budget.budget(train.n_rows(), batch);
         if let Some(p) = &options.prune {
@@ -249,12 +250,12 @@ impl<'a> Session<'a> {
                     attempt = crate::state::decode(bytes)?;
                 }
                 let mut name = plan.algorithm.name().to_string();
-                if attempt.escalated {
-                    let escalated = plan.algorithm.escalated().ok_or_else(|| {
+                if attempt.second {
+                    let second = plan.algorithm.second_attempt(train.n_groups()).ok_or_else(|| {
                         Error::Data(format!("the checkpoint is of a restarted run, which {name} never does"))
                     })?;
-                    name = escalated.name().to_string();
-                    algorithm = escalated.for_run(train.n_rows(), batch, plan.seed).build()?;
+                    name = second.name().to_string();
+                    algorithm = second.for_run(train.n_rows(), batch, plan.seed).build()?;
                 }
                 if c.algorithm != name {
                     return Err(Error::Data(format!(
@@ -536,12 +537,13 @@ impl<'a> Session<'a> {
     pub fn train(mut self, observers: &mut dyn Observer) -> Result<RunOutcome> {
         let (plan, data) = (self.plan, self.data);
         let mut attempt = self.attempt(observers)?;
-        // A run that collapsed to a near-constant model where the bound does
-        // not force one trains again from the start with its rule's
-        // escalation (see [`AlgorithmConfig::escalated`]); the better of the
-        // two attempts' models is returned, and one still collapsed moves
-        // its decision threshold (`rescue`).
-        if let Some((escalated, why)) = self.restart(&attempt)? {
+        // A run whose first attempt failed (collapsed where the bound does
+        // not force it, or, on averaged penalty terms, ended infeasible)
+        // trains again from the start with its rule's second attempt (see
+        // [`AlgorithmConfig::second_attempt`]); the better of the two
+        // attempts' models is returned, and one still collapsed moves its
+        // decision threshold (`rescue`).
+        if let Some((second, why)) = self.restart(&attempt)? {
             let first = FirstAttempt {
                 params: self.problem.params().to_vec(),
                 selected: attempt.selected.take(),
@@ -553,10 +555,10 @@ impl<'a> Session<'a> {
             self.problem.params_mut().copy_from_slice(&self.initial);
             let bounds: Vec<f64> = plan.constraints.iter().map(|c| c.bound).collect();
             self.problem.set_bounds(&bounds)?;
-            self.algorithm = escalated
+            self.algorithm = second
                 .for_run(data.train.n_rows(), plan.batch_for(data.train.n_rows()).objective, plan.seed)
                 .build()?;
-            self.attempt = AttemptState { escalated: true, restart_note: Some(why), first: Some(first) };
+            self.attempt = AttemptState { second: true, restart_note: Some(why), first: Some(first) };
             // The summary is the second attempt's training; the whole
             // command's time (`total_seconds`) includes both attempts.
             attempt = self.attempt(observers)?;
@@ -725,7 +727,7 @@ impl<'a> Session<'a> {
         });
         let rate = summary.iterations as f64 / summary.wall_seconds.max(1e-12);
         // Over the iterations this process ran (a resumed run's since its
-        // checkpoint; an escalated run's second attempt).
+        // checkpoint; a restarted run's second attempt).
         let ran = summary.iterations.saturating_sub(summary.resumed_from.unwrap_or(0));
         let forwarded = self.problem.rows_forwarded() - self.rows_before_attempt;
         let rows_per_iteration = (ran > 0).then(|| forwarded as f64 / ran as f64);
