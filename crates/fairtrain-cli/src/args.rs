@@ -286,7 +286,7 @@ pub struct TrainArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grow_dual_bound: Option<bool>,
 
-    /// The penalty term of rate constraints reads the averaged constraint estimates too (SSL-ALM, ALM; with --constraint-averaging below 1) [default: on over more than two groups, off over two; a run whose first attempt fails restarts with the other, unless set on]
+    /// The penalty term of rate constraints reads the averaged constraint estimates too (SSL-ALM, ALM; with --constraint-averaging below 1) [default: on over four groups or more, off over fewer; a run whose first attempt fails restarts with the other, unless set on]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Hyperparameters")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub average_penalty: Option<bool>,

@@ -14,7 +14,7 @@ fn adult(groups: &str, notion: &str, bound: f64, seed: u64) -> RunConfig {
 
 /// `config` with SSL-ALM's penalty terms set to read averaged estimates
 /// (`true`) or this step's (`false`) instead of the run's choice by the
-/// number of groups: over more than two groups the first attempt reads
+/// number of groups: over four groups or more the first attempt reads
 /// averages, and the collapses below are single-batch ones.
 fn average_penalty(mut config: RunConfig, on: bool) -> RunConfig {
     config.algorithm.average_penalty = Some(on);
@@ -65,7 +65,7 @@ fn a_collapsed_run_restarts_and_ends_useful() {
     assert!(outcome.certificate_lines().iter().all(|l| !l.contains("near-constant")));
 }
 
-/// The same run as the run's choice: over more than two groups the first
+/// The same run as the run's choice: over four groups or more the first
 /// attempt's penalty terms read averaged estimates, so it ends useful at
 /// once (test accuracy 0.85, feasible on train), in one attempt.
 #[test]
