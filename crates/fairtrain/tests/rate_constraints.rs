@@ -201,3 +201,22 @@ fn a_collapse_over_many_groups_restarts_even_where_its_scores_meet_no_bound() {
     assert!(m.train.max_violation.unwrap() <= 0.0, "train violation {:?}", m.train.max_violation);
     assert!(outcome.near_constant.is_none());
 }
+
+/// 18 groups (sex by nine age bands), equal opportunity 0.05, seed 0: both
+/// attempts end predicting "no" for everyone. Women under 25 have 3
+/// positive rows on validation, so one row moves their TPR by 0.33: the
+/// near-constant warning names that group as the likely reason.
+#[test]
+fn a_near_constant_model_names_the_group_too_small_for_its_bound() {
+    let outcome =
+        run(&adult("\"sex\", \"age:25:30:35:40:45:50:55:60\"", "equal-opportunity", 0.05, 0), &mut ()).unwrap();
+    let near = outcome.metrics.warnings.iter().find(|w| w.kind == "near-constant").expect("a near-constant model");
+    assert!(
+        near.message.ends_with(
+            "so the bound may force it; group 'Female & age<25' has 3 positive rows on validation: one row moves its \
+             TPR by 0.33, more than the bound 0.05: merge small groups or loosen the bound"
+        ),
+        "{}",
+        near.message
+    );
+}

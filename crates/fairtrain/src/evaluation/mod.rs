@@ -4,6 +4,7 @@
 //! positive when the logit is above 0 (probability above 0.5).
 
 pub mod certificate;
+pub mod coarse_rate;
 pub mod degenerate;
 pub mod outcome;
 pub mod resample;

@@ -29,6 +29,7 @@ use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
+use crate::evaluation::coarse_rate::CoarseRate;
 use crate::evaluation::degenerate::{NearConstant, feasible_threshold, threshold_on_both};
 use crate::evaluation::{GroupFrame, SplitReport};
 use crate::model::Mlp;
@@ -664,10 +665,17 @@ impl<'a> Session<'a> {
                      proxy-lagrangian) or a looser bound",
                     t.logit, t.accuracy
                 ),
-                None => format!(
-                    "no decision threshold on this model's scores meets the bound(s) above the near-constant line \
-                     {on}, so the bound may force it"
-                ),
+                None => {
+                    // (Where one row of a group moves a rate past its bound,
+                    // that group is the likely reason.)
+                    let coarse = CoarseRate::of(judged_frame, constraints)
+                        .map(|c| format!("; {}: merge small groups or loosen the bound", c.describe(split)))
+                        .unwrap_or_default();
+                    format!(
+                        "no decision threshold on this model's scores meets the bound(s) above the near-constant \
+                         line {on}, so the bound may force it{coarse}"
+                    )
+                }
             };
             warnings.push(Warning {
                 iteration: summary.iterations,
