@@ -61,14 +61,31 @@ impl NearConstant {
             .then_some(near)
     }
 
-    /// `accuracy 0.7520 vs majority rate 0.7519, 0.3% predicted positive`.
+    /// `accuracy 0.7520 vs majority-class rate 0.7519, 0.3% predicted
+    /// positive`; a model below the line says it is worse than a constant
+    /// (a collapse can end between the classes, far below it).
+    ///
+    /// ```
+    /// use fairtrain::evaluation::degenerate::NearConstant;
+    /// let near = NearConstant { accuracy: 0.752, majority_rate: 0.7519, positive_share: 0.003 };
+    /// assert_eq!(near.describe(), "accuracy 0.7520 vs majority-class rate 0.7519, 0.3% predicted positive");
+    /// let worse = NearConstant { accuracy: 0.418, majority_rate: 0.7515, positive_share: 0.394 };
+    /// assert_eq!(
+    ///     worse.describe(),
+    ///     "accuracy 0.4180, below the majority-class rate 0.7515 (worse than predicting that class for everyone), \
+    ///      39.4% predicted positive"
+    /// );
+    /// ```
     pub fn describe(&self) -> String {
-        format!(
-            "accuracy {:.4} vs majority-class rate {:.4}, {:.1}% predicted positive",
-            self.accuracy,
-            self.majority_rate,
-            100.0 * self.positive_share
-        )
+        let accuracy = if self.accuracy < self.majority_rate - MAJORITY_MARGIN {
+            format!(
+                "accuracy {:.4}, below the majority-class rate {:.4} (worse than predicting that class for everyone)",
+                self.accuracy, self.majority_rate
+            )
+        } else {
+            format!("accuracy {:.4} vs majority-class rate {:.4}", self.accuracy, self.majority_rate)
+        };
+        format!("{accuracy}, {:.1}% predicted positive", 100.0 * self.positive_share)
     }
 }
 
