@@ -283,8 +283,13 @@ pub fn execute(
         None => None,
     };
     if console.print {
-        for line in plan.notes.iter().map(|n| format!("note: {n}")).chain(session.describe()) {
-            outln!("{line}");
+        // (The notes quote the configuration's keys where it set them; the
+        // run's own lines name settings, which are flags here.)
+        for note in &plan.notes {
+            outln!("note: {note}");
+        }
+        for line in session.describe() {
+            outln!("{}", crate::console::with_flags(&line));
         }
     }
     if console.warnings {

@@ -2,7 +2,7 @@
 //! model where the bound does not force one trains again and ends useful;
 //! many groups from numeric bands train feasibly.
 
-use fairtrain::run::{RunConfig, run};
+use fairtrain::run::{RunConfig, RunData, RunOptions, Session, run};
 
 fn adult(groups: &str, notion: &str, bound: f64, seed: u64) -> RunConfig {
     RunConfig::from_toml(&format!(
@@ -75,6 +75,30 @@ fn over_many_groups_the_first_attempt_averages_its_penalty_terms() {
     assert!(m.warnings.is_empty(), "{:?}", m.warnings);
     assert!(m.test.accuracy.unwrap() >= 0.84, "test accuracy {:?}", m.test.accuracy);
     assert!(m.train.max_violation.unwrap() <= 0.0, "train violation {:?}", m.train.max_violation);
+}
+
+/// The run says which penalty terms it chose: averaged from four groups
+/// on, only where a constraint is a rate (a loss gap always reads this
+/// step's estimate), and without "the choice" where the key set it.
+#[test]
+fn the_run_says_when_its_penalty_terms_read_averages() {
+    let lines = |config: RunConfig| {
+        let plan = config.resolve().unwrap();
+        let data = RunData::load(&plan, None, false).unwrap();
+        let session = Session::new(&plan, &data, RunOptions::default()).unwrap();
+        session.describe().into_iter().find(|l| l.starts_with("penalty terms:"))
+    };
+    assert_eq!(
+        lines(eight_groups("equalized-odds", 0.05, 0)).as_deref(),
+        Some("penalty terms: on averaged constraint estimates, the choice over 4 groups or more (`average-penalty`)")
+    );
+    assert_eq!(
+        lines(average_penalty(synthetic("equalized-odds", 0.05, 0), true)).as_deref(),
+        Some("penalty terms: on averaged constraint estimates (`average-penalty`)")
+    );
+    assert_eq!(lines(synthetic("equalized-odds", 0.05, 0)), None);
+    assert_eq!(lines(average_penalty(eight_groups("equalized-odds", 0.05, 0), false)), None);
+    assert_eq!(lines(eight_groups("loss-parity", 0.05, 0)), None);
 }
 
 /// Eight synthetic groups, equal opportunity 0.05, seed 2: on averaged

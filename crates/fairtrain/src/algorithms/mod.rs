@@ -234,6 +234,15 @@ impl AlgorithmConfig {
         }
     }
 
+    /// SSL-ALM's and ALM's `average_penalty` as set (`None`: left to the
+    /// run, or another rule).
+    pub fn average_penalty(&self) -> Option<bool> {
+        match self {
+            AlgorithmConfig::Lagrangian { dual: DualConfig::Alm(c), .. } => c.average_penalty,
+            _ => None,
+        }
+    }
+
     /// Whether SSL-ALM's or ALM's penalty terms read averaged constraint
     /// estimates (`false` for every other rule).
     pub fn averages_penalty(&self) -> bool {

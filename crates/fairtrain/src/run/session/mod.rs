@@ -25,7 +25,7 @@ use super::plan::RunPlan;
 use super::split_rows::SplitRows;
 use crate::algorithms::Algorithm;
 use crate::algorithms::methods::prune::PruneMethod;
-use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
+use crate::constraints::{ConstraintSet, FairnessConstraint, Sense, Statistic};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
@@ -397,6 +397,15 @@ impl<'a> Session<'a> {
                 self.kernels(),
             ),
         ];
+        // (What the penalty term reads changes only rate constraints.)
+        let rates = plan.constraints.iter().any(|c| c.statistics().iter().any(|&s| s != Statistic::Loss));
+        if rates && plan.algorithm.first_attempt(train.n_groups()).averages_penalty() {
+            let chosen = match plan.algorithm.average_penalty() {
+                Some(true) => String::new(),
+                _ => format!(", the choice over {} groups or more", crate::algorithms::AVERAGED_PENALTY_GROUPS),
+            };
+            lines.push(format!("penalty terms: on averaged constraint estimates{chosen} (`average-penalty`)"));
+        }
         if plan.batch_for(train.n_rows()).objective < plan.batch.objective {
             lines.push(format!(
                 "note: `batch-size` {} is larger than the {} training rows: each step uses all of them",
