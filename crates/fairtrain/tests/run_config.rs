@@ -303,3 +303,22 @@ fn postprocessing_defaults_and_refusals() {
     assert_eq!(plan.postprocess, Postprocess::Off);
     assert!(!plan.identity().contains("postprocess"));
 }
+
+/// Without a validation split, the error names the settings in effect that
+/// need one, and only those.
+#[test]
+fn no_validation_split_names_the_settings_that_need_one() {
+    let error = |keys: &str| {
+        config(&format!("[generalization]\nvalidation-fraction = 0.0\n{keys}")).resolve().unwrap_err().to_string()
+    };
+    assert_eq!(
+        error("margin = \"auto\"\nselect = \"last\""),
+        "invalid value for validation-fraction: 0: the settings `margin auto` need a validation split (e.g. \
+         `validation-fraction 0.2`)"
+    );
+    assert_eq!(
+        error("margin = \"auto\"\nselect = \"best\""),
+        "invalid value for validation-fraction: 0: the settings `margin auto`, `select best` need a validation \
+         split (e.g. `validation-fraction 0.2`)"
+    );
+}

@@ -471,11 +471,19 @@ impl RunConfig {
             Select::Best
         });
         if validation_fraction == 0.0 && (margin == Margin::Auto || select != Select::Last) {
+            // (Named as they are in effect: the ones that ask for the split.)
+            let needing: Vec<String> = [
+                (margin == Margin::Auto).then(|| "`margin auto`".to_string()),
+                (select != Select::Last).then(|| format!("`select {}`", select.name())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             return Err(Error::config(
                 "validation-fraction",
                 format!(
-                    "0: `margin auto` and `select {}` need a validation split (e.g. `validation-fraction 0.2`)",
-                    if select == Select::Last { Select::BestFeasible.name() } else { select.name() }
+                    "0: the settings {} need a validation split (e.g. `validation-fraction 0.2`)",
+                    needing.join(", ")
                 ),
             ));
         }
