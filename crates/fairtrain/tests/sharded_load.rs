@@ -11,12 +11,9 @@ use fairtrain::data::source::{Loaded, load_among};
 use fairtrain::data::{DataSource, Dataset, LoadOptions, load};
 use fairtrain::distributed::ThreadGroup;
 
-/// A fresh folder for one test's files.
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fairtrain-sharded-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's files, removed when it is dropped.
+fn folder(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("fairtrain-sharded-{name}-")).tempdir().unwrap()
 }
 
 /// Row `i` of a table with what encoding must get right across shares: a
@@ -115,7 +112,8 @@ fn assert_shares_are_the_whole(source: &DataSource, options: &LoadOptions) {
 
 #[test]
 fn csv_shares_with_a_random_split_are_the_whole_file() {
-    let dir = folder("random");
+    let tmp = folder("random");
+    let dir = tmp.path();
     let path = dir.join("data.csv");
     write_csv(&path, 0..600, "\n");
     let whole = load(&DataSource::Csv(path.clone()), &options()).unwrap();
@@ -130,7 +128,8 @@ fn csv_shares_with_a_random_split_are_the_whole_file() {
 
 #[test]
 fn csv_shares_with_crlf_lines_and_a_test_file_are_the_whole_files() {
-    let dir = folder("crlf");
+    let tmp = folder("crlf");
+    let dir = tmp.path();
     let (train, test) = (dir.join("train.csv"), dir.join("test.csv"));
     write_csv(&train, 0..450, "\r\n");
     write_csv(&test, 450..600, "\r\n");
@@ -140,7 +139,8 @@ fn csv_shares_with_crlf_lines_and_a_test_file_are_the_whole_files() {
 
 #[test]
 fn a_bad_line_in_a_later_share_is_reported_by_every_process_with_its_file_line() {
-    let dir = folder("bad");
+    let tmp = folder("bad");
+    let dir = tmp.path();
     let path = dir.join("data.csv");
     let mut text = format!("{HEADER}\n");
     for i in 0..300 {
@@ -174,7 +174,8 @@ fn parquet_shares_split_row_groups_and_are_the_whole_file() {
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
 
-    let dir = folder("parquet");
+    let tmp = folder("parquet");
+    let dir = tmp.path();
     let path = dir.join("data.parquet");
     let schema = "message m { required double x; optional binary c (UTF8); required binary g (UTF8); \
                   required binary y (UTF8); }";
@@ -242,21 +243,23 @@ fn run_on(members: usize, config: &fairtrain::run::RunConfig) -> Vec<fairtrain::
     })
 }
 
-/// A run configuration over 3,000 rows written to a CSV file in `dir`.
-fn csv_run(dir: &str, iterations: i64) -> fairtrain::run::RunConfig {
-    let path = folder(dir).join("data.csv");
+/// A run configuration over 3,000 rows written to a CSV file in a fresh
+/// folder named after `name` (kept until the folder is dropped).
+fn csv_run(name: &str, iterations: i64) -> (tempfile::TempDir, fairtrain::run::RunConfig) {
+    let dir = folder(name);
+    let path = dir.path().join("data.csv");
     write_csv(&path, 0..3000, "\n");
     let mut config = fairtrain::run::RunConfig::default();
     config.set("data", path.display().to_string()).unwrap();
     config.set("target", "y").unwrap();
     config.set("group", "g").unwrap();
     config.set("iterations", iterations).unwrap();
-    config
+    (dir, config)
 }
 
 #[test]
 fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
-    let mut config = csv_run("run", 1500);
+    let (_dir, mut config) = csv_run("run", 1500);
     config.set("constraint", "demographic-parity").unwrap();
     let alone = fairtrain::run::run(&config, &mut ()).unwrap();
     let scale = alone.params.iter().fold(0.0f32, |m, p| m.max(p.abs()));
@@ -274,7 +277,7 @@ fn a_run_over_shares_returns_the_one_process_model_and_metrics() {
 #[test]
 fn a_memory_budget_one_process_exceeds_is_met_by_three() {
     use fairtrain::run::{RunData, RunOptions, Session};
-    let mut config = csv_run("budget", 200);
+    let (_dir, mut config) = csv_run("budget", 200);
     let whole = RunData::load(&config.resolve().unwrap(), None, true).unwrap().held_mb();
     // Each of three processes holds a third of the features and every
     // row's label, group and weight: under 80% of the whole.

@@ -343,7 +343,8 @@ mod tests {
 
     #[test]
     fn import_verifies_and_stores_atomically() {
-        let dir = tempdir();
+        let tmp = tempdir();
+        let dir = tmp.path();
         let src = dir.join("src");
         std::fs::create_dir_all(&src).unwrap();
         std::fs::write(src.join("f.csv"), b"a,b\n1,2\n").unwrap();
@@ -373,16 +374,8 @@ mod tests {
         assert!(matches!(cache.read("d", &file).unwrap_err(), Error::Checksum { .. }));
     }
 
-    fn tempdir() -> PathBuf {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let d = std::env::temp_dir().join(format!(
-            "fairtrain-cache-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// A fresh folder, removed when it is dropped.
+    fn tempdir() -> tempfile::TempDir {
+        tempfile::Builder::new().prefix("fairtrain-cache-test-").tempdir().unwrap()
     }
 }
