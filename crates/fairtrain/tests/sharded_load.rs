@@ -4,7 +4,7 @@
 //! groups, weights, layout, report). Processes are simulated by threads
 //! ([`ThreadGroup`]); the MPI build runs the same code over MPI.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fairtrain::data::peers::Peers;
 use fairtrain::data::source::{Loaded, load_among};
