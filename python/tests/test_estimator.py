@@ -334,6 +334,33 @@ def test_fairlearn_metric_frame_reads_its_predictions(fitted, synthetic):
     assert gap == pytest.approx(frame.by_group["selection_rate"].max() - frame.by_group["selection_rate"].min())
 
 
+def test_fairlearn_exponentiated_gradient_uses_it_as_its_learner(synthetic):
+    """fairlearn's reductions fit the estimator as a cost-sensitive learner
+    (relabeled rows with sample weights, no groups) and mix the fits into a
+    randomized classifier: the mixture's gap falls well below the
+    unconstrained model's."""
+    reductions = pytest.importorskip("fairlearn.reductions")
+    from fairlearn.metrics import demographic_parity_difference
+
+    X, y, A = synthetic
+    learner = fairtrain.FairClassifier(algorithm="adam", config=FAST)
+    with warnings.catch_warnings():
+        # Each best response trains without groups, as the reduction means it to.
+        warnings.simplefilter("ignore", fairtrain.UnconstrainedWarning)
+        unconstrained = clone(learner).fit(X, y)
+        mitigator = reductions.ExponentiatedGradient(
+            learner, reductions.DemographicParity(difference_bound=0.01), max_iter=10
+        ).fit(X, y, sensitive_features=A)
+    before = demographic_parity_difference(y, unconstrained.predict(X), sensitive_features=A)
+    after = demographic_parity_difference(y, mitigator.predict(X, random_state=0), sensitive_features=A)
+    assert len(mitigator.predictors_) > 1
+    assert before > 0.05 and after < before / 2, (before, after)
+    # Not by predicting one class for everyone.
+    labels = np.asarray(y)
+    majority = max(labels.mean(), 1 - labels.mean())
+    assert (mitigator.predict(X, random_state=0) == labels).mean() > majority + 0.05
+
+
 def test_fit_without_groups_trains_unconstrained_with_a_warning(synthetic):
     X, y, A = synthetic
     with pytest.warns(fairtrain.UnconstrainedWarning, match="without fairness constraints"):
