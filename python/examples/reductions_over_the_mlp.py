@@ -9,7 +9,8 @@ Run after `pip install ./python fairlearn`:
 
 About 15 seconds for Law school (ExponentiatedGradient fits the MLP once per
 round). There it prints test accuracy 0.8902 at an equalized-odds gap of
-0.0049 in training, 0.8945 at 0.0168 for the mixture of two fits.
+0.0049 for in-training SSL-ALM, and 0.8945 at 0.0168 for the mixture of two
+fits.
 """
 
 import sys
