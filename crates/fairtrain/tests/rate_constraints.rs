@@ -78,8 +78,8 @@ fn over_many_groups_the_first_attempt_averages_its_penalty_terms() {
 }
 
 /// The run says which penalty terms it chose: averaged from four groups
-/// on, only where a constraint is a rate (a loss gap always reads this
-/// step's estimate), and without "the choice" where the key set it.
+/// on, only where a constraint is a rate (a loss or calibration gap
+/// always reads this step's estimate), and without "the choice" where the key set it.
 #[test]
 fn the_run_says_when_its_penalty_terms_read_averages() {
     let lines = |config: RunConfig| {
@@ -99,6 +99,7 @@ fn the_run_says_when_its_penalty_terms_read_averages() {
     assert_eq!(lines(synthetic("equalized-odds", 0.05, 0)), None);
     assert_eq!(lines(average_penalty(eight_groups("equalized-odds", 0.05, 0), false)), None);
     assert_eq!(lines(eight_groups("loss-parity", 0.05, 0)), None);
+    assert_eq!(lines(eight_groups("calibration", 0.05, 0)), None);
 }
 
 /// Eight synthetic groups, equal opportunity 0.05, seed 2: on averaged

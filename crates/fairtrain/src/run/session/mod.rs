@@ -25,7 +25,7 @@ use super::plan::RunPlan;
 use super::split_rows::SplitRows;
 use crate::algorithms::Algorithm;
 use crate::algorithms::methods::prune::PruneMethod;
-use crate::constraints::{ConstraintSet, FairnessConstraint, Sense, Statistic};
+use crate::constraints::{ConstraintSet, FairnessConstraint, Sense};
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
 use crate::evaluation::certificate::{CertifyOptions, certify_dataset, certify_outcomes};
@@ -398,7 +398,7 @@ impl<'a> Session<'a> {
             ),
         ];
         // (What the penalty term reads changes only rate constraints.)
-        let rates = plan.constraints.iter().any(|c| c.statistics().iter().any(|&s| s != Statistic::Loss));
+        let rates = plan.constraints.iter().any(|c| c.statistics().iter().any(|s| s.is_rate()));
         if rates && plan.algorithm.first_attempt(train.n_groups()).averages_penalty() {
             let chosen = match plan.algorithm.average_penalty() {
                 Some(true) => String::new(),
